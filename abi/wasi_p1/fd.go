@@ -1,0 +1,480 @@
+package wasi_p1
+
+import (
+	"context"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wazix/wazix/internal/sys"
+)
+
+// entry returns the entry of fd if it holds all of rights.
+func (h *host) entry(fd uint32, rights sys.Rights) (*sys.Entry, sys.Errno) {
+	e, errno := h.sys.Table.Get(fd)
+	if errno != sys.ESUCCESS {
+		return nil, errno
+	}
+	if !e.Can(rights) {
+		return nil, sys.ENOTCAPABLE
+	}
+	return e, sys.ESUCCESS
+}
+
+// hostFile returns the host file of fd if it has one and holds rights.
+func (h *host) hostFile(fd uint32, rights sys.Rights) (*sys.HostFile, *sys.Entry, sys.Errno) {
+	e, errno := h.entry(fd, rights)
+	if errno != sys.ESUCCESS {
+		return nil, nil, errno
+	}
+	hf, ok := e.File.(*sys.HostFile)
+	if !ok {
+		return nil, e, sys.ESPIPE
+	}
+	return hf, e, sys.ESUCCESS
+}
+
+// fdAdvise is fd_advise(fd, offset: filesize, len: filesize, advice) -> errno.
+func fdAdvise(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
+	advice := u32(stack[3])
+	if advice > 5 {
+		return sys.EINVAL
+	}
+	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdAdvise)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	off, n := int64(stack[1]), int64(stack[2])
+	if off < 0 || n < 0 {
+		return sys.EINVAL
+	}
+	return f.Advise(off, n, int(advice))
+}
+
+// fdAllocate is fd_allocate(fd, offset: filesize, len: filesize) -> errno.
+func fdAllocate(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
+	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdAllocate)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	off, n := int64(stack[1]), int64(stack[2])
+	if off < 0 || n <= 0 || off+n < 0 {
+		return sys.EINVAL
+	}
+	return f.Allocate(off, n)
+}
+
+// fdClose is fd_close(fd) -> errno.
+func fdClose(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
+	return h.sys.Table.Close(u32(stack[0]))
+}
+
+// fdDatasync is fd_datasync(fd) -> errno.
+func fdDatasync(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
+	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdDatasync)
+	if e == sys.ESPIPE {
+		return sys.EINVAL
+	}
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return f.Sync(true)
+}
+
+// fdSync is fd_sync(fd) -> errno.
+func fdSync(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
+	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdSync)
+	if e == sys.ESPIPE {
+		return sys.EINVAL
+	}
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return f.Sync(false)
+}
+
+// fdFdstatGet is fd_fdstat_get(fd, buf: *fdstat) -> errno. fdstat is 24
+// bytes: filetype u8 @0, flags u16 @2, rights_base u64 @8, rights_inheriting u64 @16.
+func fdFdstatGet(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	e, errno := h.sys.Table.Get(u32(stack[0]))
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	b, ok := m.Memory().Read(u32(stack[1]), 24)
+	if !ok {
+		return sys.EFAULT
+	}
+	clear(b)
+	b[0] = byte(e.File.Filetype())
+	put16(b[2:], uint16(e.Flags))
+	put64(b[8:], uint64(e.RightsBase))
+	put64(b[16:], uint64(e.RightsInheriting))
+	return sys.ESUCCESS
+}
+
+// fdFdstatSetFlags is fd_fdstat_set_flags(fd, flags: fdflags) -> errno.
+// APPEND and NONBLOCK can change; the sync flags cannot after open.
+func fdFdstatSetFlags(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
+	flags := sys.Fdflags(stack[1])
+	e, errno := h.entry(u32(stack[0]), sys.RightFdFdstatSetFlags)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	if flags&^(sys.FdflagAppend|sys.FdflagNonblock|sys.FdflagDsync|sys.FdflagRsync|sys.FdflagSync) != 0 {
+		return sys.EINVAL
+	}
+	if (flags^e.Flags)&(sys.FdflagDsync|sys.FdflagRsync|sys.FdflagSync) != 0 {
+		return sys.ENOTSUP
+	}
+	if (flags^e.Flags)&sys.FdflagAppend != 0 {
+		if hf, ok := e.File.(*sys.HostFile); ok {
+			if errno := hf.SetAppend(flags&sys.FdflagAppend != 0); errno != sys.ESUCCESS {
+				return errno
+			}
+		}
+	}
+	e.Flags = flags
+	return sys.ESUCCESS
+}
+
+// fdFdstatSetRights is fd_fdstat_set_rights(fd, base: rights, inheriting: rights) -> errno.
+// Rights can only be dropped.
+func fdFdstatSetRights(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
+	e, errno := h.sys.Table.Get(u32(stack[0]))
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	base, inh := sys.Rights(stack[1]), sys.Rights(stack[2])
+	if base&^e.RightsBase != 0 || inh&^e.RightsInheriting != 0 {
+		return sys.ENOTCAPABLE
+	}
+	e.RightsBase, e.RightsInheriting = base, inh
+	return sys.ESUCCESS
+}
+
+// fdFilestatGet is fd_filestat_get(fd, buf: *filestat) -> errno.
+func fdFilestatGet(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	e, errno := h.entry(u32(stack[0]), sys.RightFdFilestatGet)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	var st sys.Filestat
+	if hf, ok := e.File.(*sys.HostFile); ok {
+		if st, errno = hf.Stat(); errno != sys.ESUCCESS {
+			return errno
+		}
+	} else {
+		st.Filetype = e.File.Filetype()
+		st.Nlink = 1
+	}
+	return h.putFilestat(m.Memory(), u32(stack[1]), &st)
+}
+
+// putFilestat writes a filestat: 64 bytes in preview1 (nlink u64), 56 in
+// wasi_unstable (nlink u32).
+func (h *host) putFilestat(mem api.Memory, ptr uint32, st *sys.Filestat) sys.Errno {
+	size := uint32(64)
+	if h.unstable {
+		size = 56
+	}
+	b, ok := mem.Read(ptr, size)
+	if !ok {
+		return sys.EFAULT
+	}
+	clear(b)
+	put64(b[0:], st.Dev)
+	put64(b[8:], st.Ino)
+	b[16] = byte(st.Filetype)
+	if h.unstable {
+		put32(b[20:], uint32(st.Nlink))
+		put64(b[24:], st.Size)
+		put64(b[32:], st.Atim)
+		put64(b[40:], st.Mtim)
+		put64(b[48:], st.Ctim)
+	} else {
+		put64(b[24:], st.Nlink)
+		put64(b[32:], st.Size)
+		put64(b[40:], st.Atim)
+		put64(b[48:], st.Mtim)
+		put64(b[56:], st.Ctim)
+	}
+	return sys.ESUCCESS
+}
+
+// fdFilestatSetSize is fd_filestat_set_size(fd, size: filesize) -> errno.
+func fdFilestatSetSize(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
+	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdFilestatSetSize)
+	if e == sys.ESPIPE {
+		return sys.EINVAL
+	}
+	if e != sys.ESUCCESS {
+		return e
+	}
+	size := int64(stack[1])
+	if size < 0 {
+		return sys.EINVAL
+	}
+	return f.Truncate(size)
+}
+
+// fdFilestatSetTimes is fd_filestat_set_times(fd, atim, mtim: timestamp, fst_flags) -> errno.
+func fdFilestatSetTimes(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
+	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdFilestatSetTimes)
+	if e == sys.ESPIPE {
+		return sys.EINVAL
+	}
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return f.SetTimes(stack[1], stack[2], sys.Fstflags(stack[3]))
+}
+
+// fdPread is fd_pread(fd, iovs, iovs_len, offset: filesize, nread: *size) -> errno.
+func fdPread(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdRead|sys.RightFdSeek)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	mem := m.Memory()
+	iovs, e := iovecs(mem, u32(stack[1]), u32(stack[2]))
+	if e != sys.ESUCCESS {
+		return e
+	}
+	resPtr := u32(stack[4])
+	if !writable(mem, resPtr, 4) {
+		return sys.EFAULT
+	}
+	off := int64(stack[3])
+	if off < 0 {
+		return sys.EINVAL
+	}
+	n, e := f.Preadv(iovs, off)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return putU32(mem, resPtr, uint32(n))
+}
+
+// fdPwrite is fd_pwrite(fd, iovs, iovs_len, offset: filesize, nwritten: *size) -> errno.
+func fdPwrite(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdWrite|sys.RightFdSeek)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	mem := m.Memory()
+	iovs, e := iovecs(mem, u32(stack[1]), u32(stack[2]))
+	if e != sys.ESUCCESS {
+		return e
+	}
+	resPtr := u32(stack[4])
+	if !writable(mem, resPtr, 4) {
+		return sys.EFAULT
+	}
+	off := int64(stack[3])
+	if off < 0 {
+		return sys.EINVAL
+	}
+	n, e := f.Pwritev(iovs, off)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return putU32(mem, resPtr, uint32(n))
+}
+
+// fdPrestatGet is fd_prestat_get(fd, buf: *prestat) -> errno. prestat is
+// 8 bytes: tag u8 @0 (0 = dir), name length u32 @4.
+func fdPrestatGet(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	e, errno := h.sys.Table.Get(u32(stack[0]))
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	if e.Preopen == "" {
+		return sys.EBADF
+	}
+	b, ok := m.Memory().Read(u32(stack[1]), 8)
+	if !ok {
+		return sys.EFAULT
+	}
+	clear(b)
+	put32(b[4:], uint32(len(e.Preopen)))
+	return sys.ESUCCESS
+}
+
+// fdPrestatDirName is fd_prestat_dir_name(fd, path: *u8, path_len: size) -> errno.
+func fdPrestatDirName(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	e, errno := h.sys.Table.Get(u32(stack[0]))
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	if e.Preopen == "" {
+		return sys.EBADF
+	}
+	n := u32(stack[2])
+	if n < uint32(len(e.Preopen)) {
+		return sys.ENAMETOOLONG
+	}
+	b, ok := m.Memory().Read(u32(stack[1]), uint32(len(e.Preopen)))
+	if !ok {
+		return sys.EFAULT
+	}
+	copy(b, e.Preopen)
+	return sys.ESUCCESS
+}
+
+// fdRead is fd_read(fd, iovs, iovs_len, nread: *size) -> errno.
+func fdRead(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	e, errno := h.entry(u32(stack[0]), sys.RightFdRead)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	r, ok := e.File.(sys.Reader)
+	if !ok {
+		return sys.EBADF
+	}
+	mem := m.Memory()
+	iovs, errno := iovecs(mem, u32(stack[1]), u32(stack[2]))
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	resPtr := u32(stack[3])
+	if !writable(mem, resPtr, 4) {
+		return sys.EFAULT
+	}
+	n, errno := r.Readv(ctx, iovs, e.Nonblock())
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	return putU32(mem, resPtr, uint32(n))
+}
+
+// fdWrite is fd_write(fd, iovs, iovs_len, nwritten: *size) -> errno.
+func fdWrite(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	e, errno := h.entry(u32(stack[0]), sys.RightFdWrite)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	w, ok := e.File.(sys.Writer)
+	if !ok {
+		return sys.EBADF
+	}
+	mem := m.Memory()
+	iovs, errno := iovecs(mem, u32(stack[1]), u32(stack[2]))
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	resPtr := u32(stack[3])
+	if !writable(mem, resPtr, 4) {
+		return sys.EFAULT
+	}
+	n, errno := w.Writev(ctx, iovs, e.Nonblock())
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	return putU32(mem, resPtr, uint32(n))
+}
+
+// direntSize is the fixed part of a dirent: d_next u64 @0, d_ino u64 @8,
+// d_namlen u32 @16, d_type u8 @20, padding to 24.
+const direntSize = 24
+
+// fdReaddir is fd_readdir(fd, buf, buf_len, cookie: dircookie, bufused: *size) -> errno.
+// Entries are packed until the buffer is full; the last may be cut short, and
+// bufused == buf_len tells the guest to call again from the last full entry's d_next.
+func fdReaddir(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdReaddir)
+	if e == sys.ESPIPE {
+		return sys.ENOTDIR
+	}
+	if e != sys.ESUCCESS {
+		return e
+	}
+	mem := m.Memory()
+	buf, bufLen, cookie, usedPtr := u32(stack[1]), u32(stack[2]), stack[3], u32(stack[4])
+	out, ok := mem.Read(buf, bufLen)
+	if !ok || !writable(mem, usedPtr, 4) {
+		return sys.EFAULT
+	}
+	ents, e := f.Readdir(cookie)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	used := 0
+	var hdr [direntSize]byte
+	for i, d := range ents {
+		if used >= len(out) {
+			break
+		}
+		clear(hdr[:])
+		put64(hdr[0:], cookie+uint64(i)+1)
+		put64(hdr[8:], d.Ino)
+		put32(hdr[16:], uint32(len(d.Name)))
+		hdr[20] = byte(d.Type)
+		used += copy(out[used:], hdr[:])
+		used += copy(out[used:], d.Name)
+	}
+	return putU32(mem, usedPtr, uint32(used))
+}
+
+// fdRenumber is fd_renumber(fd, to) -> errno: moves fd onto to, closing to.
+func fdRenumber(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
+	return h.sys.Table.Renumber(u32(stack[0]), u32(stack[1]))
+}
+
+// Whence values: preview1 and wasi_unstable number them differently.
+var (
+	whenceP1       = map[uint32]int{0: 0, 1: 1, 2: 2} // SET, CUR, END
+	whenceUnstable = map[uint32]int{2: 0, 0: 1, 1: 2} // CUR=0, END=1, SET=2
+)
+
+// fdSeek is fd_seek(fd, offset: filedelta, whence, newoffset: *filesize) -> errno.
+func fdSeek(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	table := whenceP1
+	if h.unstable {
+		table = whenceUnstable
+	}
+	whence, ok := table[u32(stack[2])]
+	if !ok {
+		return sys.EINVAL
+	}
+	off := int64(stack[1])
+	rights := sys.RightFdSeek
+	if off == 0 && whence == 1 {
+		rights = sys.RightFdTell
+	}
+	f, _, e := h.hostFile(u32(stack[0]), rights)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	resPtr := u32(stack[3])
+	if !writable(m.Memory(), resPtr, 8) {
+		return sys.EFAULT
+	}
+	var pos int64
+	if f.Filetype() == sys.FiletypeDirectory {
+		// Directories are positioned by readdir cookies; rewinding is a no-op.
+		if !(off == 0 && whence != 2) {
+			return sys.EINVAL
+		}
+	} else if pos, e = f.Lseek(off, whence); e != sys.ESUCCESS {
+		return e
+	}
+	return putU64(m.Memory(), resPtr, uint64(pos))
+}
+
+// fdTell is fd_tell(fd, offset: *filesize) -> errno.
+func fdTell(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdTell)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	resPtr := u32(stack[1])
+	if !writable(m.Memory(), resPtr, 8) {
+		return sys.EFAULT
+	}
+	var pos int64
+	if f.Filetype() != sys.FiletypeDirectory {
+		if pos, e = f.Lseek(0, 1); e != sys.ESUCCESS {
+			return e
+		}
+	}
+	return putU64(m.Memory(), resPtr, uint64(pos))
+}

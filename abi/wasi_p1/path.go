@@ -1,0 +1,237 @@
+package wasi_p1
+
+import (
+	"context"
+
+	"github.com/tetratelabs/wazero/api"
+	"golang.org/x/sys/unix"
+
+	"github.com/wazix/wazix/internal/sys"
+)
+
+// lookupSymlinkFollow is lookupflags bit 0.
+const lookupSymlinkFollow = 1
+
+// dir returns the directory behind fd if the fd holds rights.
+func (h *host) dir(fd uint32, rights sys.Rights) (*sys.HostFile, *sys.Entry, sys.Errno) {
+	f, e, errno := h.hostFile(fd, rights)
+	if errno == sys.ESPIPE {
+		return nil, nil, sys.ENOTDIR
+	}
+	if errno != sys.ESUCCESS {
+		return nil, nil, errno
+	}
+	if f.Filetype() != sys.FiletypeDirectory {
+		return nil, nil, sys.ENOTDIR
+	}
+	return f, e, sys.ESUCCESS
+}
+
+// dirPath decodes the (fd, path, path_len) triple most path_* calls take.
+func (h *host) dirPath(m api.Module, fd, ptr, n uint32, rights sys.Rights) (*sys.HostFile, string, sys.Errno) {
+	path, errno := str(m.Memory(), ptr, n)
+	if errno != sys.ESUCCESS {
+		return nil, "", errno
+	}
+	d, _, errno := h.dir(fd, rights)
+	if errno != sys.ESUCCESS {
+		return nil, "", errno
+	}
+	return d, path, sys.ESUCCESS
+}
+
+// pathCreateDirectory is path_create_directory(fd, path, path_len) -> errno.
+func pathCreateDirectory(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	d, path, e := h.dirPath(m, u32(stack[0]), u32(stack[1]), u32(stack[2]), sys.RightPathCreateDirectory)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return d.Mkdir(path)
+}
+
+// pathFilestatGet is path_filestat_get(fd, flags: lookupflags, path, path_len, buf: *filestat) -> errno.
+func pathFilestatGet(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	d, path, e := h.dirPath(m, u32(stack[0]), u32(stack[2]), u32(stack[3]), sys.RightPathFilestatGet)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	ptr := u32(stack[4])
+	size := uint32(64)
+	if h.unstable {
+		size = 56
+	}
+	if !writable(m.Memory(), ptr, size) {
+		return sys.EFAULT
+	}
+	st, e := d.StatAt(path, u32(stack[1])&lookupSymlinkFollow != 0)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return h.putFilestat(m.Memory(), ptr, &st)
+}
+
+// pathFilestatSetTimes is path_filestat_set_times(fd, flags, path, path_len, atim, mtim, fst_flags) -> errno.
+func pathFilestatSetTimes(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	d, path, e := h.dirPath(m, u32(stack[0]), u32(stack[2]), u32(stack[3]), sys.RightPathFilestatSetTimes)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return d.SetTimesAt(path, u32(stack[1])&lookupSymlinkFollow != 0, stack[4], stack[5], sys.Fstflags(stack[6]))
+}
+
+// pathLink is path_link(old_fd, old_flags, old_path, old_path_len, new_fd, new_path, new_path_len) -> errno.
+func pathLink(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	od, opath, e := h.dirPath(m, u32(stack[0]), u32(stack[2]), u32(stack[3]), sys.RightPathLinkSource)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	nd, npath, e := h.dirPath(m, u32(stack[4]), u32(stack[5]), u32(stack[6]), sys.RightPathLinkTarget)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return od.Link(opath, u32(stack[1])&lookupSymlinkFollow != 0, nd, npath)
+}
+
+// Rights that imply write access when path_open is asked for them; preview1
+// has no access-mode flag, so the rights say how the host file is opened.
+const writeRights = sys.RightFdWrite | sys.RightFdAllocate | sys.RightFdFilestatSetSize
+const readRights = sys.RightFdRead | sys.RightFdReaddir
+
+// pathOpen is path_open(fd, dirflags: lookupflags, path, path_len, oflags,
+// fs_rights_base: rights, fs_rights_inheriting: rights, fdflags, opened_fd: *fd) -> errno.
+func pathOpen(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	oflags := sys.Oflags(stack[4])
+	fdflags := sys.Fdflags(stack[7])
+	need := sys.RightPathOpen
+	if oflags&sys.OflagCreat != 0 {
+		need |= sys.RightPathCreateFile
+	}
+	if oflags&sys.OflagTrunc != 0 {
+		need |= sys.RightPathFilestatSetSize
+	}
+	d, path, e := h.dirPath(m, u32(stack[0]), u32(stack[2]), u32(stack[3]), need)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	dirEntry, _ := h.sys.Table.Get(u32(stack[0]))
+	resPtr := u32(stack[8])
+	if !writable(m.Memory(), resPtr, 4) {
+		return sys.EFAULT
+	}
+	if oflags&^(sys.OflagCreat|sys.OflagDirectory|sys.OflagExcl|sys.OflagTrunc) != 0 {
+		return sys.EINVAL
+	}
+	if fdflags&^(sys.FdflagAppend|sys.FdflagDsync|sys.FdflagNonblock|sys.FdflagRsync|sys.FdflagSync) != 0 {
+		return sys.EINVAL
+	}
+	// What the guest asks for is capped by what the directory may hand down,
+	// as wasi-libc itself does before calling.
+	base := sys.Rights(stack[5]) & dirEntry.RightsInheriting
+	inh := sys.Rights(stack[6]) & dirEntry.RightsInheriting
+	opts := sys.OpenOptions{
+		Oflags:  oflags,
+		Fdflags: fdflags,
+		Follow:  u32(stack[1])&lookupSymlinkFollow != 0,
+		Read:    base&readRights != 0,
+		Write:   base&writeRights != 0 || fdflags&sys.FdflagAppend != 0,
+	}
+	if oflags&sys.OflagDirectory != 0 {
+		opts.Write = false
+	}
+	f, e := d.OpenAt(path, opts)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	switch f.Filetype() {
+	case sys.FiletypeDirectory:
+		base &= sys.RightsDirectory | sys.RightFdFilestatGet
+	case sys.FiletypeRegularFile:
+		base &= sys.RightsRegularFile
+	default:
+		base &= sys.RightsStream | sys.RightFdSeek | sys.RightFdTell | sys.RightsSocket
+		if isTerminal(f.Fd()) {
+			base &^= sys.RightFdSeek | sys.RightFdTell
+		}
+	}
+	fd, e := h.sys.Table.Insert(&sys.Entry{
+		File:             f,
+		Flags:            fdflags,
+		RightsBase:       base,
+		RightsInheriting: inh,
+	}, 0)
+	if e != sys.ESUCCESS {
+		f.Close()
+		return e
+	}
+	return putU32(m.Memory(), resPtr, fd)
+}
+
+func isTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}
+
+// pathReadlink is path_readlink(fd, path, path_len, buf, buf_len, bufused: *size) -> errno.
+// A target longer than buf is cut short, as readlink(2) does.
+func pathReadlink(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	d, path, e := h.dirPath(m, u32(stack[0]), u32(stack[1]), u32(stack[2]), sys.RightPathReadlink)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	mem := m.Memory()
+	buf, ok := mem.Read(u32(stack[3]), u32(stack[4]))
+	usedPtr := u32(stack[5])
+	if !ok || !writable(mem, usedPtr, 4) {
+		return sys.EFAULT
+	}
+	target, e := d.Readlink(path)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	n := copy(buf, target)
+	return putU32(mem, usedPtr, uint32(n))
+}
+
+// pathRemoveDirectory is path_remove_directory(fd, path, path_len) -> errno.
+func pathRemoveDirectory(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	d, path, e := h.dirPath(m, u32(stack[0]), u32(stack[1]), u32(stack[2]), sys.RightPathRemoveDirectory)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return d.Rmdir(path)
+}
+
+// pathRename is path_rename(fd, old_path, old_path_len, new_fd, new_path, new_path_len) -> errno.
+func pathRename(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	od, opath, e := h.dirPath(m, u32(stack[0]), u32(stack[1]), u32(stack[2]), sys.RightPathRenameSource)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	nd, npath, e := h.dirPath(m, u32(stack[3]), u32(stack[4]), u32(stack[5]), sys.RightPathRenameTarget)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return od.Rename(opath, nd, npath)
+}
+
+// pathSymlink is path_symlink(old_path, old_path_len, fd, new_path, new_path_len) -> errno.
+func pathSymlink(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	target, e := str(m.Memory(), u32(stack[0]), u32(stack[1]))
+	if e != sys.ESUCCESS {
+		return e
+	}
+	d, path, e := h.dirPath(m, u32(stack[2]), u32(stack[3]), u32(stack[4]), sys.RightPathSymlink)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return d.Symlink(target, path)
+}
+
+// pathUnlinkFile is path_unlink_file(fd, path, path_len) -> errno.
+func pathUnlinkFile(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	d, path, e := h.dirPath(m, u32(stack[0]), u32(stack[1]), u32(stack[2]), sys.RightPathUnlinkFile)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	return d.Unlink(path)
+}

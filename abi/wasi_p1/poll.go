@@ -1,0 +1,206 @@
+package wasi_p1
+
+import (
+	"context"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wazix/wazix/internal/sys"
+	"github.com/wazix/wazix/polling"
+)
+
+// Event types and flags of poll_oneoff.
+const (
+	eventClock   = 0
+	eventFdRead  = 1
+	eventFdWrite = 2
+
+	subclockAbstime = 1
+	eventHangup     = 1
+)
+
+// Subscription and event sizes. wasi_unstable's clock subscription carries an
+// extra 8-byte identifier, which makes its subscriptions 56 bytes.
+const (
+	subSize         = 48
+	subSizeUnstable = 56
+	eventSize       = 32
+)
+
+// subscription is one decoded poll_oneoff subscription.
+type subscription struct {
+	userdata uint64
+	tag      uint8
+	// clock
+	deadline time.Time
+	// fd
+	fd    uint32
+	entry *sys.Entry
+	// errno decided while decoding (bad fd, bad clock); reported as an event.
+	errno sys.Errno
+}
+
+// pollOneoff is poll_oneoff(in: *subscription, out: *event, nsubscriptions: size, nevents: *size) -> errno.
+//
+// It is a view over the readiness registry: each fd subscription reads its
+// object's record; only when nothing has fired does the caller attach one
+// waiter to every record and sleep until a record changes or the earliest
+// clock deadline passes. Events are written only for subscriptions that fired.
+func pollOneoff(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	in, out, nsubs, neventsPtr := u32(stack[0]), u32(stack[1]), u32(stack[2]), u32(stack[3])
+	if nsubs == 0 {
+		return sys.EINVAL
+	}
+	mem := m.Memory()
+	size := uint64(subSize)
+	if h.unstable {
+		size = subSizeUnstable
+	}
+	if uint64(nsubs)*size > uint64(mem.Size()) || uint64(nsubs)*eventSize > uint64(mem.Size()) {
+		return sys.EFAULT
+	}
+	raw, ok := mem.Read(in, uint32(uint64(nsubs)*size))
+	if !ok {
+		return sys.EFAULT
+	}
+	evBuf, ok := mem.Read(out, nsubs*eventSize)
+	if !ok || !writable(mem, neventsPtr, 4) {
+		return sys.EFAULT
+	}
+	subs := make([]subscription, nsubs)
+	for i := range subs {
+		h.decodeSubscription(raw[uint64(i)*size:], &subs[i])
+	}
+	// Decode into a private copy, then compute, then write: in and out may overlap.
+	n := h.pollWait(ctx, subs, evBuf)
+	return putU32(mem, neventsPtr, n)
+}
+
+func (h *host) decodeSubscription(b []byte, s *subscription) {
+	s.userdata = le64(b)
+	s.tag = b[8]
+	switch s.tag {
+	case eventClock:
+		u := b[16:]
+		if h.unstable {
+			u = b[24:] // skip the identifier
+		}
+		id, timeout, flags := le32(u), le64(u[8:]), le16(u[24:])
+		s.deadline, s.errno = h.sys.Deadline(id, timeout, flags&subclockAbstime != 0)
+	case eventFdRead, eventFdWrite:
+		s.fd = le32(b[16:])
+		e, errno := h.sys.Table.Get(s.fd)
+		if errno != sys.ESUCCESS {
+			s.errno = errno
+			return
+		}
+		s.entry = e
+	default:
+		s.errno = sys.EINVAL
+	}
+}
+
+// pollWait fills evBuf with the events of the subscriptions that fired and
+// returns how many there are, blocking until at least one fires.
+func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) uint32 {
+	var w *polling.Waiter
+	defer func() {
+		if w != nil {
+			for i := range subs {
+				if subs[i].entry != nil {
+					subs[i].entry.File.Record().Detach(w)
+				}
+			}
+		}
+	}()
+	for {
+		now := time.Now()
+		n := uint32(0)
+		var earliest time.Time
+		for i := range subs {
+			s := &subs[i]
+			if s.errno != sys.ESUCCESS {
+				writeEvent(evBuf[n*eventSize:], s.userdata, s.errno, s.tag, 0, 0)
+				n++
+				continue
+			}
+			switch s.tag {
+			case eventClock:
+				if !now.Before(s.deadline) {
+					writeEvent(evBuf[n*eventSize:], s.userdata, 0, eventClock, 0, 0)
+					n++
+				} else if earliest.IsZero() || s.deadline.Before(earliest) {
+					earliest = s.deadline
+				}
+			case eventFdRead, eventFdWrite:
+				if fired, errno, nbytes, flags := fdReady(s); fired {
+					writeEvent(evBuf[n*eventSize:], s.userdata, errno, s.tag, nbytes, flags)
+					n++
+				}
+			}
+		}
+		if n > 0 {
+			return n
+		}
+		if w == nil {
+			// Attach before sleeping, then check again, so that a change
+			// between the check above and the attach is not lost.
+			w = polling.NewWaiter()
+			for i := range subs {
+				if subs[i].entry != nil {
+					subs[i].entry.File.Record().Attach(w)
+				}
+			}
+			continue
+		}
+		if err := w.Wait(ctx, h.sys.Registry, earliest); err != nil {
+			// The guest is being torn down: report the clock subscriptions as
+			// fired so that the caller returns to the guest, which wazero then stops.
+			for i := range subs {
+				writeEvent(evBuf[n*eventSize:], subs[i].userdata, sys.ECANCELED, subs[i].tag, 0, 0)
+				n++
+			}
+			return n
+		}
+	}
+}
+
+// fdReady checks one fd subscription against its record.
+func fdReady(s *subscription) (fired bool, errno sys.Errno, nbytes uint64, flags uint16) {
+	f := s.entry.File
+	if hf, ok := f.(*sys.HostFile); ok {
+		hf.Refresh()
+	}
+	rec := f.Record()
+	bits, _ := rec.Bits()
+	hup := bits&(polling.Hup|polling.Err) != 0
+	if s.tag == eventFdRead {
+		if bits&(polling.In|polling.RdHup|polling.Hup|polling.Err|polling.Pri) == 0 {
+			return false, 0, 0, 0
+		}
+		if bits&polling.RdHup != 0 {
+			hup = true
+		}
+		if hf, ok := f.(*sys.HostFile); ok {
+			nbytes, _ = hf.BytesReadable()
+		}
+	} else {
+		if bits&(polling.Out|polling.Hup|polling.Err) == 0 {
+			return false, 0, 0, 0
+		}
+	}
+	if hup {
+		flags = eventHangup
+	}
+	return true, 0, nbytes, flags
+}
+
+func writeEvent(b []byte, userdata uint64, errno sys.Errno, tag uint8, nbytes uint64, flags uint16) {
+	clear(b[:eventSize])
+	put64(b[0:], userdata)
+	put16(b[8:], uint16(errno))
+	b[10] = tag
+	put64(b[16:], nbytes)
+	put16(b[24:], flags)
+}

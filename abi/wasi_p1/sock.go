@@ -1,0 +1,118 @@
+package wasi_p1
+
+import (
+	"context"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wazix/wazix/internal/sys"
+)
+
+// socket returns the host socket behind fd.
+func (h *host) socket(fd uint32, rights sys.Rights) (*sys.HostFile, *sys.Entry, sys.Errno) {
+	f, e, errno := h.hostFile(fd, rights)
+	if errno == sys.ESPIPE {
+		return nil, nil, sys.ENOTSOCK
+	}
+	if errno != sys.ESUCCESS {
+		return nil, nil, errno
+	}
+	if t := f.Filetype(); t != sys.FiletypeSocketStream && t != sys.FiletypeSocketDgram {
+		return nil, nil, sys.ENOTSOCK
+	}
+	return f, e, sys.ESUCCESS
+}
+
+// sockAccept is sock_accept(fd, flags: fdflags, ro_fd: *fd) -> errno.
+// Only NONBLOCK is meaningful in flags.
+func sockAccept(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	flags := sys.Fdflags(stack[1])
+	if flags&^sys.FdflagNonblock != 0 {
+		return sys.EINVAL
+	}
+	f, e, errno := h.socket(u32(stack[0]), sys.RightSockAccept)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	resPtr := u32(stack[2])
+	if !writable(m.Memory(), resPtr, 4) {
+		return sys.EFAULT
+	}
+	conn, errno := f.Accept(ctx, e.Nonblock())
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	fd, errno := h.sys.Table.Insert(&sys.Entry{
+		File:       conn,
+		Flags:      flags,
+		RightsBase: sys.RightsSocket &^ sys.RightSockAccept,
+	}, 0)
+	if errno != sys.ESUCCESS {
+		conn.Close()
+		return errno
+	}
+	return putU32(m.Memory(), resPtr, fd)
+}
+
+// sockRecv is sock_recv(fd, ri_data: *iovec, ri_data_len, ri_flags: riflags,
+// ro_datalen: *size, ro_flags: *roflags) -> errno.
+func sockRecv(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	f, e, errno := h.socket(u32(stack[0]), sys.RightFdRead)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	riflags := uint16(stack[3])
+	if riflags&^(sys.RecvPeek|sys.RecvWaitall) != 0 {
+		return sys.EINVAL
+	}
+	mem := m.Memory()
+	iovs, errno := iovecs(mem, u32(stack[1]), u32(stack[2]))
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	lenPtr, flagsPtr := u32(stack[4]), u32(stack[5])
+	if !writable(mem, lenPtr, 4) || !writable(mem, flagsPtr, 2) {
+		return sys.EFAULT
+	}
+	n, roflags, errno := f.Recv(ctx, iovs, riflags, e.Nonblock())
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	putU32(mem, lenPtr, uint32(n))
+	mem.WriteUint16Le(flagsPtr, roflags)
+	return sys.ESUCCESS
+}
+
+// sockSend is sock_send(fd, si_data: *ciovec, si_data_len, si_flags, so_datalen: *size) -> errno.
+func sockSend(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	f, e, errno := h.socket(u32(stack[0]), sys.RightFdWrite)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	if u32(stack[3]) != 0 {
+		return sys.EINVAL
+	}
+	mem := m.Memory()
+	iovs, errno := iovecs(mem, u32(stack[1]), u32(stack[2]))
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	lenPtr := u32(stack[4])
+	if !writable(mem, lenPtr, 4) {
+		return sys.EFAULT
+	}
+	n, errno := f.Send(ctx, iovs, e.Nonblock())
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	return putU32(mem, lenPtr, uint32(n))
+}
+
+// sockShutdown is sock_shutdown(fd, how: sdflags) -> errno.
+func sockShutdown(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
+	f, _, errno := h.socket(u32(stack[0]), sys.RightSockShutdown)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	return f.Shutdown(uint8(stack[1]))
+}

@@ -1,0 +1,62 @@
+// Command wazix runs WebAssembly programs built for WASI preview1 and WASIX.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// exitError carries the process exit code out of a command.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:  "wazix",
+		Usage: "run WebAssembly programs built for WASI preview1 and WASIX",
+		Description: `wazix runs WebAssembly modules that import the WASI preview1 interface
+(wasi_snapshot_preview1, or the older wasi_unstable) on the wazero engine,
+with its own implementation of every host function: files and directories
+confined to the directories you preopen, clocks, random, arguments and
+environment, preopened sockets, and a poll_oneoff that really waits, so an
+idle server uses no CPU.
+
+Examples:
+   wazix run hello.wasm
+   wazix run --dir . app.wasm -- --flag value
+   wazix run --dir /srv/data::/data --env MODE=prod app.wasm
+   wazix run --listen 127.0.0.1:8080 server.wasm`,
+		HideHelpCommand: true,
+		Commands:        commands(),
+		ExitErrHandler:  func(*cli.Context, error) {},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+// run executes the CLI and returns the process exit code; errors are
+// printed as one line on stderr.
+func run(args []string) int {
+	err := newApp().Run(args)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(os.Stderr, "wazix: "+ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(os.Stderr, "wazix: "+err.Error())
+	return 2
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/tetratelabs/wazero"
+	wsys "github.com/tetratelabs/wazero/sys"
+	"github.com/urfave/cli/v2"
+
+	"github.com/wazix/wazix"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a WebAssembly module",
+		ArgsUsage: "module.wasm [--] [args...]",
+		Description: `Runs the module's _start function. The guest sees module.wasm as argv[0]
+followed by args; everything after the module name goes to the guest.
+
+The guest sees no files unless you preopen directories (--dir, --mapdir), no
+environment unless you pass it (--env, --env-inherit) and no network except
+the listening sockets you preopen (--listen). Preopened directories get fds
+3, 4, ... in the order given, then the listening sockets.
+
+Exit status: the guest's exit code; 130 when interrupted; 134 when the guest
+traps (the trap and its wasm stack are printed on one line); 1 when the
+module cannot be loaded; 2 for usage errors.`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "dir", Usage: "preopen host directory `HOST[::GUEST]` (GUEST defaults to HOST); repeatable"},
+			&cli.StringSliceFlag{Name: "mapdir", Usage: "preopen host directory HOST as GUEST (`GUEST:HOST`, wasmer style); repeatable"},
+			&cli.StringSliceFlag{Name: "env", Usage: "set environment variable `KEY=VALUE` for the guest; KEY alone copies the host's value; repeatable"},
+			&cli.BoolFlag{Name: "env-inherit", Usage: "pass the host's whole environment to the guest"},
+			&cli.StringSliceFlag{Name: "listen", Aliases: []string{"tcplisten"}, Usage: "preopen a listening TCP socket on `ADDR` (host:port) as the next fd; repeatable"},
+			&cli.StringFlag{Name: "cache-dir", Usage: "keep compiled modules in `DIR` (default: the user cache dir)/wazix)"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "do not cache compiled modules"},
+			&cli.IntFlag{Name: "max-fds", Value: 65536, Usage: "most fds the guest may hold open"},
+		},
+		Action: runAction,
+	}
+}
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: 2, msg: fmt.Sprintf(format, a...)}
+}
+
+func runAction(c *cli.Context) error {
+	args := c.Args().Slice()
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return usageErr("run: missing module (usage: wazix run [flags] module.wasm [--] [args...])")
+	}
+	modPath, guestArgs := args[0], args[1:]
+	if len(guestArgs) > 0 && guestArgs[0] == "--" {
+		guestArgs = guestArgs[1:]
+	}
+
+	cfg := wazix.NewConfig().WithArgs(append([]string{modPath}, guestArgs...)...)
+	if c.Bool("env-inherit") {
+		for _, kv := range os.Environ() {
+			k, v, _ := strings.Cut(kv, "=")
+			cfg.WithEnv(k, v)
+		}
+	}
+	for _, kv := range c.StringSlice("env") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			v, ok = os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+		}
+		if k == "" {
+			return usageErr("run: --env %q: empty name", kv)
+		}
+		cfg.WithEnv(k, v)
+	}
+	for _, d := range c.StringSlice("dir") {
+		host, guest, ok := strings.Cut(d, "::")
+		if !ok {
+			guest = host
+		}
+		if host == "" {
+			return usageErr("run: --dir %q: empty host path", d)
+		}
+		cfg.WithDir(host, guest)
+	}
+	for _, d := range c.StringSlice("mapdir") {
+		guest, host, ok := strings.Cut(d, ":")
+		if !ok || host == "" || guest == "" {
+			return usageErr("run: --mapdir %q: want GUEST:HOST", d)
+		}
+		cfg.WithDir(host, guest)
+	}
+	for _, a := range c.StringSlice("listen") {
+		cfg.WithListen(a)
+	}
+	cfg.WithMaxFds(c.Int("max-fds"))
+
+	wasm, err := os.ReadFile(modPath)
+	if err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: not a WebAssembly module", modPath)}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	rc := wazix.NewRuntimeConfig()
+	if !c.Bool("no-cache") {
+		dir := c.String("cache-dir")
+		if dir == "" {
+			if base, err := os.UserCacheDir(); err == nil {
+				dir = filepath.Join(base, "wazix")
+			}
+		}
+		if dir != "" {
+			if cache, err := wazero.NewCompilationCacheWithDir(dir); err == nil {
+				rc = rc.WithCompilationCache(cache)
+				defer cache.Close(ctx)
+			}
+		}
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	defer rt.Close(context.Background())
+
+	compiled, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: invalid module: %v", modPath, oneLine(err))}
+	}
+	if missing := wazix.CheckImports(compiled); len(missing) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: imports functions wazix does not provide: %s", modPath, strings.Join(missing, ", "))}
+	}
+	host, err := cfg.Instantiate(ctx, rt)
+	if err != nil {
+		return &exitError{code: 1, msg: oneLine(err)}
+	}
+	defer host.Close(context.Background())
+
+	code, err := host.Run(ctx, rt, compiled)
+	if err != nil {
+		var exit *wsys.ExitError
+		if errors.As(err, &exit) || ctx.Err() != nil {
+			return &exitError{code: 130}
+		}
+		return &exitError{code: 134, msg: "trap: " + oneLine(err)}
+	}
+	if code != 0 {
+		return &exitError{code: int(code)}
+	}
+	return nil
+}
+
+// oneLine folds a multi-line wazero error (message + wasm stack trace) into
+// one line: "msg (wasm stack: f1 <- f2 <- ...)".
+func oneLine(err error) string {
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	msg := lines[0]
+	var stack []string
+	for _, l := range lines[1:] {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "wasm stack trace:") {
+			continue
+		}
+		stack = append(stack, l)
+	}
+	if len(stack) > 0 {
+		msg += " (wasm stack: " + strings.Join(stack, " <- ") + ")"
+	}
+	return msg
+}

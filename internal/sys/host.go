@@ -1,0 +1,367 @@
+package sys
+
+import (
+	"context"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/wazix/wazix/polling"
+)
+
+// HostFile is a File backed by a host fd: a regular file, a directory, a
+// character device, a pipe or a socket.
+type HostFile struct {
+	fd  int
+	typ Filetype
+	// owned: the fd is ours to close. Stdio fds inherited from the host are not.
+	owned bool
+	// hostNonblock: the host fd has O_NONBLOCK set (we set it on fds we own
+	// that can block). Otherwise the host fd is blocking and readiness is
+	// confirmed with poll(2) before I/O that must not block.
+	hostNonblock bool
+	reg          *polling.Registry
+	rec          *polling.Record
+
+	closeOnce sync.Once
+	closeErr  error
+
+	dir dirState // directory listing snapshot for fd_readdir
+}
+
+// NewHostFile wraps host fd. owned says whether Close closes fd. Pollable
+// kinds (pipes, sockets, character devices) are added to the registry.
+func NewHostFile(reg *polling.Registry, fd int, owned bool) (*HostFile, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	f := &HostFile{fd: fd, typ: filetypeOfMode(st.Mode, fd), owned: owned, reg: reg}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFBLK:
+		f.rec = polling.AlwaysReady()
+		return f, nil
+	}
+	if owned {
+		if err := unix.SetNonblock(fd, true); err == nil {
+			f.hostNonblock = true
+		}
+	} else if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil {
+		f.hostNonblock = fl&unix.O_NONBLOCK != 0
+	}
+	if reg == nil {
+		f.rec = polling.AlwaysReady()
+		return f, nil
+	}
+	rec, err := reg.Watch(fd)
+	if err != nil {
+		return nil, err
+	}
+	f.rec = rec
+	return f, nil
+}
+
+// Fd returns the host fd.
+func (f *HostFile) Fd() int { return f.fd }
+
+// Filetype implements File.
+func (f *HostFile) Filetype() Filetype { return f.typ }
+
+// Record implements File.
+func (f *HostFile) Record() *polling.Record { return f.rec }
+
+// Close implements File: the fd leaves the epoll set before it is closed.
+func (f *HostFile) Close() error {
+	f.closeOnce.Do(func() {
+		if f.reg != nil && !f.rec.IsAlways() {
+			f.reg.Unwatch(f.rec)
+		}
+		if f.owned {
+			f.closeErr = unix.Close(f.fd)
+		}
+	})
+	return f.closeErr
+}
+
+// ready reports whether the host fd is ready for events now (poll(2) with a
+// zero timeout). Used for blocking host fds we do not own, whose cached bits
+// can be stale because we never see their EAGAIN.
+func (f *HostFile) ready(events int16) bool {
+	pfd := []unix.PollFd{{Fd: int32(f.fd), Events: events}}
+	for {
+		n, err := unix.Poll(pfd, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return err != nil || n > 0
+	}
+}
+
+// Refresh brings the cached bits of a blocking host fd up to date. It is a
+// no-op for fds whose readiness is tracked exactly.
+func (f *HostFile) Refresh() {
+	if f.hostNonblock || f.rec.IsAlways() {
+		return
+	}
+	bits, gen := f.rec.Bits()
+	if bits&polling.In != 0 && !f.ready(unix.POLLIN) {
+		f.rec.Clear(polling.In, gen)
+	}
+}
+
+// io runs op until it does not return EAGAIN (blocking guest fd) or once
+// (nonblocking guest fd), keeping the readiness record in step.
+func (f *HostFile) io(ctx context.Context, want uint32, nonblock bool, op func() (int, error)) (int, Errno) {
+	pollEv := int16(unix.POLLIN)
+	if want == polling.Out {
+		pollEv = unix.POLLOUT
+	}
+	for {
+		if !f.hostNonblock && !f.rec.IsAlways() {
+			// A blocking host fd: only call op once poll(2) says it will not block,
+			// so that the wait stays interruptible.
+			if !f.ready(pollEv) {
+				_, gen := f.rec.Bits()
+				f.rec.Clear(want, gen)
+				if nonblock {
+					return 0, EAGAIN
+				}
+				if err := polling.WaitFor(ctx, f.reg, f.rec, want); err != nil {
+					return 0, EINTR
+				}
+				continue
+			}
+		}
+		_, gen := f.rec.Bits()
+		n, err := op()
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			f.rec.Clear(want, gen)
+			if nonblock {
+				return 0, EAGAIN
+			}
+			if err := polling.WaitFor(ctx, f.reg, f.rec, want); err != nil {
+				return 0, EINTR
+			}
+			continue
+		}
+		if err != nil {
+			return 0, ErrnoOf(err)
+		}
+		return n, ESUCCESS
+	}
+}
+
+// Readv implements Reader.
+func (f *HostFile) Readv(ctx context.Context, iovs [][]byte, nonblock bool) (int, Errno) {
+	if f.typ == FiletypeDirectory {
+		return 0, EISDIR
+	}
+	return f.io(ctx, polling.In, nonblock, func() (int, error) { return unix.Readv(f.fd, iovs) })
+}
+
+// Writev implements Writer.
+func (f *HostFile) Writev(ctx context.Context, iovs [][]byte, nonblock bool) (int, Errno) {
+	if f.typ == FiletypeDirectory {
+		return 0, EISDIR
+	}
+	if f.isSocket() {
+		return f.Send(ctx, iovs, nonblock)
+	}
+	return f.io(ctx, polling.Out, nonblock, func() (int, error) { return unix.Writev(f.fd, iovs) })
+}
+
+// Preadv reads at offset without moving the file position.
+func (f *HostFile) Preadv(iovs [][]byte, off int64) (int, Errno) {
+	switch f.typ {
+	case FiletypeDirectory:
+		return 0, EISDIR
+	case FiletypeRegularFile, FiletypeBlockDevice:
+	default:
+		return 0, ESPIPE
+	}
+	for {
+		n, err := unix.Preadv(f.fd, iovs, off)
+		if err == unix.EINTR {
+			continue
+		}
+		return n, ErrnoOf(err)
+	}
+}
+
+// Pwritev writes at offset without moving the file position.
+func (f *HostFile) Pwritev(iovs [][]byte, off int64) (int, Errno) {
+	switch f.typ {
+	case FiletypeDirectory:
+		return 0, EISDIR
+	case FiletypeRegularFile, FiletypeBlockDevice:
+	default:
+		return 0, ESPIPE
+	}
+	for {
+		n, err := unix.Pwritev(f.fd, iovs, off)
+		if err == unix.EINTR {
+			continue
+		}
+		return n, ErrnoOf(err)
+	}
+}
+
+// Seek moves the file position; whence is 0 SET, 1 CUR, 2 END (Unix values).
+func (f *HostFile) Lseek(off int64, whence int) (int64, Errno) {
+	switch f.typ {
+	case FiletypeRegularFile, FiletypeBlockDevice:
+	case FiletypeDirectory:
+		// Directories seek only by readdir cookies.
+		return 0, EBADF
+	default:
+		return 0, ESPIPE
+	}
+	n, err := unix.Seek(f.fd, off, whence)
+	return n, ErrnoOf(err)
+}
+
+// Stat returns the filestat of the open file.
+func (f *HostFile) Stat() (Filestat, Errno) {
+	var st unix.Stat_t
+	if err := unix.Fstat(f.fd, &st); err != nil {
+		return Filestat{}, ErrnoOf(err)
+	}
+	fs := filestatOf(&st, f.fd)
+	return fs, ESUCCESS
+}
+
+// Truncate sets the file size.
+func (f *HostFile) Truncate(size int64) Errno {
+	if f.typ != FiletypeRegularFile {
+		return EINVAL
+	}
+	return ErrnoOf(unix.Ftruncate(f.fd, size))
+}
+
+// Allocate ensures that [off, off+n) is backed by storage, growing the file.
+func (f *HostFile) Allocate(off, n int64) Errno {
+	if f.typ != FiletypeRegularFile {
+		return ESPIPE
+	}
+	err := unix.Fallocate(f.fd, 0, off, n)
+	if err == unix.EOPNOTSUPP {
+		// Filesystems without fallocate: grow with ftruncate, as posix_fallocate does.
+		var st unix.Stat_t
+		if err := unix.Fstat(f.fd, &st); err != nil {
+			return ErrnoOf(err)
+		}
+		if off+n > st.Size {
+			return ErrnoOf(unix.Ftruncate(f.fd, off+n))
+		}
+		return ESUCCESS
+	}
+	return ErrnoOf(err)
+}
+
+// Advise passes an access-pattern hint to the host.
+func (f *HostFile) Advise(off, n int64, advice int) Errno {
+	switch f.typ {
+	case FiletypeRegularFile, FiletypeBlockDevice:
+		return ErrnoOf(unix.Fadvise(f.fd, off, n, advice))
+	case FiletypeDirectory:
+		return ESUCCESS
+	}
+	return ESPIPE
+}
+
+// Sync flushes data and metadata; dataOnly flushes data only.
+func (f *HostFile) Sync(dataOnly bool) Errno {
+	var err error
+	if dataOnly {
+		err = unix.Fdatasync(f.fd)
+	} else {
+		err = unix.Fsync(f.fd)
+	}
+	if err == unix.EINVAL || err == unix.EROFS {
+		// Pipes, sockets and special files have nothing to flush.
+		return ESUCCESS
+	}
+	return ErrnoOf(err)
+}
+
+// SetTimes sets access and modification times (nanoseconds) as fstflags say.
+func (f *HostFile) SetTimes(atim, mtim uint64, flags Fstflags) Errno {
+	ts, e := timespecs(atim, mtim, flags)
+	if e != ESUCCESS {
+		return e
+	}
+	return ErrnoOf(unix.UtimesNanoAt(unix.AT_FDCWD, procPath(f.fd), ts, 0))
+}
+
+// SetAppend switches the host O_APPEND flag.
+func (f *HostFile) SetAppend(on bool) Errno {
+	fl, err := unix.FcntlInt(uintptr(f.fd), unix.F_GETFL, 0)
+	if err != nil {
+		return ErrnoOf(err)
+	}
+	if on {
+		fl |= unix.O_APPEND
+	} else {
+		fl &^= unix.O_APPEND
+	}
+	_, err = unix.FcntlInt(uintptr(f.fd), unix.F_SETFL, fl)
+	return ErrnoOf(err)
+}
+
+// BytesReadable reports how many bytes a read would return now, for the
+// nbytes of poll events; ok is false when the host cannot tell.
+func (f *HostFile) BytesReadable() (n uint64, ok bool) {
+	switch f.typ {
+	case FiletypeRegularFile:
+		var st unix.Stat_t
+		if unix.Fstat(f.fd, &st) != nil {
+			return 0, false
+		}
+		pos, err := unix.Seek(f.fd, 0, 1)
+		if err != nil || pos > st.Size {
+			return 0, err == nil
+		}
+		return uint64(st.Size - pos), true
+	case FiletypeDirectory:
+		return 0, false
+	}
+	v, err := unix.IoctlGetInt(f.fd, unix.TIOCINQ)
+	if err != nil || v < 0 {
+		return 0, false
+	}
+	return uint64(v), true
+}
+
+func procPath(fd int) string { return "/proc/self/fd/" + itoa(fd) }
+
+const (
+	utimeNow  = (1 << 30) - 1
+	utimeOmit = (1 << 30) - 2
+)
+
+func timespecs(atim, mtim uint64, flags Fstflags) ([]unix.Timespec, Errno) {
+	if flags&(FstflagAtim|FstflagAtimNow) == FstflagAtim|FstflagAtimNow ||
+		flags&(FstflagMtim|FstflagMtimNow) == FstflagMtim|FstflagMtimNow {
+		return nil, EINVAL
+	}
+	if flags&^(FstflagAtim|FstflagAtimNow|FstflagMtim|FstflagMtimNow) != 0 {
+		return nil, EINVAL
+	}
+	ts := []unix.Timespec{{Nsec: utimeOmit}, {Nsec: utimeOmit}}
+	switch {
+	case flags&FstflagAtimNow != 0:
+		ts[0].Nsec = utimeNow
+	case flags&FstflagAtim != 0:
+		ts[0] = unix.NsecToTimespec(int64(atim))
+	}
+	switch {
+	case flags&FstflagMtimNow != 0:
+		ts[1].Nsec = utimeNow
+	case flags&FstflagMtim != 0:
+		ts[1] = unix.NsecToTimespec(int64(mtim))
+	}
+	return ts, ESUCCESS
+}

@@ -1,0 +1,72 @@
+package polling
+
+import (
+	"context"
+	"time"
+)
+
+// Waiter is one blocked guest thread. It is woken by any record it is
+// attached to; it never spins.
+type Waiter struct {
+	ch chan struct{}
+}
+
+// NewWaiter returns a waiter with no pending wake-up.
+func NewWaiter() *Waiter { return &Waiter{ch: make(chan struct{}, 1)} }
+
+// Wake marks the waiter runnable; wake-ups coalesce.
+func (w *Waiter) Wake() {
+	select {
+	case w.ch <- struct{}{}:
+	default:
+	}
+}
+
+// Wait blocks until a wake-up, the deadline (zero time: none), ctx is done or
+// the registry closes. It returns nil on wake-up or deadline,
+// context.DeadlineExceeded never: callers compare the clock themselves.
+func (w *Waiter) Wait(ctx context.Context, reg *Registry, deadline time.Time) error {
+	var timer <-chan time.Time
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return nil
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timer = t.C
+	}
+	var done <-chan struct{}
+	if reg != nil {
+		done = reg.done
+	}
+	select {
+	case <-w.ch:
+		return nil
+	case <-timer:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-done:
+		return ErrClosed
+	}
+}
+
+// WaitFor blocks until rec has any of bits set (or Hup/Err), ctx ends, or the
+// registry closes.
+func WaitFor(ctx context.Context, reg *Registry, rec *Record, bits uint32) error {
+	if b, _ := rec.Bits(); b&(bits|Hup|Err) != 0 {
+		return nil
+	}
+	w := NewWaiter()
+	rec.Attach(w)
+	defer rec.Detach(w)
+	for {
+		if b, _ := rec.Bits(); b&(bits|Hup|Err) != 0 {
+			return nil
+		}
+		if err := w.Wait(ctx, reg, time.Time{}); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,275 @@
+// Package wazix adds wazix's WASI host modules to a wazero runtime.
+//
+// wazix implements wasi_snapshot_preview1 (and the older wasi_unstable) itself,
+// over its own fd table and a readiness registry on host epoll, so that
+// poll_oneoff really waits: an idle guest server uses no CPU.
+//
+// A program builds a Config, instantiates it into its wazero runtime, and
+// runs guests with the returned Host:
+//
+//	rt := wazero.NewRuntimeWithConfig(ctx, wazix.NewRuntimeConfig())
+//	host, err := wazix.NewConfig().WithArgs("guest", "hello").WithDir("/tmp/data", "/data").Instantiate(ctx, rt)
+//	if err != nil { ... }
+//	defer host.Close(ctx)
+//	code, err := host.Run(ctx, compiled)
+//
+// One Host serves one guest process.
+package wazix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	wsys "github.com/tetratelabs/wazero/sys"
+
+	"github.com/wazix/wazix/abi/wasi_p1"
+	"github.com/wazix/wazix/internal/sys"
+)
+
+// Config describes the process a guest runs in: arguments, environment,
+// stdio, preopened directories and sockets. The With methods modify and
+// return the Config.
+type Config struct {
+	args    []string
+	env     []string
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	dirs    []preopen
+	listens []string
+	maxFds  int
+}
+
+type preopen struct{ host, guest string }
+
+// NewConfig returns a Config with no arguments, no environment, no files and
+// the host process's stdio.
+func NewConfig() *Config {
+	return &Config{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+}
+
+// WithArgs sets the guest's argv; args[0] is the program name.
+func (c *Config) WithArgs(args ...string) *Config { c.args = append([]string(nil), args...); return c }
+
+// WithEnv adds one environment variable.
+func (c *Config) WithEnv(key, value string) *Config {
+	c.env = append(c.env, key+"="+value)
+	return c
+}
+
+// WithStdin sets the guest's stdin. An *os.File is used through its host fd,
+// so that poll_oneoff sees its real readiness; other readers are always ready.
+func (c *Config) WithStdin(r io.Reader) *Config { c.stdin = r; return c }
+
+// WithStdout sets the guest's stdout.
+func (c *Config) WithStdout(w io.Writer) *Config { c.stdout = w; return c }
+
+// WithStderr sets the guest's stderr.
+func (c *Config) WithStderr(w io.Writer) *Config { c.stderr = w; return c }
+
+// WithDir preopens host directory hostPath as guestPath. Preopens get fds
+// from 3 upwards, in the order they are added. The guest cannot reach
+// anything outside hostPath through it.
+func (c *Config) WithDir(hostPath, guestPath string) *Config {
+	c.dirs = append(c.dirs, preopen{host: hostPath, guest: guestPath})
+	return c
+}
+
+// WithListen preopens a listening TCP socket on addr ("host:port"; port 0
+// picks a free port, see Host.ListenAddrs). Sockets get the fds after the
+// preopened directories.
+func (c *Config) WithListen(addr string) *Config { c.listens = append(c.listens, addr); return c }
+
+// WithMaxFds limits how many fds the guest may hold open (default 65536).
+func (c *Config) WithMaxFds(n int) *Config { c.maxFds = n; return c }
+
+// NewRuntimeConfig returns the wazero runtime configuration wazix expects:
+// a guest stops when its context is done, and the threads feature is on for
+// guests that import shared memory.
+func NewRuntimeConfig() wazero.RuntimeConfig {
+	return wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(true).
+		WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesThreads)
+}
+
+// Host is the system state of one guest process, instantiated into a wazero
+// runtime as the WASI host modules.
+type Host struct {
+	sys       *sys.System
+	listeners []string
+}
+
+// Instantiate creates the process state described by c and adds the host
+// modules (wasi_snapshot_preview1 and wasi_unstable) to rt. Close the Host
+// when the guest is done: it closes every fd the guest left open.
+func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, error) {
+	s, err := sys.NewSystem(c.maxFds)
+	if err != nil {
+		return nil, fmt.Errorf("wazix: %w", err)
+	}
+	h := &Host{sys: s}
+	if err := h.setup(c); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := wasi_p1.Instantiate(ctx, rt, s); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("wazix: %w", err)
+	}
+	return h, nil
+}
+
+func (h *Host) setup(c *Config) error {
+	s := h.sys
+	s.Args = append([]string(nil), c.args...)
+	s.Environ = append([]string(nil), c.env...)
+	for fd, std := range []any{c.stdin, c.stdout, c.stderr} {
+		f, err := stdioFile(s, std)
+		if err != nil {
+			return fmt.Errorf("wazix: stdio %d: %w", fd, err)
+		}
+		rights := sys.RightsStream | sys.RightFdSeek | sys.RightFdTell
+		if hf, ok := f.(*sys.HostFile); ok {
+			switch {
+			case hf.Filetype() == sys.FiletypeRegularFile:
+				rights = sys.RightsRegularFile
+			case isTerminal(hf.Fd()):
+				rights = sys.RightsStream
+			}
+		}
+		if e := s.Table.Set(uint32(fd), &sys.Entry{File: f, RightsBase: rights}); e != sys.ESUCCESS {
+			return fmt.Errorf("wazix: stdio %d: %w", fd, e)
+		}
+	}
+	for _, d := range c.dirs {
+		f, err := sys.OpenDir(d.host)
+		if err != nil {
+			return fmt.Errorf("wazix: preopen %s: %w", d.host, err)
+		}
+		if f.Filetype() != sys.FiletypeDirectory {
+			f.Close()
+			return fmt.Errorf("wazix: preopen %s: not a directory", d.host)
+		}
+		guest := cleanGuest(d.guest)
+		if _, e := s.Table.Insert(&sys.Entry{
+			File:             f,
+			RightsBase:       sys.RightsDirectory | sys.RightFdFilestatGet,
+			RightsInheriting: sys.RightsDirectoryInheriting,
+			Preopen:          guest,
+		}, 3); e != sys.ESUCCESS {
+			f.Close()
+			return fmt.Errorf("wazix: preopen %s: %w", d.host, e)
+		}
+	}
+	for _, addr := range c.listens {
+		f, err := sys.Listen(s.Registry, addr)
+		if err != nil {
+			return fmt.Errorf("wazix: listen %s: %w", addr, err)
+		}
+		if _, e := s.Table.Insert(&sys.Entry{File: f, RightsBase: sys.RightsSocket}, 3); e != sys.ESUCCESS {
+			f.Close()
+			return fmt.Errorf("wazix: listen %s: %w", addr, e)
+		}
+		h.listeners = append(h.listeners, f.LocalAddr())
+	}
+	return nil
+}
+
+// cleanGuest normalises a guest preopen path; "" becomes ".".
+func cleanGuest(p string) string {
+	if p == "" {
+		return "."
+	}
+	if strings.HasPrefix(p, "/") {
+		return path.Clean(p)
+	}
+	return path.Clean(p)
+}
+
+func stdioFile(s *sys.System, std any) (sys.File, error) {
+	if f, ok := std.(*os.File); ok && f != nil {
+		return sys.NewHostFile(s.Registry, int(f.Fd()), false)
+	}
+	switch v := std.(type) {
+	case io.Reader:
+		if v == nil {
+			return &sys.Stream{}, nil
+		}
+		st := &sys.Stream{R: v}
+		if w, ok := v.(io.Writer); ok {
+			st.W = w
+		}
+		return st, nil
+	case io.Writer:
+		return &sys.Stream{W: v}, nil
+	}
+	return &sys.Stream{}, nil
+}
+
+// ListenAddrs returns the bound addresses of the preopened sockets, in fd order.
+func (h *Host) ListenAddrs() []string { return append([]string(nil), h.listeners...) }
+
+// Close closes every fd of the guest and stops the readiness registry.
+func (h *Host) Close(context.Context) error {
+	h.sys.Close()
+	return nil
+}
+
+// ErrMissingImports is returned by Run for a module that imports functions
+// wazix does not provide.
+var ErrMissingImports = errors.New("module imports functions wazix does not provide")
+
+// CheckImports reports the function imports of compiled that no host module
+// of wazix provides, as "module.name" strings.
+func CheckImports(compiled wazero.CompiledModule) []string {
+	provided := map[string]map[string]bool{}
+	for _, mod := range []string{wasi_p1.ModuleName, wasi_p1.UnstableModuleName} {
+		provided[mod] = map[string]bool{}
+		for _, n := range wasi_p1.FunctionNames() {
+			provided[mod][n] = true
+		}
+	}
+	var missing []string
+	for _, f := range compiled.ImportedFunctions() {
+		mod, name, _ := f.Import()
+		if !provided[mod][name] {
+			missing = append(missing, mod+"."+name)
+		}
+	}
+	sort.Strings(missing)
+	return missing
+}
+
+// Run instantiates compiled as the guest, runs its _start function and
+// returns its exit code: the code passed to proc_exit, or 0 when _start
+// returns. A trap or a failed instantiation is returned as an error.
+func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) (uint32, error) {
+	if missing := CheckImports(compiled); len(missing) > 0 {
+		return 1, fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
+	}
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions("_start")
+	mod, err := rt.InstantiateModule(ctx, compiled, cfg)
+	if mod != nil {
+		defer mod.Close(ctx)
+	}
+	if err != nil {
+		var exit *wsys.ExitError
+		if errors.As(err, &exit) {
+			if exit.ExitCode() == wsys.ExitCodeContextCanceled || exit.ExitCode() == wsys.ExitCodeDeadlineExceeded {
+				return exit.ExitCode(), err
+			}
+			return exit.ExitCode(), nil
+		}
+		return 1, err
+	}
+	return 0, nil
+}
