@@ -20,8 +20,11 @@ type HostFile struct {
 	// that can block). Otherwise the host fd is blocking and readiness is
 	// confirmed with poll(2) before I/O that must not block.
 	hostNonblock bool
-	reg          *polling.Registry
-	rec          *polling.Record
+	// hostRoot: a directory at or under a preopen of the host's "/", which
+	// resolves paths as the host does (see resolveInRoot).
+	hostRoot bool
+	reg      *polling.Registry
+	rec      *polling.Record
 
 	closeOnce sync.Once
 	closeErr  error

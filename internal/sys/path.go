@@ -1,6 +1,7 @@
 package sys
 
 import (
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -17,17 +18,36 @@ import (
 // WASI filesystem spec's not-permitted, which is what wasmtime returns.
 const ErrnoEscape = EPERM
 
-const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
+// Resolution modes. A preopen of the host's root directory resolves like the
+// host itself (absolute symlinks, ".." at the root staying at the root), which
+// RESOLVE_IN_ROOT gives without any way out; every other directory fails
+// paths that would leave it.
+const (
+	resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
+	resolveInRoot  = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
+)
+
+func (f *HostFile) resolveFlags() uint64 {
+	if f.hostRoot {
+		return resolveInRoot
+	}
+	return resolveBeneath
+}
+
+// openBeneath opens path relative to dir f without leaving it.
+func (f *HostFile) openBeneath(path string, flags int, mode uint32, follow bool) (int, Errno) {
+	return openBeneath(f.fd, f.resolveFlags(), path, flags, mode, follow)
+}
 
 // openBeneath opens path relative to dir without leaving it.
-func openBeneath(dir int, path string, flags int, mode uint32, follow bool) (int, Errno) {
+func openBeneath(dir int, resolve uint64, path string, flags int, mode uint32, follow bool) (int, Errno) {
 	if path == "" {
 		return -1, ENOENT
 	}
 	if strings.IndexByte(path, 0) >= 0 {
 		return -1, EINVAL
 	}
-	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: resolveFlags}
+	how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: resolve}
 	if flags&unix.O_CREAT != 0 {
 		// openat2 rejects a mode without O_CREAT.
 		how.Mode = uint64(mode)
@@ -63,12 +83,16 @@ func (f *HostFile) parent(path string) (pfd int, name string, e Errno) {
 	if strings.IndexByte(path, 0) >= 0 {
 		return -1, "", EINVAL
 	}
-	if path[0] == '/' {
+	if path[0] == '/' && !f.hostRoot {
 		return -1, "", ErrnoEscape
 	}
 	trimmed := strings.TrimRight(path, "/")
 	if trimmed == "" {
-		return -1, "", ErrnoEscape
+		if f.hostRoot {
+			trimmed = "."
+		} else {
+			return -1, "", ErrnoEscape
+		}
 	}
 	dir, last := ".", trimmed
 	if i := strings.LastIndexByte(trimmed, '/'); i >= 0 {
@@ -79,13 +103,13 @@ func (f *HostFile) parent(path string) (pfd int, name string, e Errno) {
 	}
 	if last == ".." || last == "." {
 		// "a/.." names a directory that must itself stay inside.
-		fd, e := openBeneath(f.fd, path, unix.O_PATH|unix.O_DIRECTORY, 0, true)
+		fd, e := f.openBeneath(path, unix.O_PATH|unix.O_DIRECTORY, 0, true)
 		if e != ESUCCESS {
 			return -1, "", e
 		}
 		unix.Close(fd)
 	}
-	pfd, e = openBeneath(f.fd, dir, unix.O_PATH|unix.O_DIRECTORY, 0, true)
+	pfd, e = f.openBeneath(dir, unix.O_PATH|unix.O_DIRECTORY, 0, true)
 	if e != ESUCCESS {
 		return -1, "", e
 	}
@@ -146,7 +170,7 @@ func (f *HostFile) OpenAt(path string, o OpenOptions) (*HostFile, Errno) {
 	}
 	// Never block in open(2) on a FIFO without a writer.
 	flags |= unix.O_NONBLOCK | unix.O_NOCTTY
-	fd, e := openBeneath(f.fd, path, flags, 0o666, o.Follow)
+	fd, e := f.openBeneath(path, flags, 0o666, o.Follow)
 	if e == ELOOP && !o.Follow && o.Oflags&OflagDirectory != 0 {
 		// O_NOFOLLOW|O_DIRECTORY on a symlink: the guest asked for a directory.
 		e = ENOTDIR
@@ -159,6 +183,7 @@ func (f *HostFile) OpenAt(path string, o OpenOptions) (*HostFile, Errno) {
 		unix.Close(fd)
 		return nil, ErrnoOf(err)
 	}
+	nf.hostRoot = f.hostRoot
 	if nf.typ == FiletypeRegularFile || nf.typ == FiletypeDirectory {
 		// Regular files never block; drop the O_NONBLOCK used for open.
 		unix.SetNonblock(fd, false)
@@ -176,6 +201,9 @@ func OpenDir(hostPath string) (*HostFile, error) {
 	if err != nil {
 		unix.Close(fd)
 		return nil, err
+	}
+	if abs, err := filepath.Abs(hostPath); err == nil && filepath.Clean(abs) == "/" {
+		f.hostRoot = true
 	}
 	return f, nil
 }
@@ -268,7 +296,7 @@ func (f *HostFile) Link(oldPath string, follow bool, dst *HostFile, newPath stri
 	}
 	defer unix.Close(npfd)
 	if follow {
-		fd, e := openBeneath(f.fd, oldPath, unix.O_PATH, 0, true)
+		fd, e := f.openBeneath(oldPath, unix.O_PATH, 0, true)
 		if e != ESUCCESS {
 			return e
 		}
@@ -310,7 +338,7 @@ func (f *HostFile) StatAt(path string, follow bool) (Filestat, Errno) {
 	if f.typ != FiletypeDirectory {
 		return Filestat{}, ENOTDIR
 	}
-	fd, e := openBeneath(f.fd, path, unix.O_PATH, 0, follow)
+	fd, e := f.openBeneath(path, unix.O_PATH, 0, follow)
 	if e != ESUCCESS {
 		return Filestat{}, e
 	}
@@ -339,7 +367,7 @@ func (f *HostFile) SetTimesAt(path string, follow bool, atim, mtim uint64, flags
 	if f.typ != FiletypeDirectory {
 		return ENOTDIR
 	}
-	fd, e := openBeneath(f.fd, path, unix.O_PATH, 0, true)
+	fd, e := f.openBeneath(path, unix.O_PATH, 0, true)
 	if e != ESUCCESS {
 		return e
 	}

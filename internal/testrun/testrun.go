@@ -1,0 +1,121 @@
+// Package testrun runs guest fixtures through the wazix Go API for tests.
+package testrun
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/wazix/wazix"
+)
+
+var (
+	cacheOnce sync.Once
+	cache     wazero.CompilationCache
+)
+
+// Cache is one in-memory compilation cache shared by the tests of a binary,
+// so that each fixture is compiled once.
+func Cache() wazero.CompilationCache {
+	cacheOnce.Do(func() { cache = wazero.NewCompilationCache() })
+	return cache
+}
+
+// Options describe one guest run.
+type Options struct {
+	Args   []string // argv[1:]; argv[0] is "guest"
+	Env    []string // KEY=VALUE
+	Dirs   [][2]string
+	Listen []string
+	Stdin  io.Reader
+	Stdout io.Writer // default: captured into Result.Stdout
+	Ctx    context.Context
+	// Started is called with the host once it is instantiated, before _start.
+	Started func(h *wazix.Host)
+}
+
+// Result is what a guest run produced.
+type Result struct {
+	Stdout, Stderr string
+	Code           uint32
+	Err            error
+}
+
+// Lines returns stdout split into lines.
+func (r Result) Lines() []string {
+	s := strings.TrimRight(r.Stdout, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// syncBuffer is a bytes.Buffer safe for the guest and the test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Run runs wasm to completion with o and returns its output and exit code.
+func Run(tb testing.TB, wasm []byte, o Options) Result {
+	tb.Helper()
+	ctx := o.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, wazix.NewRuntimeConfig().WithCompilationCache(Cache()))
+	defer rt.Close(context.Background())
+	compiled, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		tb.Fatalf("compile: %v", err)
+	}
+	var stdout, stderr syncBuffer
+	cfg := wazix.NewConfig().WithArgs(append([]string{"guest"}, o.Args...)...).WithStderr(&stderr)
+	if o.Stdout != nil {
+		cfg.WithStdout(o.Stdout)
+	} else {
+		cfg.WithStdout(&stdout)
+	}
+	if o.Stdin != nil {
+		cfg.WithStdin(o.Stdin)
+	} else {
+		cfg.WithStdin(strings.NewReader(""))
+	}
+	for _, kv := range o.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		cfg.WithEnv(k, v)
+	}
+	for _, d := range o.Dirs {
+		cfg.WithDir(d[0], d[1])
+	}
+	for _, l := range o.Listen {
+		cfg.WithListen(l)
+	}
+	host, err := cfg.Instantiate(ctx, rt)
+	if err != nil {
+		tb.Fatalf("instantiate: %v", err)
+	}
+	defer host.Close(ctx)
+	if o.Started != nil {
+		o.Started(host)
+	}
+	code, err := host.Run(ctx, rt, compiled)
+	return Result{Stdout: stdout.String(), Stderr: stderr.String(), Code: code, Err: err}
+}
