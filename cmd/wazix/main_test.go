@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wazix/wazix/fixtures"
+)
+
+var wazixBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wazix-cli")
+	if err != nil {
+		panic(err)
+	}
+	wazixBin = filepath.Join(dir, "wazix")
+	out, err := exec.Command("go", "build", "-o", wazixBin, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type cliResult struct {
+	stdout, stderr string
+	code           int
+}
+
+func runCLI(t *testing.T, stdin io.Reader, args ...string) cliResult {
+	t.Helper()
+	cmd := exec.Command(wazixBin, args...)
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr, cmd.Stdin = &stdout, &stderr, stdin
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return cliResult{stdout.String(), stderr.String(), code}
+}
+
+// oneLine checks that stderr is exactly one line mentioning want, and no Go
+// stack trace.
+func assertOneLine(t *testing.T, r cliResult, want string) {
+	t.Helper()
+	if strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "goroutine") {
+		t.Errorf("stderr is not one line with %q:\n%s", want, r.stderr)
+	}
+}
+
+func TestRunArgsEnvExitCode(t *testing.T) {
+	hello := fixtures.Path(t, "go/hello")
+	t.Setenv("FROM_HOST", "yes")
+	r := runCLI(t, nil, "run", "--env", "A=1", "--env", "FROM_HOST", hello, "--", "-exit", "3", "-env", "A", "-env", "FROM_HOST", "x")
+	if r.code != 3 {
+		t.Errorf("exit code %d, want 3 (stderr %s)", r.code, r.stderr)
+	}
+	for _, want := range []string{"ARG:x\n", "ENV:A=1\n", "ENV:FROM_HOST=yes\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("missing %q in:\n%s", want, r.stdout)
+		}
+	}
+	r = runCLI(t, nil, "run", "--env-inherit", hello, "-env", "FROM_HOST")
+	if !strings.Contains(r.stdout, "ENV:FROM_HOST=yes\n") || r.code != 0 {
+		t.Errorf("--env-inherit: code %d\n%s", r.code, r.stdout)
+	}
+	r = runCLI(t, nil, "run", hello, "-env", "FROM_HOST")
+	if !strings.Contains(r.stdout, "NOENV:FROM_HOST\n") {
+		t.Errorf("host environment leaked without --env-inherit:\n%s", r.stdout)
+	}
+}
+
+func TestRunDirs(t *testing.T) {
+	fs := fixtures.Path(t, "go/fs")
+	a, b := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(a, "f"), []byte("A"), 0o644)
+	os.WriteFile(filepath.Join(b, "f"), []byte("B"), 0o644)
+	r := runCLI(t, nil, "run", "--dir", a+"::/one", "--mapdir", "/two:"+b, fs, "read", "/one/f", "read", "/two/f")
+	if r.code != 0 || r.stdout != "read /one/f OK \"A\"\nread /two/f OK \"B\"\n" {
+		t.Errorf("code %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// --dir HOST alone maps the same path.
+	r = runCLI(t, nil, "run", "--dir", a, fs, "read", a+"/f")
+	if r.code != 0 || !strings.Contains(r.stdout, `OK "A"`) {
+		t.Errorf("--dir HOST: code %d stdout %q", r.code, r.stdout)
+	}
+}
+
+func TestRunTrap(t *testing.T) {
+	r := runCLI(t, nil, "run", fixtures.Path(t, "wat/trap"))
+	if r.code != 134 {
+		t.Errorf("exit code %d, want 134", r.code)
+	}
+	if r.stdout != "before trap\n" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	assertOneLine(t, r, "unreachable")
+	for _, fn := range []string{"explode", "middle", "main"} {
+		if !strings.Contains(r.stderr, fn) {
+			t.Errorf("wasm stack lacks %s: %s", fn, r.stderr)
+		}
+	}
+}
+
+func TestRunBadModules(t *testing.T) {
+	dir := t.TempDir()
+	notWasm := filepath.Join(dir, "x.wasm")
+	os.WriteFile(notWasm, []byte("#!/bin/sh\necho hi\n"), 0o644)
+	truncated := filepath.Join(dir, "t.wasm")
+	os.WriteFile(truncated, []byte("\x00asm\x01\x00\x00\x00\x01\x05"), 0o644)
+	// A module importing env.foo: () -> ().
+	unknown := filepath.Join(dir, "u.wasm")
+	os.WriteFile(unknown, []byte("\x00asm\x01\x00\x00\x00"+
+		"\x01\x04\x01\x60\x00\x00"+ // type section: one func type () -> ()
+		"\x02\x0b\x01\x03env\x03foo\x00\x00", // import section: env.foo func type 0
+	), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing file", []string{"run", filepath.Join(dir, "nope.wasm")}, 1, "no such file"},
+		{"not wasm", []string{"run", notWasm}, 1, "not a WebAssembly module"},
+		{"truncated", []string{"run", truncated}, 1, "invalid module"},
+		{"unknown import", []string{"run", unknown}, 1, "env.foo"},
+		{"no module", []string{"run"}, 2, "missing module"},
+		{"bad dir", []string{"run", "--dir", filepath.Join(dir, "nodir"), notWasm}, 1, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, nil, tc.args...)
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", r.code, tc.code, r.stderr)
+			}
+			assertOneLine(t, r, tc.want)
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	r := runCLI(t, nil, "--help")
+	if r.code != 0 || !strings.Contains(r.stdout, "wazix run") {
+		t.Errorf("wazix --help: code %d\n%s", r.code, r.stdout)
+	}
+	r = runCLI(t, nil, "run", "--help")
+	for _, flag := range []string{"--dir", "--mapdir", "--env", "--env-inherit", "--listen", "--tcplisten", "--cache-dir", "--no-cache", "Exit status"} {
+		if !strings.Contains(r.stdout, flag) {
+			t.Errorf("wazix run --help lacks %s", flag)
+		}
+	}
+}
+
+func TestRunListen(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(wazixBin, "run", "--tcplisten", addr, fixtures.Path(t, "go/httpserver"))
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var body string
+	for i := 0; i < 200; i++ {
+		resp, err := http.Get("http://" + addr + "/hello")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if body != "hello\n" {
+		t.Fatalf("GET /hello = %q; stderr %s", body, stderr.String())
+	}
+	http.Get("http://" + addr + "/exit")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("wazix exited with %v; stderr %s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not exit")
+	}
+}
