@@ -93,11 +93,14 @@ func (c *Config) WithListen(addr string) *Config { c.listens = append(c.listens,
 func (c *Config) WithMaxFds(n int) *Config { c.maxFds = n; return c }
 
 // NewRuntimeConfig returns the wazero runtime configuration wazix expects:
-// a guest stops when its context is done, and the threads feature is on for
-// guests that import shared memory.
+// the threads feature is on for guests that import shared memory.
+//
+// A guest blocked in a wazix host call (poll_oneoff, a blocking read or
+// accept) stops as soon as its context is done. To also interrupt a guest
+// that computes without calling the host, add WithCloseOnContextDone(true);
+// it is off by default because it slows Go guests several times.
 func NewRuntimeConfig() wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).
 		WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesThreads)
 }
 

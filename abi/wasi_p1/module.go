@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	wsys "github.com/tetratelabs/wazero/sys"
 
 	"github.com/wazix/wazix/internal/sys"
 )
@@ -121,12 +122,36 @@ func NewBuilder(rt wazero.Runtime, name string, s *sys.System) wazero.HostModule
 		} else {
 			results = []api.ValueType{i32}
 			gf = func(ctx context.Context, m api.Module, stack []uint64) {
-				stack[0] = uint64(d.fn(h, ctx, m, stack))
+				errno := d.fn(h, ctx, m, stack)
+				if errno == sys.EINTR || errno == sys.ECANCELED {
+					h.stopIfCanceled(ctx, m)
+				}
+				stack[0] = uint64(errno)
 			}
 		}
 		b.NewFunctionBuilder().WithGoModuleFunction(gf, d.params, results).WithName(d.name).Export(d.name)
 	}
 	return b
+}
+
+// stopIfCanceled ends the guest when its context is done or its system is
+// closed. A blocking call returns early in that case; ending the guest from
+// inside the host call stops it at once, without wazero's per-loop context
+// checks (WithCloseOnContextDone), which slow Go guests several times.
+func (h *host) stopIfCanceled(ctx context.Context, m api.Module) {
+	code := uint32(0)
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		code = wsys.ExitCodeDeadlineExceeded
+	case ctx.Err() != nil:
+		code = wsys.ExitCodeContextCanceled
+	case h.sys != nil && h.sys.Closed():
+		code = wsys.ExitCodeContextCanceled
+	default:
+		return
+	}
+	_ = m.CloseWithExitCode(ctx, code)
+	panic(wsys.NewExitError(code))
 }
 
 // Instantiate adds wasi_snapshot_preview1 and wasi_unstable bound to s to rt.

@@ -73,7 +73,10 @@ func pollOneoff(h *host, ctx context.Context, m api.Module, stack []uint64) sys.
 		h.decodeSubscription(raw[uint64(i)*size:], &subs[i])
 	}
 	// Decode into a private copy, then compute, then write: in and out may overlap.
-	n := h.pollWait(ctx, subs, evBuf)
+	n, canceled := h.pollWait(ctx, subs, evBuf)
+	if canceled {
+		return sys.EINTR
+	}
 	return putU32(mem, neventsPtr, n)
 }
 
@@ -102,8 +105,9 @@ func (h *host) decodeSubscription(b []byte, s *subscription) {
 }
 
 // pollWait fills evBuf with the events of the subscriptions that fired and
-// returns how many there are, blocking until at least one fires.
-func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) uint32 {
+// returns how many there are, blocking until at least one fires or the
+// guest is canceled.
+func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) (uint32, bool) {
 	var w *polling.Waiter
 	defer func() {
 		if w != nil {
@@ -141,7 +145,7 @@ func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) 
 			}
 		}
 		if n > 0 {
-			return n
+			return n, false
 		}
 		if w == nil {
 			// Attach before sleeping, then check again, so that a change
@@ -155,13 +159,7 @@ func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) 
 			continue
 		}
 		if err := w.Wait(ctx, h.sys.Registry, earliest); err != nil {
-			// The guest is being torn down: report the clock subscriptions as
-			// fired so that the caller returns to the guest, which wazero then stops.
-			for i := range subs {
-				writeEvent(evBuf[n*eventSize:], subs[i].userdata, sys.ECANCELED, subs[i].tag, 0, 0)
-				n++
-			}
-			return n
+			return 0, true // the guest is being torn down
 		}
 	}
 }

@@ -207,3 +207,34 @@ func TestRunListen(t *testing.T) {
 		t.Fatal("server did not exit")
 	}
 }
+
+func TestRunInterrupt(t *testing.T) {
+	for _, mode := range []string{"forever", "stdin"} {
+		t.Run(mode, func(t *testing.T) {
+			cmd := exec.Command(wazixBin, "run", fixtures.Path(t, "go/sleep"), mode)
+			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+			pr, pw, _ := os.Pipe()
+			defer pw.Close()
+			cmd.Stdin = pr
+			stdout, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pr.Close()
+			buf := make([]byte, 9)
+			if _, err := io.ReadFull(stdout, buf); err != nil || string(buf) != "sleeping\n" {
+				t.Fatalf("guest did not start: %q %v", buf, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+			start := time.Now()
+			cmd.Process.Signal(os.Interrupt)
+			err := cmd.Wait()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+				t.Errorf("exit: %v, want code 130", err)
+			}
+			if d := time.Since(start); d > 1500*time.Millisecond {
+				t.Errorf("took %v to stop a guest blocked in the host", d)
+			}
+		})
+	}
+}

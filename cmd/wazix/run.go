@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	wsys "github.com/tetratelabs/wazero/sys"
@@ -116,6 +117,23 @@ func runAction(c *cli.Context) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		// A guest blocked in a host call stops at once when ctx is done; one
+		// that only computes cannot be interrupted by wazero without slowing
+		// every guest, so give it a moment and then leave.
+		select {
+		case <-ctx.Done():
+		case <-finished:
+			return
+		}
+		select {
+		case <-time.After(2 * time.Second):
+			os.Exit(130)
+		case <-finished:
+		}
+	}()
 
 	rc := wazix.NewRuntimeConfig()
 	if !c.Bool("no-cache") {

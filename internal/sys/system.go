@@ -51,6 +51,16 @@ func (s *System) Close() {
 	})
 }
 
+// Closed reports whether Close was called.
+func (s *System) Closed() bool {
+	select {
+	case <-s.Registry.Done():
+		return true
+	default:
+		return false
+	}
+}
+
 // Clock ids (preview1).
 const (
 	ClockRealtime       = 0
