@@ -15,7 +15,7 @@ import (
 	"github.com/wazix/wazix/fixtures"
 )
 
-var wazixBin string
+var wazixBin, cacheHome string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "wazix-cli")
@@ -23,6 +23,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	wazixBin = filepath.Join(dir, "wazix")
+	// One compilation cache for every run of this test binary.
+	cacheHome = filepath.Join(dir, "cache")
 	out, err := exec.Command("go", "build", "-o", wazixBin, ".").CombinedOutput()
 	if err != nil {
 		os.Stderr.Write(out)
@@ -41,7 +43,7 @@ type cliResult struct {
 func runCLI(t *testing.T, stdin io.Reader, args ...string) cliResult {
 	t.Helper()
 	cmd := exec.Command(wazixBin, args...)
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = &stdout, &stderr, stdin
 	err := cmd.Run()
@@ -174,7 +176,7 @@ func TestRunListen(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(wazixBin, "run", "--tcplisten", addr, fixtures.Path(t, "go/httpserver"))
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -182,7 +184,7 @@ func TestRunListen(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	var body string
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 1200; i++ { // a cold compile of a 9 MB guest on a loaded machine takes a while
 		resp, err := http.Get("http://" + addr + "/hello")
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
@@ -212,7 +214,7 @@ func TestRunInterrupt(t *testing.T) {
 	for _, mode := range []string{"forever", "stdin"} {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(wazixBin, "run", fixtures.Path(t, "go/sleep"), mode)
-			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+t.TempDir())
+			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome)
 			pr, pw, _ := os.Pipe()
 			defer pw.Close()
 			cmd.Stdin = pr
