@@ -10,19 +10,30 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	wazero_wasi "github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wazix/wazix"
 )
 
-// benchGuest instantiates the caller module with cfg and returns it.
+// benchGuest instantiates the caller module with cfg and returns it. With a
+// nil cfg the host is wazero's own wasi_snapshot_preview1, for comparison.
 func benchGuest(b *testing.B, cfg *wazix.Config) (api.Module, func()) {
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazix.NewRuntimeConfig())
-	host, err := cfg.Instantiate(ctx, rt)
-	if err != nil {
-		b.Fatal(err)
+	var host interface{ Close(context.Context) error }
+	if cfg == nil {
+		if _, err := wazero_wasi.Instantiate(ctx, rt); err != nil {
+			b.Fatal(err)
+		}
+		host = rt
+	} else {
+		h, err := cfg.Instantiate(ctx, rt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		host = h
 	}
-	m, err := rt.InstantiateModule(ctx, mustCompile(b, rt), wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	m, err := rt.InstantiateModule(ctx, mustCompile(b, rt), wazero.NewModuleConfig().WithName("").WithStartFunctions().WithStdout(io.Discard))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,9 +48,42 @@ func mustCompile(b *testing.B, rt wazero.Runtime) wazero.CompiledModule {
 	return c
 }
 
+// hosts are the two preview1 implementations compared side by side.
+var hosts = []struct {
+	name string
+	cfg  func() *wazix.Config
+}{
+	{"wazix", func() *wazix.Config { return wazix.NewConfig().WithStdout(io.Discard) }},
+	{"wazero", func() *wazix.Config { return nil }},
+}
+
 // BenchmarkFdWrite1Byte is the host-call overhead of a 1-byte fd_write.
 func BenchmarkFdWrite1Byte(b *testing.B) {
-	m, done := benchGuest(b, wazix.NewConfig().WithStdout(io.Discard))
+	for _, h := range hosts {
+		b.Run(h.name, func(b *testing.B) { benchFdWrite(b, h.cfg()) })
+	}
+}
+
+// BenchmarkArgsSizesGet is the cheapest host call: the floor of the overhead.
+func BenchmarkArgsSizesGet(b *testing.B) {
+	for _, h := range hosts {
+		b.Run(h.name, func(b *testing.B) {
+			m, done := benchGuest(b, h.cfg())
+			defer done()
+			fn := m.ExportedFunction("call_args_sizes_get")
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if res, err := fn.Call(ctx, 0, 4); err != nil || res[0] != 0 {
+					b.Fatal(res, err)
+				}
+			}
+		})
+	}
+}
+
+func benchFdWrite(b *testing.B, cfg *wazix.Config) {
+	m, done := benchGuest(b, cfg)
 	defer done()
 	mem := m.Memory()
 	mem.WriteUint32Le(0, 16) // iovec.buf
@@ -70,7 +114,13 @@ func writeSub(mem api.Memory, off uint32, userdata uint64, tag byte, fd uint32, 
 
 // BenchmarkPollOneoffClock is a poll_oneoff with one expired clock.
 func BenchmarkPollOneoffClock(b *testing.B) {
-	m, done := benchGuest(b, wazix.NewConfig())
+	for _, h := range hosts {
+		b.Run(h.name, func(b *testing.B) { benchPollClock(b, h.cfg()) })
+	}
+}
+
+func benchPollClock(b *testing.B, cfg *wazix.Config) {
+	m, done := benchGuest(b, cfg)
 	defer done()
 	writeSub(m.Memory(), 0, 1, 0, 0, 0)
 	fn := m.ExportedFunction("call_poll_oneoff")

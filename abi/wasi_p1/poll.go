@@ -2,6 +2,7 @@ package wasi_p1
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -41,6 +42,10 @@ type subscription struct {
 	errno sys.Errno
 }
 
+// subPool recycles decoded subscriptions: a server polls the same large set
+// over and over, and allocating it each time shows up as GC work.
+var subPool = sync.Pool{New: func() any { return new([]subscription) }}
+
 // pollOneoff is poll_oneoff(in: *subscription, out: *event, nsubscriptions: size, nevents: *size) -> errno.
 //
 // It is a view over the readiness registry: each fd subscription reads its
@@ -68,7 +73,15 @@ func pollOneoff(h *host, ctx context.Context, m api.Module, stack []uint64) sys.
 	if !ok || !writable(mem, neventsPtr, 4) {
 		return sys.EFAULT
 	}
-	subs := make([]subscription, nsubs)
+	sp := subPool.Get().(*[]subscription)
+	defer func() {
+		clear(*sp) // drop entry pointers so pooled slices keep nothing alive
+		subPool.Put(sp)
+	}()
+	if cap(*sp) < int(nsubs) {
+		*sp = make([]subscription, nsubs)
+	}
+	subs := (*sp)[:nsubs]
 	for i := range subs {
 		h.decodeSubscription(raw[uint64(i)*size:], &subs[i])
 	}
