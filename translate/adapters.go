@@ -40,9 +40,9 @@ const (
 	cwdMax       = 4096 //
 	offEpoll     = 8192 // epoll instances: {in_use u32, count u32, pad 8, entries}
 	maxEpolls    = 8
-	maxInterest  = 64                    // registered fds per epoll instance
-	epollEntry   = 32                    // {fd u32, events u32, data 24 B}
-	epollStride  = 16 + maxInterest*32   // bytes per instance
+	maxInterest  = 64                  // registered fds per epoll instance
+	epollEntry   = 32                  // {fd u32, events u32, data 24 B}
+	epollStride  = 16 + maxInterest*32 // bytes per instance
 	offWaitSubs  = offEpoll + maxEpolls*epollStride
 	maxWaitSubs  = 2*maxInterest + 1
 	offWaitEvts  = offWaitSubs + maxWaitSubs*48
@@ -133,8 +133,8 @@ var helpers = map[string]*adapter{
 			b := f.local(i32)
 			f.get(0).i64Eqz().if_().call(g.p1("sched_yield")).return_().end()
 			f.call(g.helper("region")).set(b)
-			f.get(b).i64(0).i64Store(offSub)     // userdata
-			f.get(b).i64(0).i64Store(offSub + 8) // tag CLOCK + padding
+			f.get(b).i64(0).i64Store(offSub)      // userdata
+			f.get(b).i64(0).i64Store(offSub + 8)  // tag CLOCK + padding
 			f.get(b).i64(1).i64Store(offSub + 16) // clock id MONOTONIC + padding
 			f.get(b).get(0).i64Store(offSub + 24)
 			f.get(b).i64(0).i64Store(offSub + 32) // precision

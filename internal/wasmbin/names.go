@@ -213,4 +213,3 @@ func (ns *nameSection) encode() []byte {
 	}
 	return out
 }
-
