@@ -5,6 +5,7 @@ package testtools
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,4 +90,102 @@ func Validate(t testing.TB, wasm []byte) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("wasm-validate rejected the module: %v\n%s", err, stderr.String())
 	}
+}
+
+// Result is what a guest run produced.
+type Result struct {
+	Stdout string
+	Exit   int
+}
+
+// RunWazero runs a preview1 module under the stock wazero CLI
+// (go install github.com/tetratelabs/wazero/cmd/wazero@v1.12.0), or skips.
+func RunWazero(t testing.TB, wasm []byte, stdin string) Result {
+	t.Helper()
+	tool := Need(t, "wazero", "go install github.com/tetratelabs/wazero/cmd/wazero@v1.12.0")
+	f := filepath.Join(t.TempDir(), "guest.wasm")
+	if err := os.WriteFile(f, wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return run(t, exec.Command(tool, "run", f), stdin)
+}
+
+const nodeRunner = `import { readFile } from 'node:fs/promises';
+import { WASI } from 'node:wasi';
+const wasi = new WASI({ version: 'preview1', args: [process.argv[2]], env: {}, returnOnExit: true });
+const mod = await WebAssembly.compile(await readFile(process.argv[2]));
+const inst = await WebAssembly.instantiate(mod, wasi.getImportObject());
+process.exitCode = wasi.start(inst);
+`
+
+// RunNode runs a preview1 module under Node's node:wasi, or skips when
+// node is absent.
+func RunNode(t testing.TB, wasm []byte, stdin string) Result {
+	t.Helper()
+	tool := Need(t, "node", "apt-get install nodejs (Node 20 or later)")
+	dir := t.TempDir()
+	f := filepath.Join(dir, "guest.wasm")
+	script := filepath.Join(dir, "run.mjs")
+	if err := os.WriteFile(f, wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, []byte(nodeRunner), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return run(t, exec.Command(tool, "--no-warnings", script, f), stdin)
+}
+
+func run(t testing.TB, cmd *exec.Cmd, stdin string) Result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	res := Result{Stdout: stdout.String()}
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("%s: %v", cmd.Path, err)
+		}
+		res.Exit = ee.ExitCode()
+	}
+	if stderr.Len() > 0 {
+		t.Logf("%s stderr:\n%s", filepath.Base(cmd.Path), stderr.String())
+	}
+	return res
+}
+
+// Clang compiles a C guest for wasm32-wasi (Debian clang + wasi-libc), or
+// skips when clang is absent.
+func Clang(t testing.TB, src string, includeDir string) []byte {
+	t.Helper()
+	tool := Need(t, "clang", "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32")
+	out := filepath.Join(t.TempDir(), "c.wasm")
+	cmd := exec.Command(tool, "--target=wasm32-wasi", "-O2", "-Wall", "-Wl,--strip-all", "-I", includeDir, "-o", out, src)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("clang %s: %v\n%s", src, err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// GoWasip1 builds a Go package for GOOS=wasip1.
+func GoWasip1(t testing.TB, dir string) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "go.wasm")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", dir, err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
