@@ -176,15 +176,15 @@ func TestReportActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]Action{
-		"wasix_32v1.fd_dup":                   ActionEmulated,
-		"wasix_32v1.getcwd":                   ActionEmulated,
-		"wasix_32v1.sched_yield":              ActionPreview1,
-		"wasix_32v1.sock_open":                ActionStub,
-		"wasix_32v1.proc_exit2":               ActionEmulated,
-		"wasi_snapshot_preview1.fd_write":     ActionWrapped, // fds may be aliases from fd_dup
-		"wasi_snapshot_preview1.fd_close":     ActionWrapped,
-		"wasi_snapshot_preview1.proc_exit":    ActionKeep,
-		"wasix_32v1.clock_time_get":           ActionPreview1,
+		"wasix_32v1.fd_dup":                    ActionEmulated,
+		"wasix_32v1.getcwd":                    ActionEmulated,
+		"wasix_32v1.sched_yield":               ActionPreview1,
+		"wasix_32v1.sock_open":                 ActionStub,
+		"wasix_32v1.proc_exit2":                ActionEmulated,
+		"wasi_snapshot_preview1.fd_write":      ActionWrapped, // fds may be aliases from fd_dup
+		"wasi_snapshot_preview1.fd_close":      ActionWrapped,
+		"wasi_snapshot_preview1.proc_exit":     ActionKeep,
+		"wasix_32v1.clock_time_get":            ActionPreview1,
 		"wasi_snapshot_preview1.fd_fdstat_get": ActionWrapped,
 	}
 	got := map[string]ImportReport{}
@@ -349,9 +349,10 @@ func TestHostileInputNeverPanics(t *testing.T) {
 
 func FuzzTranslate(f *testing.F) {
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
-	for _, name := range []string{"signals.wat", "indices.wat", "threads.wat"} {
-		if p, err := os.ReadFile(filepath.Join("testdata", "seed", strings.TrimSuffix(name, ".wat")+".wasm")); err == nil {
-			f.Add(p)
+	// Seeds: the WAT fixtures, compiled when wabt is installed.
+	if testtools.Find("wat2wasm") != "" {
+		for _, name := range []string{"signals.wat", "indices.wat", "threads.wat"} {
+			f.Add(fixture(f, name))
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

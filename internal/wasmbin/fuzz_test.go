@@ -5,7 +5,24 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/wazix/wazix/internal/testtools"
 )
+
+func seedModules(f *testing.F) [][]byte {
+	var out [][]byte
+	if testtools.Find("wat2wasm") != "" {
+		out = append(out, testtools.Wat2Wasm(f, featuresWAT))
+		wats, _ := filepath.Glob(filepath.Join("..", "..", "fixtures", "translate", "*.wat"))
+		for _, p := range wats {
+			src, err := os.ReadFile(p)
+			if err == nil {
+				out = append(out, testtools.Wat2Wasm(f, string(src)))
+			}
+		}
+	}
+	return out
+}
 
 // FuzzDecode checks that no input makes the reader panic, and that whatever
 // it accepts survives an identity rewrite and a shifting rewrite.
@@ -14,13 +31,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(magic)
 	f.Add(append(append([]byte{}, magic...), 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00,
 		0x07, 0x05, 0x01, 0x01, 'f', 0x00, 0x00, 0x0a, 0x06, 0x01, 0x04, 0x00, 0x10, 0x00, 0x0b))
-	// Seed corpus: every wasm file under testdata/seed (built fixtures are
-	// copied there by TestWriteSeedCorpus when WAZIX_SEED_CORPUS=1).
-	seeds, _ := filepath.Glob(filepath.Join("testdata", "seed", "*.wasm"))
-	for _, p := range seeds {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
+	// Seed corpus: our WAT fixtures, compiled when wabt is installed (binaries
+	// are not committed), plus the Go wasip1 module that the tests build.
+	for _, b := range seedModules(f) {
+		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Parse(b)

@@ -65,7 +65,7 @@ func (m *Module) RemapFunctions(mapIndex func(uint32) uint32, names map[uint32]s
 		sortRefs(refs)
 		s.Payload = rewriteRefs(nil, s.Payload, refs, mapIndex)
 	}
-	if dropName {
+	if dropName && !m.isIdentity(mapIndex) {
 		m.RemoveSection(SecCustom, "name")
 	}
 	return nil
@@ -158,4 +158,22 @@ func refsChange(refs []funcRef, mapIndex func(uint32) uint32) bool {
 		}
 	}
 	return false
+}
+
+// isIdentity reports whether mapIndex leaves every function index of the
+// module unchanged (and the module's function index space is decodable).
+func (m *Module) isIdentity(mapIndex func(uint32) uint32) bool {
+	in := &Info{}
+	if r := m.sectionReader(SecImport); r != nil && in.decodeImports(r) != nil {
+		return false
+	}
+	if r := m.sectionReader(SecFunction); r != nil && in.decodeFunctions(r) != nil {
+		return false
+	}
+	for i := uint32(0); i < uint32(in.NumFunctions()); i++ {
+		if mapIndex(i) != i {
+			return false
+		}
+	}
+	return true
 }
