@@ -178,6 +178,9 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		return nil, nil, err
 	}
 	rep := &Report{InputBytes: len(wasm), Stubbed: []string{}, Adapters: []string{}}
+	if m.Custom("linking") != nil {
+		return nil, rep, errors.New("a relocatable object file (it has a linking section): link it first")
+	}
 
 	var detectIn []compat.Import
 	var plans []*importPlan
@@ -405,7 +408,9 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		im := newImports[memImported]
 		rep.Memory = fmt.Sprintf("imported %s.%s (%s), kept: the host must provide it", im.Module, im.Name, im.Limits)
 		if im.Limits.Shared {
-			rep.Warnings = append(rep.Warnings, "the memory is an imported shared memory: hosts without threads support need --unshare-memory")
+			rep.Warnings = append(rep.Warnings, "the memory is an imported shared memory: hosts without threads support, or without an env module, need --unshare-memory")
+		} else {
+			rep.Warnings = append(rep.Warnings, "the memory is imported: hosts that do not provide "+im.Module+"."+im.Name+" need --unshare-memory")
 		}
 	case memDefined:
 		rep.Memory = fmt.Sprintf("defined (%s)", in.Memories[0])
@@ -438,6 +443,25 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	}
 	if err := m.RemapFunctions(mapIndex, names); err != nil {
 		return nil, rep, err
+	}
+	moved := false
+	for i := uint32(0); i < uint32(in.NumFunctions()); i++ {
+		moved = moved || mapIndex(i) != i
+	}
+	if moved {
+		// DWARF addresses are code-section offsets, which changed.
+		var dropped []string
+		for _, s := range m.Sections {
+			if s.ID == wasmbin.SecCustom && strings.HasPrefix(s.Name, ".debug_") {
+				dropped = append(dropped, s.Name)
+			}
+		}
+		for _, name := range dropped {
+			m.RemoveSection(wasmbin.SecCustom, name)
+		}
+		if len(dropped) > 0 {
+			rep.Warnings = append(rep.Warnings, "dropped DWARF sections, whose code offsets the rewrite invalidates: "+strings.Join(dropped, ", "))
+		}
 	}
 
 	// Emit sections.

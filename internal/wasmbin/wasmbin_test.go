@@ -61,6 +61,7 @@ const featuresWAT = `(module
     (block $b (result i32 i64) (call $pair_fn))
     (drop) (drop)
     (try (do (throw $exn (i32.const 1))) (catch $exn (drop)) (catch_all))
+    (try (do (nop)) (delegate 0))
     (block $bt (br_table $bt $bt (i32.const 0)))
     (select (result i32) (i32.const 1) (i32.const 2) (i32.const 0))
     (drop)
@@ -259,6 +260,32 @@ func TestGoModuleIdentityRemap(t *testing.T) {
 	}
 	if !bytes.Equal(m.Encode(), wasm) {
 		t.Error("identity remap changed the module")
+	}
+}
+
+// TestTryTable decodes the exnref encoding of exception handling (try_table,
+// throw_ref), which wabt 1.0.32 cannot assemble, from hand-written bytes.
+func TestTryTable(t *testing.T) {
+	mod := string(magic) +
+		"\x01\x04\x01\x60\x00\x00" + // type 0: () -> ()
+		"\x03\x02\x01\x00" + // one function of type 0
+		"\x0d\x03\x01\x00\x00" + // one tag of type 0
+		"\x0a\x0f\x01\x0d\x00" + // code: one body of 13 bytes, no locals
+		"\x1f\x40\x02\x00\x00\x00\x02\x00" + // try_table with catch tag 0 -> 0, catch_all -> 0
+		"\x0b\x10\x00\x0b" // end, call 0, end
+	m, err := Parse([]byte(mod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := m.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Features&FeatureExceptions == 0 || len(in.Tags) != 1 {
+		t.Errorf("features %s, tags %d", in.Features, len(in.Tags))
+	}
+	if len(in.Bodies[0].refs) != 1 || in.Bodies[0].refs[0].index != 0 {
+		t.Errorf("call after try_table not found: %+v", in.Bodies[0].refs)
 	}
 }
 
