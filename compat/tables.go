@@ -5,9 +5,9 @@
 // The tables are data: every function with its exact core-wasm signature,
 // so that a host can define the whole surface in a loop and a translator
 // can check an import before touching it. Signatures follow the WASIX
-// reference notes (docs in /work/shared/ref/wasix-abi.md §2): every errno
-// result is an i32, pointers and lengths are i32 (wasm32), 64-bit values are
-// i64.
+// reference notes (wasix-abi.md §2, taken from wasix-libc's generated import
+// stubs and wasmer's lib/wasix): every errno result is an i32, pointers and
+// lengths are i32 (wasm32), 64-bit values are i64.
 package compat
 
 import (

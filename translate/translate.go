@@ -503,15 +503,14 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		}
 	}
 	if memLimits != nil {
-		hasMemExport := false
+		hasMemExport, nameTaken := false, false
 		for _, e := range in.Exports {
-			if e.Kind == wasmbin.KindMemory {
-				hasMemExport = true
-			}
+			hasMemExport = hasMemExport || e.Kind == wasmbin.KindMemory
+			nameTaken = nameTaken || e.Name == "memory"
 		}
 		if !hasMemExport {
 			// preview1 hosts find the guest's memory through this export.
-			if _, taken := in.ExportedFunction("memory"); taken {
+			if nameTaken {
 				rep.Warnings = append(rep.Warnings, `memory is not exported and the name "memory" is taken`)
 			} else if err := appendSection(m, wasmbin.SecExport, [][]byte{wasmbin.AppendExport(nil, wasmbin.Export{Name: "memory", Kind: wasmbin.KindMemory})}); err != nil {
 				return nil, rep, err
