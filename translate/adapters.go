@@ -195,6 +195,67 @@ var helpers = map[string]*adapter{
 			f.br(0).end().end()
 			f.i32(errnoMfile)
 		}},
+	// normalize_path(base, n) -> new length: rewrites the absolute path at
+	// base+offCwd in place, dropping empty and "." components and resolving
+	// ".." textually, so that getcwd reports what a kernel would. The write
+	// cursor never passes the read cursor, so the copy is safe.
+	"normalize_path": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
+		const b, n = 0, 1
+		out, i, start, l := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+		byteAt := func(idx uint32) { f.get(b).get(idx).i32Add().i32Load8U(offCwd) }
+		f.block().loop() // components
+		// skip slashes
+		f.block().loop()
+		f.get(i).get(n).i32GeU().brIf(1)
+		byteAt(i)
+		f.i32('/').i32Ne().brIf(1)
+		f.get(i).i32(1).i32Add().set(i)
+		f.br(0).end().end()
+		f.get(i).get(n).i32GeU().brIf(1)
+		// the component is [start, i)
+		f.get(i).set(start)
+		f.block().loop()
+		f.get(i).get(n).i32GeU().brIf(1)
+		byteAt(i)
+		f.i32('/').i32Eq().brIf(1)
+		f.get(i).i32(1).i32Add().set(i)
+		f.br(0).end().end()
+		f.get(i).get(start).i32Sub().set(l)
+		f.block() // handled
+		// "." : nothing
+		f.get(l).i32(1).i32Eq().if_()
+		byteAt(start)
+		f.i32('.').i32Eq().brIf(1)
+		f.end()
+		// "..": drop the last component of the output
+		f.get(l).i32(2).i32Eq().if_()
+		byteAt(start)
+		f.i32('.').i32Eq().if_()
+		f.get(b).get(start).i32Add().i32Load8U(offCwd + 1).i32('.').i32Eq().if_()
+		f.block().loop()
+		f.get(out).i32Eqz().brIf(1)
+		f.get(b).get(out).i32Add().i32Load8U(offCwd - 1).i32('/').i32Eq().brIf(1)
+		f.get(out).i32(1).i32Sub().set(out)
+		f.br(0).end().end()
+		f.get(out).if_().get(out).i32(1).i32Sub().set(out).end()
+		f.br(4) // handled
+		f.end().end().end()
+		// otherwise append "/" and the component
+		f.get(b).get(out).i32Add().i32('/').i32Store8(offCwd)
+		f.get(out).i32(1).i32Add().set(out)
+		f.block().loop()
+		f.get(start).get(i).i32GeU().brIf(1)
+		f.get(b).get(out).i32Add()
+		byteAt(start)
+		f.i32Store8(offCwd)
+		f.get(out).i32(1).i32Add().set(out)
+		f.get(start).i32(1).i32Add().set(start)
+		f.br(0).end().end()
+		f.end() // handled
+		f.br(0).end().end()
+		f.get(out).i32Eqz().if_().get(b).i32('/').i32Store8(offCwd).i32(1).set(out).end()
+		f.get(out)
+	}},
 	// epoll_instance(fd) -> address of the epoll instance, or 0.
 	"epoll_instance": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
@@ -305,7 +366,7 @@ var emulations = map[string]*adapter{
 		}},
 	// chdir(path, len): updates the directory string that getcwd reports.
 	// The path is joined textually; it is not checked against the host.
-	"chdir": {params: types(i32, i32), results: types(i32), helpers: []string{"region"}, region: true,
+	"chdir": {params: types(i32, i32), results: types(i32), helpers: []string{"region", "normalize_path"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			b, n, i := f.local(i32), f.local(i32), f.local(i32)
 			f.get(1).i32Eqz().if_().i32(errnoNoent).return_().end()
@@ -323,10 +384,7 @@ var emulations = map[string]*adapter{
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
 			f.get(n).get(1).i32Add().set(n)
-			// Drop one trailing slash, except for "/" itself.
-			f.get(n).i32(1).i32GtU().if_()
-			f.get(b).get(n).i32Add().i32Load8U(offCwd - 1).i32('/').i32Eq().if_().get(n).i32(1).i32Sub().set(n).end()
-			f.end()
+			f.get(b).get(n).call(g.helper("normalize_path")).set(n)
 			f.get(b).get(n).i32Store(offCwdLen)
 			f.i32(0)
 		}},

@@ -20,6 +20,8 @@ const adapterWAT = `(module
   (import "wasix_32v1" "path_open2" (func $path_open2 (param i32 i32 i32 i32 i32 i64 i64 i32 i32 i32) (result i32)))
   (import "wasix_32v1" "sock_accept" (func $sock_accept (param i32 i32 i32 i32) (result i32)))
   (import "wasix_32v1" "fd_dup" (func $fd_dup (param i32 i32) (result i32)))
+  (import "wasix_32v1" "chdir" (func $chdir (param i32 i32) (result i32)))
+  (import "wasix_32v1" "getcwd" (func $getcwd (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fd_fdstat_get (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_close" (func $fd_close (param i32) (result i32)))
   (memory (export "memory") 1)
@@ -31,7 +33,9 @@ const adapterWAT = `(module
   (export "sock_accept" (func $sock_accept))
   (export "fd_dup" (func $fd_dup))
   (export "fd_fdstat_get" (func $fd_fdstat_get))
-  (export "fd_close" (func $fd_close)))`
+  (export "fd_close" (func $fd_close))
+  (export "chdir" (func $chdir))
+  (export "getcwd" (func $getcwd)))`
 
 type sub struct {
 	userdata uint64
@@ -350,5 +354,40 @@ func TestFdDupAliases(t *testing.T) {
 	h.call("fd_fdstat_get", uint64(alias), 500)
 	if len(h.p1.statted) != 1 || h.p1.statted[0] != alias {
 		t.Errorf("closed alias still maps: host saw %v", h.p1.statted)
+	}
+}
+
+func TestChdirNormalizes(t *testing.T) {
+	h := newAdapterHarness(t)
+	steps := []struct{ chdir, want string }{
+		{"", "/"}, // initial directory
+		{"/usr/lib", "/usr/lib"},
+		{"..", "/usr"},
+		{"./local//share/", "/usr/local/share"},
+		{"../../..", "/"},
+		{"..", "/"},
+		{"a/./b/../c", "/a/c"},
+		{"/x/..//y/.", "/y"},
+		{"...", "/y/..."},
+	}
+	for _, s := range steps {
+		if s.chdir != "" {
+			h.mod.Memory().Write(600, []byte(s.chdir))
+			if rc := h.call("chdir", 600, uint64(len(s.chdir))); rc != 0 {
+				t.Fatalf("chdir(%q) = %d", s.chdir, rc)
+			}
+		}
+		h.mod.Memory().WriteUint32Le(700, 256)
+		if rc := h.call("getcwd", 800, 700); rc != 0 {
+			t.Fatalf("getcwd = %d", rc)
+		}
+		n := h.u32(700)
+		got, _ := h.mod.Memory().Read(800, n+1)
+		if string(got[:n]) != s.want || got[n] != 0 {
+			t.Errorf("after chdir(%q): cwd %q (terminator %d), want %q", s.chdir, got[:n], got[n], s.want)
+		}
+	}
+	if rc := h.call("chdir", 600, 0); rc != errnoNoent {
+		t.Errorf("chdir(\"\") = %d, want ENOENT", rc)
 	}
 }
