@@ -319,15 +319,15 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			}
 		}
 	}
-	types := append([]wasmbin.FuncType(nil), in.Types...)
+	allTypes := append([]wasmbin.FuncType(nil), in.Types...)
 	typeIndex := func(ft wasmbin.FuncType) uint32 {
-		for i, t := range types {
+		for i, t := range allTypes {
 			if t.Equal(ft) {
 				return uint32(i)
 			}
 		}
-		types = append(types, ft)
-		return uint32(len(types) - 1)
+		allTypes = append(allTypes, ft)
+		return uint32(len(allTypes) - 1)
 	}
 	var needNames []string
 	for n := range needP1 {
@@ -473,15 +473,15 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		codeEntries = append(codeEntries, wasmbin.AppendCodeBody(nil, f.body()))
 		rep.Adapters = append(rep.Adapters, ad.key)
 	}
-	typePayload := wasmbin.AppendU32(nil, uint32(len(types)))
-	if s := m.Section(wasmbin.SecType); s != nil && len(types) == len(in.Types) {
+	typePayload := wasmbin.AppendU32(nil, uint32(len(allTypes)))
+	if s := m.Section(wasmbin.SecType); s != nil && len(allTypes) == len(in.Types) {
 		typePayload = s.Payload
 	} else {
-		for _, t := range types {
+		for _, t := range allTypes {
 			typePayload = wasmbin.AppendFuncType(typePayload, t)
 		}
 	}
-	if len(types) > 0 {
+	if len(allTypes) > 0 {
 		m.SetSection(wasmbin.SecType, typePayload)
 	}
 	m.SetSection(wasmbin.SecImport, wasmbin.EncodeImports(newImports))

@@ -29,7 +29,7 @@ func inspectCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text, json or wit"},
 		},
 		Action: func(c *cli.Context) error {
-			args, err := positionalArgs(c)
+			args, err := argsWithTrailingFlags(c)
 			if err != nil {
 				return cli.Exit("inspect: "+err.Error(), 2)
 			}

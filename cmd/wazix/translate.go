@@ -29,7 +29,7 @@ func translateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "unshare-memory", Usage: "turn an imported (shared) memory into a defined non-shared one, for hosts without threads"},
 		},
 		Action: func(c *cli.Context) error {
-			args, err := positionalArgs(c)
+			args, err := argsWithTrailingFlags(c)
 			if err != nil {
 				return cli.Exit("translate: "+err.Error(), 2)
 			}
@@ -102,10 +102,10 @@ func writeTranslateReport(w io.Writer, format string, rep *translate.Report) {
 	}
 }
 
-// positionalArgs returns the command's positional arguments and applies any
+// argsWithTrailingFlags returns the command's positional arguments and applies any
 // flags written after them ("wazix translate in.wasm -o out.wasm"), which
 // urfave/cli v2 would otherwise leave among the arguments.
-func positionalArgs(c *cli.Context) ([]string, error) {
+func argsWithTrailingFlags(c *cli.Context) ([]string, error) {
 	var pos []string
 	args := c.Args().Slice()
 	for i := 0; i < len(args); i++ {

@@ -14,7 +14,7 @@ import (
 
 // runCLI runs the wazix app with the inspect and translate commands and
 // returns stdout, stderr and the exit code.
-func runCLI(t *testing.T, args ...string) (string, string, int) {
+func runWazixCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := 0
@@ -41,7 +41,7 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 	return stdout.String(), stderr.String(), code
 }
 
-func watFixture(t *testing.T, name string) string {
+func translateWATFixture(t *testing.T, name string) string {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join("..", "..", "fixtures", "translate", name))
 	if err != nil {
@@ -55,9 +55,9 @@ func watFixture(t *testing.T, name string) string {
 }
 
 func TestInspectFormats(t *testing.T) {
-	mod := watFixture(t, "indices.wat")
+	mod := translateWATFixture(t, "indices.wat")
 	t.Run("text", func(t *testing.T) {
-		out, errOut, code := runCLI(t, "inspect", mod)
+		out, errOut, code := runWazixCLI(t, "inspect", mod)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
@@ -69,7 +69,7 @@ func TestInspectFormats(t *testing.T) {
 		}
 	})
 	t.Run("json", func(t *testing.T) {
-		out, errOut, code := runCLI(t, "inspect", mod, "--format", "json")
+		out, errOut, code := runWazixCLI(t, "inspect", mod, "--format", "json")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
@@ -92,7 +92,7 @@ func TestInspectFormats(t *testing.T) {
 		}
 	})
 	t.Run("wit", func(t *testing.T) {
-		out, errOut, code := runCLI(t, "inspect", "--format=wit", mod)
+		out, errOut, code := runWazixCLI(t, "inspect", "--format=wit", mod)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
@@ -105,14 +105,14 @@ func TestInspectFormats(t *testing.T) {
 		}
 	})
 	t.Run("bad format", func(t *testing.T) {
-		if _, _, code := runCLI(t, "inspect", mod, "--format", "yaml"); code != 2 {
+		if _, _, code := runWazixCLI(t, "inspect", mod, "--format", "yaml"); code != 2 {
 			t.Errorf("exit %d, want 2", code)
 		}
 	})
 	t.Run("not wasm", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "x.wasm")
 		os.WriteFile(p, []byte("hello"), 0o644)
-		_, errOut, code := runCLI(t, "inspect", p)
+		_, errOut, code := runWazixCLI(t, "inspect", p)
 		if code != 1 || !strings.Contains(errOut, "not a wasm module") {
 			t.Errorf("exit %d, stderr %q", code, errOut)
 		}
@@ -120,10 +120,10 @@ func TestInspectFormats(t *testing.T) {
 }
 
 func TestTranslateCommand(t *testing.T) {
-	mod := watFixture(t, "signals.wat")
+	mod := translateWATFixture(t, "signals.wat")
 	out := filepath.Join(t.TempDir(), "out.wasm")
 	t.Run("json report, flags after the input", func(t *testing.T) {
-		_, errOut, code := runCLI(t, "translate", mod, "-o", out, "--report", "json", "--unshare-memory")
+		_, errOut, code := runWazixCLI(t, "translate", mod, "-o", out, "--report", "json", "--unshare-memory")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
@@ -144,20 +144,20 @@ func TestTranslateCommand(t *testing.T) {
 		testtools.Validate(t, b)
 	})
 	t.Run("text report", func(t *testing.T) {
-		_, errOut, code := runCLI(t, "translate", "-o", out, mod)
+		_, errOut, code := runWazixCLI(t, "translate", "-o", out, mod)
 		if code != 0 || !strings.Contains(errOut, "emulated  wasix_32v1.proc_exit2") {
 			t.Errorf("exit %d, report:\n%s", code, errOut)
 		}
 	})
 	t.Run("strict", func(t *testing.T) {
-		stubby := watFixture(t, "indices.wat")
-		_, errOut, code := runCLI(t, "translate", stubby, "-o", out, "--strict", "--report", "none")
+		stubby := translateWATFixture(t, "indices.wat")
+		_, errOut, code := runWazixCLI(t, "translate", stubby, "-o", out, "--strict", "--report", "none")
 		if code != 1 || !strings.Contains(errOut, "sock_open") {
 			t.Errorf("exit %d, stderr %q", code, errOut)
 		}
 	})
 	t.Run("missing output", func(t *testing.T) {
-		if _, _, code := runCLI(t, "translate", mod); code != 2 {
+		if _, _, code := runWazixCLI(t, "translate", mod); code != 2 {
 			t.Errorf("exit %d, want 2", code)
 		}
 	})
