@@ -20,7 +20,7 @@ func (e *exitError) Error() string { return e.msg }
 func newApp() *cli.App {
 	return &cli.App{
 		Name:  "wazix",
-		Usage: "run WebAssembly programs built for WASI preview1 and WASIX",
+		Usage: "run, inspect and translate WebAssembly programs built for WASI preview1 and WASIX",
 		Description: `wazix runs WebAssembly modules that import the WASI preview1 interface
 (wasi_snapshot_preview1, or the older wasi_unstable) on the wazero engine,
 with its own implementation of every host function: files and directories
@@ -28,11 +28,17 @@ confined to the directories you preopen, clocks, random, arguments and
 environment, preopened sockets, and a poll_oneoff that really waits, so an
 idle server uses no CPU.
 
+It also inspects a module's system interface (wazix inspect) and rewrites
+WASIX modules into modules that import only WASI preview1, so that any
+preview1 host runs them (wazix translate).
+
 Examples:
    wazix run hello.wasm
    wazix run --dir . app.wasm -- --flag value
    wazix run --dir /srv/data::/data --env MODE=prod app.wasm
-   wazix run --listen 127.0.0.1:8080 server.wasm`,
+   wazix run --listen 127.0.0.1:8080 server.wasm
+   wazix inspect --format json app.wasm
+   wazix translate app.wasm -o app-p1.wasm`,
 		HideHelpCommand: true,
 		Commands:        commands(),
 		ExitErrHandler:  func(*cli.Context, error) {},

@@ -1,0 +1,609 @@
+package translate
+
+import (
+	"github.com/wazix/wazix/internal/wasmbin"
+)
+
+// WASI errno values used by the adapters (wasix-abi.md §3.2).
+const (
+	errnoBadf        = 8
+	errnoExist       = 20
+	errnoInval       = 28
+	errnoMfile       = 33
+	errnoNametoolong = 37
+	errnoNoent       = 44
+	errnoNospc       = 51
+	errnoNosys       = 52
+	errnoPerm        = 63
+	errnoRange       = 68
+	errnoChild       = 12
+)
+
+// The adapter's reserved memory region. It is one wasm page that the
+// adapter takes with memory.grow the first time an adapter needs it, and
+// whose address it keeps in a global of its own. Growing lazily rather than at
+// start-up matters: allocators such as wasi-libc's dlmalloc hand out all
+// memory that exists when they start, and treat later growth by others as a
+// foreign, non-contiguous block, which they tolerate.
+const (
+	regionPages = 1
+
+	offSub       = 0    // one poll_oneoff subscription (48 B) for sleeps
+	offEvt       = 64   // one event (32 B)
+	offNev       = 96   // nevents (4 B)
+	offStat      = 104  // fdstat scratch (24 B)
+	offAliasNext = 128  // next alias fd number (0 = not started)
+	offAliases   = 256  // alias table: {alias u32, real u32} × maxAliases
+	maxAliases   = 64   //
+	offCwdLen    = 1024 // current directory length
+	offCwd       = 1028 // current directory bytes
+	cwdMax       = 4096 //
+	offEpoll     = 8192 // epoll instances: {in_use u32, count u32, pad 8, entries}
+	maxEpolls    = 8
+	maxInterest  = 64                  // registered fds per epoll instance
+	epollEntry   = 32                  // {fd u32, events u32, data 24 B}
+	epollStride  = 16 + maxInterest*32 // bytes per instance
+	offWaitSubs  = offEpoll + maxEpolls*epollStride
+	maxWaitSubs  = 2*maxInterest + 1
+	offWaitEvts  = offWaitSubs + maxWaitSubs*48
+	offWaitNev   = offWaitEvts + maxWaitSubs*32
+	offWaitOut   = offWaitNev + 8 // entry index of each reported event, u32 × maxInterest
+	regionEnd    = offWaitOut + maxInterest*4
+
+	// aliasFDBase is the first fd number handed out by the fd_dup emulation
+	// and epollFDBase the first epoll fd; both lie far above the numbers
+	// preview1 hosts allocate.
+	aliasFDBase = 0x10000
+	epollFDBase = 0x7000_0000
+)
+
+// WASIX epoll flags (not Linux values; wasix-abi.md §3.9).
+const (
+	epollIn      = 0x01
+	epollOut     = 0x02
+	epollRdHup   = 0x04
+	epollErr     = 0x10
+	epollHup     = 0x20
+	epollOneShot = 0x80
+)
+
+// gen gives adapter bodies the final indices of what they call.
+type gen struct {
+	p1Index     map[string]uint32
+	helperIndex map[string]uint32
+	baseGlobal  uint32
+	// resolveFDs is set when fd_dup is emulated: every fd argument then goes
+	// through the alias table.
+	resolveFDs bool
+}
+
+func (g *gen) p1(name string) uint32 { return g.p1Index[name] }
+func (g *gen) helper(name string) uint32 {
+	return g.helperIndex[name]
+}
+
+// fdArg pushes local l as an fd, translated through the alias table when
+// fd_dup is emulated.
+func (g *gen) fdArg(f *funcBuilder, l uint32) {
+	f.get(l)
+	if g.resolveFDs {
+		f.call(g.helper("resolve_fd"))
+	}
+}
+
+// adapter describes one function that the translator adds to the module.
+type adapter struct {
+	key     string // "helper.x", "wasix_32v1.name", "wrap.name"
+	params  []wasmbin.ValType
+	results []wasmbin.ValType
+	p1      []string // preview1 functions it calls
+	helpers []string // helpers it calls
+	region  bool     // uses the reserved region
+	build   func(g *gen, f *funcBuilder)
+}
+
+// storeConst builds "*(ptr+off) = v; return 0".
+func storeConst(off uint32, v int32) func(g *gen, f *funcBuilder) {
+	return func(g *gen, f *funcBuilder) {
+		f.get(0).i32(v).i32Store(off)
+		f.i32(0)
+	}
+}
+
+func returnConst(v int32) func(g *gen, f *funcBuilder) {
+	return func(g *gen, f *funcBuilder) { f.i32(v) }
+}
+
+var helpers = map[string]*adapter{
+	// region() -> base address of the reserved region, growing memory on
+	// first use and initialising the current directory to "/".
+	"region": {results: types(i32), build: func(g *gen, f *funcBuilder) {
+		p := f.local(i32)
+		f.gget(g.baseGlobal).i32Eqz().if_()
+		f.i32(regionPages).memoryGrow().tee(p).i32(-1).i32Eq().if_().unreachable().end()
+		f.get(p).i32(16).i32Shl().gset(g.baseGlobal)
+		f.gget(g.baseGlobal).i32(1).i32Store(offCwdLen)
+		f.gget(g.baseGlobal).i32('/').i32Store8(offCwd)
+		f.end()
+		f.gget(g.baseGlobal)
+	}},
+	// sleep(ns) -> errno: one relative monotonic clock subscription.
+	"sleep": {params: types(i64), results: types(i32), p1: []string{"poll_oneoff", "sched_yield"},
+		helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+			b := f.local(i32)
+			f.get(0).i64Eqz().if_().call(g.p1("sched_yield")).return_().end()
+			f.call(g.helper("region")).set(b)
+			f.get(b).i64(0).i64Store(offSub)      // userdata
+			f.get(b).i64(0).i64Store(offSub + 8)  // tag CLOCK + padding
+			f.get(b).i64(1).i64Store(offSub + 16) // clock id MONOTONIC + padding
+			f.get(b).get(0).i64Store(offSub + 24)
+			f.get(b).i64(0).i64Store(offSub + 32) // precision
+			f.get(b).i64(0).i64Store(offSub + 40) // flags: relative
+			f.get(b).i32(offSub).i32Add()
+			f.get(b).i32(offEvt).i32Add()
+			f.i32(1)
+			f.get(b).i32(offNev).i32Add()
+			f.call(g.p1("poll_oneoff"))
+		}},
+	// isatty(fd) -> 1 when fd is a character device without seek/tell rights
+	// (how wasi-libc's isatty decides).
+	"isatty": {params: types(i32), results: types(i32), p1: []string{"fd_fdstat_get"},
+		helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+			b := f.local(i32)
+			f.call(g.helper("region")).set(b)
+			f.get(0).get(b).i32(offStat).i32Add().call(g.p1("fd_fdstat_get"))
+			f.if_().i32(0).return_().end()
+			f.get(b).i32Load8U(offStat).i32(2).i32Eq()
+			f.get(b).i64Load(offStat + 8).i64(0x24).i64And().i64Eqz()
+			f.i32And()
+		}},
+	// resolve_fd(fd) -> the host fd behind an alias made by fd_dup.
+	"resolve_fd": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			e, i := f.local(i32), f.local(i32)
+			f.get(0).i32(aliasFDBase).i32LtU().if_().get(0).return_().end()
+			f.call(g.helper("region")).i32(offAliases).i32Add().set(e)
+			f.block().loop()
+			f.get(i).i32(maxAliases).i32GeU().brIf(1)
+			f.get(e).i32Load(0).get(0).i32Eq().if_().get(e).i32Load(4).return_().end()
+			f.get(e).i32(8).i32Add().set(e)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.get(0)
+		}},
+	// dup(fd, *newfd) -> errno: a new alias number for the same host fd.
+	"dup": {params: types(i32, i32), results: types(i32), p1: []string{"fd_fdstat_get"},
+		helpers: []string{"region", "resolve_fd"}, region: true, build: func(g *gen, f *funcBuilder) {
+			real, b, e, i, a, err := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			f.get(0).call(g.helper("resolve_fd")).set(real)
+			f.call(g.helper("region")).set(b)
+			f.get(real).get(b).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
+			f.if_().get(err).return_().end()
+			f.get(b).i32(offAliases).i32Add().set(e)
+			f.block().loop()
+			f.get(i).i32(maxAliases).i32GeU().brIf(1)
+			f.get(e).i32Load(0).i32Eqz().if_()
+			f.get(b).i32Load(offAliasNext).tee(a).i32Eqz().if_().i32(aliasFDBase).set(a).end()
+			f.get(e).get(a).i32Store(0)
+			f.get(e).get(real).i32Store(4)
+			f.get(b).get(a).i32(1).i32Add().i32Store(offAliasNext)
+			f.get(1).get(a).i32Store(0)
+			f.i32(0).return_()
+			f.end()
+			f.get(e).i32(8).i32Add().set(e)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.i32(errnoMfile)
+		}},
+	// normalize_path(base, n) -> new length: rewrites the absolute path at
+	// base+offCwd in place, dropping empty and "." components and resolving
+	// ".." textually, so that getcwd reports what a kernel would. The write
+	// cursor never passes the read cursor, so the copy is safe.
+	"normalize_path": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
+		const b, n = 0, 1
+		out, i, start, l := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+		byteAt := func(idx uint32) { f.get(b).get(idx).i32Add().i32Load8U(offCwd) }
+		f.block().loop() // components
+		// skip slashes
+		f.block().loop()
+		f.get(i).get(n).i32GeU().brIf(1)
+		byteAt(i)
+		f.i32('/').i32Ne().brIf(1)
+		f.get(i).i32(1).i32Add().set(i)
+		f.br(0).end().end()
+		f.get(i).get(n).i32GeU().brIf(1)
+		// the component is [start, i)
+		f.get(i).set(start)
+		f.block().loop()
+		f.get(i).get(n).i32GeU().brIf(1)
+		byteAt(i)
+		f.i32('/').i32Eq().brIf(1)
+		f.get(i).i32(1).i32Add().set(i)
+		f.br(0).end().end()
+		f.get(i).get(start).i32Sub().set(l)
+		f.block() // handled
+		// "." : nothing
+		f.get(l).i32(1).i32Eq().if_()
+		byteAt(start)
+		f.i32('.').i32Eq().brIf(1)
+		f.end()
+		// "..": drop the last component of the output
+		f.get(l).i32(2).i32Eq().if_()
+		byteAt(start)
+		f.i32('.').i32Eq().if_()
+		f.get(b).get(start).i32Add().i32Load8U(offCwd + 1).i32('.').i32Eq().if_()
+		f.block().loop()
+		f.get(out).i32Eqz().brIf(1)
+		f.get(b).get(out).i32Add().i32Load8U(offCwd - 1).i32('/').i32Eq().brIf(1)
+		f.get(out).i32(1).i32Sub().set(out)
+		f.br(0).end().end()
+		f.get(out).if_().get(out).i32(1).i32Sub().set(out).end()
+		f.br(4) // handled
+		f.end().end().end()
+		// otherwise append "/" and the component
+		f.get(b).get(out).i32Add().i32('/').i32Store8(offCwd)
+		f.get(out).i32(1).i32Add().set(out)
+		f.block().loop()
+		f.get(start).get(i).i32GeU().brIf(1)
+		f.get(b).get(out).i32Add()
+		byteAt(start)
+		f.i32Store8(offCwd)
+		f.get(out).i32(1).i32Add().set(out)
+		f.get(start).i32(1).i32Add().set(start)
+		f.br(0).end().end()
+		f.end() // handled
+		f.br(0).end().end()
+		f.get(out).i32Eqz().if_().get(b).i32('/').i32Store8(offCwd).i32(1).set(out).end()
+		f.get(out)
+	}},
+	// epoll_instance(fd) -> address of the epoll instance, or 0.
+	"epoll_instance": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			k, p := f.local(i32), f.local(i32)
+			f.get(0).i32(epollFDBase).i32Sub().tee(k).i32(maxEpolls).i32GeU().if_().i32(0).return_().end()
+			f.call(g.helper("region")).get(k).i32(epollStride).i32Mul().i32Add().i32(offEpoll).i32Add().tee(p)
+			f.i32Load(0).i32Eqz().if_().i32(0).return_().end()
+			f.get(p)
+		}},
+}
+
+// emulations are the wasix_32v1 functions implemented inside the module.
+var emulations = map[string]*adapter{
+	"proc_exit2": {params: types(i32), p1: []string{"proc_exit"}, build: func(g *gen, f *funcBuilder) {
+		f.get(0).call(g.p1("proc_exit")).unreachable()
+	}},
+	// Ending the only thread ends the process.
+	"thread_exit": {params: types(i32), p1: []string{"proc_exit"}, build: func(g *gen, f *funcBuilder) {
+		f.get(0).call(g.p1("proc_exit")).unreachable()
+	}},
+	// Signals at start-up: no inherited dispositions, handler registration
+	// accepted (wasix-libc's _start exits with 71 if these fail).
+	"proc_signals_sizes_get": {params: types(i32), results: types(i32), build: storeConst(0, 0)},
+	"proc_signals_get":       {params: types(i32), results: types(i32), build: returnConst(0)},
+	"callback_signal":        {params: types(i32, i32), build: func(g *gen, f *funcBuilder) {}},
+	"proc_snapshot":          {results: types(i32), build: returnConst(0)},
+	// Single process, single thread.
+	"proc_id":            {params: types(i32), results: types(i32), build: storeConst(0, 1)},
+	"thread_id":          {params: types(i32), results: types(i32), build: storeConst(0, 1)},
+	"thread_parallelism": {params: types(i32), results: types(i32), build: storeConst(0, 1)},
+	"proc_parent": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
+		f.get(1).i32(0).i32Store(0).i32(0)
+	}},
+	"thread_sleep": {params: types(i64), results: types(i32), helpers: []string{"sleep"}, build: func(g *gen, f *funcBuilder) {
+		f.get(0).call(g.helper("sleep"))
+	}},
+	// futex_wait(addr, expected, *timeout, *woken): nobody else can change
+	// *addr, so a matching value either times out (sleep) or, with no
+	// timeout, returns a spurious wake-up instead of deadlocking.
+	"futex_wait": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"sleep"},
+		build: func(g *gen, f *funcBuilder) {
+			f.get(0).i32Load(0).get(1).i32Ne().if_().get(3).i32(1).i32Store8(0).i32(0).return_().end()
+			f.get(2).i32Load8U(0).i32(1).i32Eq().if_().get(2).i64Load(8).call(g.helper("sleep")).drop().end()
+			f.get(3).i32(0).i32Store8(0).i32(0)
+		}},
+	"futex_wake": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
+		f.get(1).i32(0).i32Store8(0).i32(0)
+	}},
+	"futex_wake_all": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
+		f.get(1).i32(0).i32Store8(0).i32(0)
+	}},
+	// CLOEXEC is meaningless without exec.
+	"fd_fdflags_get": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
+		f.get(1).i32(0).i32Store16(0).i32(0)
+	}},
+	"fd_fdflags_set": {params: types(i32, i32), results: types(i32), build: returnConst(0)},
+	"path_open2": {params: types(i32, i32, i32, i32, i32, i64, i64, i32, i32, i32), results: types(i32),
+		p1: []string{"path_open"}, build: func(g *gen, f *funcBuilder) {
+			g.fdArg(f, 0)
+			for l := uint32(1); l <= 7; l++ {
+				f.get(l)
+			}
+			f.get(9).call(g.p1("path_open"))
+		}},
+	"clock_time_set": {params: types(i32, i64), results: types(i32), build: returnConst(errnoPerm)},
+	"proc_raise": {params: types(i32), results: types(i32), p1: []string{"proc_raise"}, build: func(g *gen, f *funcBuilder) {
+		raiseRenumbered(g, f, 0)
+	}},
+	// thread_signal(tid, sig): the only thread is the caller.
+	"thread_signal": {params: types(i32, i32), results: types(i32), p1: []string{"proc_raise"}, build: func(g *gen, f *funcBuilder) {
+		raiseRenumbered(g, f, 1)
+	}},
+	"sock_accept":    sockAccept(),
+	"sock_accept_v2": sockAccept(),
+	// tty_get: an 80x25 terminal; the *_tty flags come from fd_fdstat_get.
+	"tty_get": {params: types(i32), results: types(i32), helpers: []string{"isatty"}, build: func(g *gen, f *funcBuilder) {
+		f.get(0).i32(80).i32Store(0)
+		f.get(0).i32(25).i32Store(4)
+		f.get(0).i64(0).i64Store(8)
+		for fd := uint32(0); fd < 3; fd++ {
+			f.get(0).i32(int32(fd)).call(g.helper("isatty")).i32Store8(16 + fd)
+		}
+		f.get(0).i32(1).i32Store8(19)
+		f.get(0).i32(1).i32Store8(20)
+		f.get(0).i32(1).i32Store8(21)
+		f.get(0).i32(0).i32Store16(22)
+		f.i32(0)
+	}},
+	"tty_set": {params: types(i32), results: types(i32), build: returnConst(0)},
+	// getcwd(buf, *len): wasmer's protocol — always report the length,
+	// ERANGE when the buffer is too small, EINVAL for a null buffer.
+	"getcwd": {params: types(i32, i32), results: types(i32), helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			b, n, capacity, i := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			f.call(g.helper("region")).set(b)
+			f.get(b).i32Load(offCwdLen).set(n)
+			f.get(1).i32Load(0).set(capacity)
+			f.get(1).get(n).i32Store(0)
+			f.get(capacity).get(n).i32LtU().if_().i32(errnoRange).return_().end()
+			f.get(0).i32Eqz().if_().i32(errnoInval).return_().end()
+			f.block().loop()
+			f.get(i).get(n).i32GeU().brIf(1)
+			f.get(0).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(offCwd).i32Store8(0)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.get(capacity).get(n).i32GtU().if_().get(0).get(n).i32Add().i32(0).i32Store8(0).end()
+			f.i32(0)
+		}},
+	// chdir(path, len): updates the directory string that getcwd reports.
+	// The path is joined textually; it is not checked against the host.
+	"chdir": {params: types(i32, i32), results: types(i32), helpers: []string{"region", "normalize_path"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			b, n, i := f.local(i32), f.local(i32), f.local(i32)
+			f.get(1).i32Eqz().if_().i32(errnoNoent).return_().end()
+			f.call(g.helper("region")).set(b)
+			f.get(b).i32Load(offCwdLen).set(n)
+			f.get(0).i32Load8U(0).i32('/').i32Eq().if_().i32(0).set(n).else_()
+			f.get(b).get(n).i32Add().i32Load8U(offCwd - 1).i32('/').i32Ne().if_()
+			f.get(b).get(n).i32Add().i32('/').i32Store8(offCwd)
+			f.get(n).i32(1).i32Add().set(n)
+			f.end().end()
+			f.get(n).get(1).i32Add().i32(cwdMax).i32GtU().if_().i32(errnoNametoolong).return_().end()
+			f.block().loop()
+			f.get(i).get(1).i32GeU().brIf(1)
+			f.get(b).get(n).i32Add().get(i).i32Add().get(0).get(i).i32Add().i32Load8U(0).i32Store8(offCwd)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.get(n).get(1).i32Add().set(n)
+			f.get(b).get(n).call(g.helper("normalize_path")).set(n)
+			f.get(b).get(n).i32Store(offCwdLen)
+			f.i32(0)
+		}},
+	"fd_dup": {params: types(i32, i32), results: types(i32), helpers: []string{"dup"}, build: func(g *gen, f *funcBuilder) {
+		f.get(0).get(1).call(g.helper("dup"))
+	}},
+	// fd_dup2(fd, min_fd, cloexec, *newfd): alias numbers are above any
+	// host fd, so they satisfy min_fd in practice; cloexec is meaningless.
+	"fd_dup2": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"dup"}, build: func(g *gen, f *funcBuilder) {
+		f.get(0).get(3).call(g.helper("dup"))
+	}},
+	"epoll_create": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			p, k := f.local(i32), f.local(i32)
+			f.call(g.helper("region")).i32(offEpoll).i32Add().set(p)
+			f.block().loop()
+			f.get(k).i32(maxEpolls).i32GeU().brIf(1)
+			f.get(p).i32Load(0).i32Eqz().if_()
+			f.get(p).i32(1).i32Store(0).get(p).i32(0).i32Store(4)
+			f.get(0).get(k).i32(epollFDBase).i32Add().i32Store(0)
+			f.i32(0).return_()
+			f.end()
+			f.get(p).i32(epollStride).i32Add().set(p)
+			f.get(k).i32(1).i32Add().set(k)
+			f.br(0).end().end()
+			f.i32(errnoMfile)
+		}},
+	"epoll_ctl":  epollCtl(),
+	"epoll_wait": epollWait(),
+}
+
+// raiseRenumbered calls preview1 proc_raise with the signal in local l
+// converted from WASIX (Linux) numbering: preview1 has no SIGSTKFLT (16), so
+// every signal above it is one lower.
+func raiseRenumbered(g *gen, f *funcBuilder, l uint32) {
+	f.get(l).i32(16).i32Eq().if_().i32(errnoInval).return_().end()
+	f.get(l).get(l).i32(16).i32GtU().i32Sub()
+	f.call(g.p1("proc_raise"))
+}
+
+// sockAccept adapts the four-argument accept (fd, flags, *fd, *addr_port)
+// to preview1's three arguments; the peer address is reported as UNSPEC.
+func sockAccept() *adapter {
+	return &adapter{params: types(i32, i32, i32, i32), results: types(i32), p1: []string{"sock_accept"},
+		build: func(g *gen, f *funcBuilder) {
+			e := f.local(i32)
+			g.fdArg(f, 0)
+			f.get(1).get(2).call(g.p1("sock_accept")).tee(e)
+			f.i32Eqz().if_()
+			f.get(3).i64(0).i64Store(0).get(3).i64(0).i64Store(8).get(3).i32(0).i32Store(16)
+			f.end()
+			f.get(e)
+		}}
+}
+
+// epollCtl registers interest. Both op numberings are accepted (wasix-abi.md
+// §4.1): 0 ADD, 1 ADD-or-MOD (WASIX MOD and Linux ADD), 2 DEL, 3 MOD.
+func epollCtl() *adapter {
+	return &adapter{params: types(i32, i32, i32, i32), results: types(i32), p1: []string{"fd_fdstat_get"},
+		helpers: []string{"epoll_instance", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
+			const epfd, op, fd, ev = 0, 1, 2, 3
+			inst, cnt, i, e, err := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().i32(errnoInval).return_().end()
+			f.get(op).i32(3).i32GtU().if_().i32(errnoInval).return_().end()
+			f.get(fd).get(epfd).i32Eq().if_().i32(errnoInval).return_().end()
+			f.get(inst).i32Load(4).set(cnt)
+			// find the entry for fd: i = index, or cnt when absent
+			f.get(inst).i32(16).i32Add().set(e)
+			f.block().loop()
+			f.get(i).get(cnt).i32GeU().brIf(1)
+			f.get(e).i32Load(0).get(fd).i32Eq().brIf(1)
+			f.get(e).i32(epollEntry).i32Add().set(e)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			// DEL: move the last entry into the hole.
+			f.get(op).i32(2).i32Eq().if_()
+			f.get(i).get(cnt).i32GeU().if_().i32(errnoNoent).return_().end()
+			f.get(inst).get(cnt).i32(1).i32Sub().tee(cnt).i32Store(4)
+			f.get(inst).i32(16).i32Add().get(cnt).i32(epollEntry).i32Mul().i32Add().set(err) // err = last entry address
+			for off := uint32(0); off < epollEntry; off += 8 {
+				f.get(e).get(err).i64Load(off).i64Store(off)
+			}
+			f.i32(0).return_()
+			f.end()
+			f.get(ev).i32Eqz().if_().i32(errnoInval).return_().end()
+			f.get(i).get(cnt).i32LtU().if_()
+			f.get(op).i32Eqz().if_().i32(errnoExist).return_().end()
+			f.else_()
+			f.get(op).i32(3).i32Eq().if_().i32(errnoNoent).return_().end()
+			f.get(cnt).i32(maxInterest).i32GeU().if_().i32(errnoNospc).return_().end()
+			// A new fd must exist; regular files are refused as on Linux.
+			g.fdArg(f, fd)
+			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
+			f.if_().get(err).return_().end()
+			f.call(g.helper("region")).i32Load8U(offStat).i32(4).i32Eq().if_().i32(errnoPerm).return_().end()
+			f.get(inst).get(cnt).i32(1).i32Add().i32Store(4)
+			f.end()
+			f.get(e).get(fd).i32Store(0)
+			f.get(e).get(ev).i32Load(0).i32Store(4)
+			for off := uint32(8); off < 32; off += 8 {
+				f.get(e).get(ev).i64Load(off).i64Store(off)
+			}
+			f.i32(0)
+		}}
+}
+
+// epollWait turns the interest list into one poll_oneoff call: an FD_READ
+// subscription per fd watching EPOLLIN/EPOLLRDHUP, an FD_WRITE per fd
+// watching EPOLLOUT, and a relative monotonic clock for a finite timeout.
+// Events are coalesced per fd (one epoll_event with all bits), ERR and HUP
+// are always reported, and EPOLLONESHOT entries are disarmed after firing.
+// poll_oneoff reports levels, so EPOLLET behaves level-triggered.
+func epollWait() *adapter {
+	return &adapter{params: types(i32, i32, i32, i64, i32), results: types(i32), p1: []string{"poll_oneoff"},
+		helpers: []string{"epoll_instance", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
+			const epfd, events, maxevents, timeout, nevents = 0, 1, 2, 3, 4
+			inst, b, cnt, i, e, s, nsubs, err, n, k, ev, bits, j, nout, o :=
+				f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32),
+				f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().i32(errnoInval).return_().end()
+			f.get(maxevents).i32(0).i32LeS().if_().i32(errnoInval).return_().end()
+			f.call(g.helper("region")).set(b)
+			f.get(inst).i32Load(4).set(cnt)
+			f.get(b).i32(offWaitSubs).i32Add().set(s)
+			f.get(inst).i32(16).i32Add().set(e)
+
+			f.block().loop()
+			f.get(i).get(cnt).i32GeU().brIf(1)
+			f.get(e).i32Load(4).i32(epollIn | epollRdHup).i32And().if_()
+			f.get(s).get(i).i32(1).i32Shl().i32Store(0).get(s).i32(0).i32Store(4)
+			f.get(s).i64(1).i64Store(8) // FD_READ
+			f.get(s).get(e).i32Load(0)
+			if g.resolveFDs {
+				f.call(g.helper("resolve_fd"))
+			}
+			f.i32Store(16)
+			f.get(s).i32(48).i32Add().set(s)
+			f.get(nsubs).i32(1).i32Add().set(nsubs)
+			f.end()
+			f.get(e).i32Load(4).i32(epollOut).i32And().if_()
+			f.get(s).get(i).i32(1).i32Shl().i32(1).i32Or().i32Store(0).get(s).i32(0).i32Store(4)
+			f.get(s).i64(2).i64Store(8) // FD_WRITE
+			f.get(s).get(e).i32Load(0)
+			if g.resolveFDs {
+				f.call(g.helper("resolve_fd"))
+			}
+			f.i32Store(16)
+			f.get(s).i32(48).i32Add().set(s)
+			f.get(nsubs).i32(1).i32Add().set(nsubs)
+			f.end()
+			f.get(e).i32(epollEntry).i32Add().set(e)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			// A finite timeout becomes a clock subscription (userdata all ones).
+			f.get(timeout).i64(-1).i64Ne().if_()
+			f.get(s).i64(-1).i64Store(0)
+			f.get(s).i64(0).i64Store(8)
+			f.get(s).i64(1).i64Store(16) // MONOTONIC
+			f.get(s).get(timeout).i64Store(24)
+			f.get(s).i64(0).i64Store(32)
+			f.get(s).i64(0).i64Store(40)
+			f.get(nsubs).i32(1).i32Add().set(nsubs)
+			f.end()
+			// Nothing to wait for: report no events rather than block forever.
+			f.get(nsubs).i32Eqz().if_().get(nevents).i32(0).i32Store(0).i32(0).return_().end()
+			f.get(b).i32(offWaitSubs).i32Add()
+			f.get(b).i32(offWaitEvts).i32Add()
+			f.get(nsubs)
+			f.get(b).i32(offWaitNev).i32Add()
+			f.call(g.p1("poll_oneoff")).tee(err).if_().get(err).return_().end()
+			f.get(b).i32Load(offWaitNev).set(n)
+			f.get(b).i32(offWaitEvts).i32Add().set(ev)
+			f.block().loop()
+			f.get(k).get(n).i32GeU().brIf(1)
+			f.block()
+			f.get(ev).i32Load8U(10).i32Eqz().brIf(0) // clock event
+			f.get(ev).i32Load(0).i32(1).i32ShrU().tee(i).get(cnt).i32GeU().brIf(0)
+			f.get(inst).i32(16).i32Add().get(i).i32(epollEntry).i32Mul().i32Add().set(e)
+			// bits = IN or OUT, plus ERR and HUP from the event
+			f.get(ev).i32Load(0).i32(1).i32And().if_I32(epollOut, epollIn).set(bits)
+			f.get(ev).i32Load16U(8).if_().get(bits).i32(epollErr).i32Or().set(bits).end()
+			f.get(ev).i32Load16U(24).i32(1).i32And().if_().get(bits).i32(epollHup).i32Or().set(bits).end()
+			f.get(bits).get(e).i32Load(4).i32(epollErr | epollHup).i32Or().i32And().tee(bits).i32Eqz().brIf(0)
+			// coalesce with an earlier event for the same entry
+			f.i32(0).set(j)
+			f.block().loop()
+			f.get(j).get(nout).i32GeU().brIf(1)
+			f.get(b).get(j).i32(2).i32Shl().i32Add().i32Load(offWaitOut).get(i).i32Eq().if_()
+			f.get(events).get(j).i32(5).i32Shl().i32Add().tee(o).get(o).i32Load(0).get(bits).i32Or().i32Store(0)
+			f.br(3) // next event
+			f.end()
+			f.get(j).i32(1).i32Add().set(j)
+			f.br(0).end().end()
+			f.get(nout).get(maxevents).i32GeU().brIf(0)
+			f.get(b).get(nout).i32(2).i32Shl().i32Add().get(i).i32Store(offWaitOut)
+			f.get(events).get(nout).i32(5).i32Shl().i32Add().tee(o).get(bits).i32Store(0)
+			f.get(o).i32(0).i32Store(4)
+			for off := uint32(8); off < 32; off += 8 {
+				f.get(o).get(e).i64Load(off).i64Store(off)
+			}
+			f.get(nout).i32(1).i32Add().set(nout)
+			f.end()
+			f.get(ev).i32(32).i32Add().set(ev)
+			f.get(k).i32(1).i32Add().set(k)
+			f.br(0).end().end()
+			// EPOLLONESHOT: disarm what was reported until the next MOD.
+			f.i32(0).set(j)
+			f.block().loop()
+			f.get(j).get(nout).i32GeU().brIf(1)
+			f.get(inst).i32(16).i32Add().get(b).get(j).i32(2).i32Shl().i32Add().i32Load(offWaitOut).i32(epollEntry).i32Mul().i32Add().tee(e)
+			f.i32Load(4).i32(epollOneShot).i32And().if_().get(e).i32(0).i32Store(4).end()
+			f.get(j).i32(1).i32Add().set(j)
+			f.br(0).end().end()
+			f.get(nevents).get(nout).i32Store(0)
+			f.i32(0)
+		}}
+}
+
+// if_I32 selects between two constants on the i32 condition on the stack.
+func (f *funcBuilder) if_I32(then, els int32) *funcBuilder {
+	return f.ifI32().i32(then).else_().i32(els).end()
+}

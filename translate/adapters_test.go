@@ -1,0 +1,393 @@
+package translate
+
+import (
+	"context"
+	"encoding/binary"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/wazix/wazix/internal/testtools"
+)
+
+// adapterWAT re-exports the WASIX imports under test, so that after
+// translation each export is the adapter and the test can call it directly.
+const adapterWAT = `(module
+  (import "wasix_32v1" "epoll_create" (func $epoll_create (param i32) (result i32)))
+  (import "wasix_32v1" "epoll_ctl" (func $epoll_ctl (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "epoll_wait" (func $epoll_wait (param i32 i32 i32 i64 i32) (result i32)))
+  (import "wasix_32v1" "proc_raise" (func $proc_raise (param i32) (result i32)))
+  (import "wasix_32v1" "path_open2" (func $path_open2 (param i32 i32 i32 i32 i32 i64 i64 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "sock_accept" (func $sock_accept (param i32 i32 i32 i32) (result i32)))
+  (import "wasix_32v1" "fd_dup" (func $fd_dup (param i32 i32) (result i32)))
+  (import "wasix_32v1" "chdir" (func $chdir (param i32 i32) (result i32)))
+  (import "wasix_32v1" "getcwd" (func $getcwd (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fd_fdstat_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $fd_close (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (export "epoll_create" (func $epoll_create))
+  (export "epoll_ctl" (func $epoll_ctl))
+  (export "epoll_wait" (func $epoll_wait))
+  (export "proc_raise" (func $proc_raise))
+  (export "path_open2" (func $path_open2))
+  (export "sock_accept" (func $sock_accept))
+  (export "fd_dup" (func $fd_dup))
+  (export "fd_fdstat_get" (func $fd_fdstat_get))
+  (export "fd_close" (func $fd_close))
+  (export "chdir" (func $chdir))
+  (export "getcwd" (func $getcwd)))`
+
+type sub struct {
+	userdata uint64
+	tag      byte
+	fd       uint32
+	timeout  uint64
+}
+
+type event struct {
+	userdata uint64
+	errno    uint16
+	tag      byte
+	hangup   bool
+}
+
+// fakeP1 is a scripted preview1 host that records what adapters ask of it.
+type fakeP1 struct {
+	filetypes map[uint32]byte // fd -> filetype; other fds are EBADF
+	polls     [][]sub
+	respond   func([]sub) []event
+	raised    []uint32
+	closed    []uint32
+	opened    []uint64
+	statted   []uint32
+}
+
+func (f *fakeP1) instantiate(t *testing.T, ctx context.Context, rt wazero.Runtime) {
+	u32 := api.ValueTypeI32
+	i64 := api.ValueTypeI64
+	b := rt.NewHostModuleBuilder("wasi_snapshot_preview1")
+	fn := func(name string, params []api.ValueType, impl func(mem api.Memory, stack []uint64)) {
+		b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+			impl(m.Memory(), stack)
+		}), params, []api.ValueType{u32}).Export(name)
+	}
+	fn("poll_oneoff", []api.ValueType{u32, u32, u32, u32}, func(mem api.Memory, s []uint64) {
+		in, out, n, nev := uint32(s[0]), uint32(s[1]), uint32(s[2]), uint32(s[3])
+		var subs []sub
+		for i := uint32(0); i < n; i++ {
+			b, _ := mem.Read(in+48*i, 48)
+			x := sub{userdata: binary.LittleEndian.Uint64(b), tag: b[8]}
+			if x.tag == 0 {
+				x.timeout = binary.LittleEndian.Uint64(b[24:])
+			} else {
+				x.fd = binary.LittleEndian.Uint32(b[16:])
+			}
+			subs = append(subs, x)
+		}
+		f.polls = append(f.polls, subs)
+		evs := f.respond(subs)
+		for i, e := range evs {
+			b := make([]byte, 32)
+			binary.LittleEndian.PutUint64(b, e.userdata)
+			binary.LittleEndian.PutUint16(b[8:], e.errno)
+			b[10] = e.tag
+			if e.hangup {
+				b[24] = 1
+			}
+			mem.Write(out+32*uint32(i), b)
+		}
+		mem.WriteUint32Le(nev, uint32(len(evs)))
+		s[0] = 0
+	})
+	fn("fd_fdstat_get", []api.ValueType{u32, u32}, func(mem api.Memory, s []uint64) {
+		fd := uint32(s[0])
+		f.statted = append(f.statted, fd)
+		ft, ok := f.filetypes[fd]
+		if !ok {
+			s[0] = errnoBadf
+			return
+		}
+		b := make([]byte, 24)
+		b[0] = ft
+		mem.Write(uint32(s[1]), b)
+		s[0] = 0
+	})
+	fn("fd_close", []api.ValueType{u32}, func(mem api.Memory, s []uint64) {
+		f.closed = append(f.closed, uint32(s[0]))
+		s[0] = 0
+	})
+	fn("proc_raise", []api.ValueType{u32}, func(mem api.Memory, s []uint64) {
+		f.raised = append(f.raised, uint32(s[0]))
+		s[0] = 0
+	})
+	fn("path_open", []api.ValueType{u32, u32, u32, u32, u32, i64, i64, u32, u32}, func(mem api.Memory, s []uint64) {
+		f.opened = append([]uint64(nil), s[:9]...)
+		for i := range f.opened {
+			if i != 5 && i != 6 { // i32 arguments: the upper half of a stack slot is undefined
+				f.opened[i] = uint64(uint32(f.opened[i]))
+			}
+		}
+		mem.WriteUint32Le(uint32(s[8]), 11)
+		s[0] = 0
+	})
+	fn("sock_accept", []api.ValueType{u32, u32, u32}, func(mem api.Memory, s []uint64) {
+		mem.WriteUint32Le(uint32(s[2]), 9)
+		s[0] = 0
+	})
+	if _, err := b.Instantiate(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type adapterHarness struct {
+	t   *testing.T
+	ctx context.Context
+	mod api.Module
+	p1  *fakeP1
+}
+
+func newAdapterHarness(t *testing.T) *adapterHarness {
+	out, _, err := Translate(testtools.Wat2Wasm(t, adapterWAT), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	t.Cleanup(func() { rt.Close(ctx) })
+	p1 := &fakeP1{filetypes: map[uint32]byte{5: 6, 6: 6, 7: 4}} // sockets 5, 6; regular file 7
+	p1.instantiate(t, ctx, rt)
+	mod, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithStartFunctions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &adapterHarness{t: t, ctx: ctx, mod: mod, p1: p1}
+}
+
+func (h *adapterHarness) call(name string, args ...uint64) uint32 {
+	h.t.Helper()
+	res, err := h.mod.ExportedFunction(name).Call(h.ctx, args...)
+	if err != nil {
+		h.t.Fatalf("%s: %v", name, err)
+	}
+	if len(res) == 0 {
+		return 0
+	}
+	return uint32(res[0])
+}
+
+func (h *adapterHarness) u32(addr uint32) uint32 {
+	v, _ := h.mod.Memory().ReadUint32Le(addr)
+	return v
+}
+
+// epollEvent writes a WASIX epoll_event at addr.
+func (h *adapterHarness) epollEvent(addr, events uint32, data2 uint64) {
+	b := make([]byte, 32)
+	binary.LittleEndian.PutUint32(b, events)
+	binary.LittleEndian.PutUint64(b[24:], data2)
+	h.mod.Memory().Write(addr, b)
+}
+
+func TestEpollAdapter(t *testing.T) {
+	h := newAdapterHarness(t)
+	const evAddr, outAddr, nAddr, epAddr = 1024, 2048, 4000, 4004
+	if rc := h.call("epoll_create", epAddr); rc != 0 {
+		t.Fatalf("epoll_create = %d", rc)
+	}
+	ep := uint64(h.u32(epAddr))
+	if ep < epollFDBase {
+		t.Fatalf("epoll fd %#x is in the host's fd range", ep)
+	}
+	ctl := []struct {
+		op, fd uint64
+		events uint32
+		want   uint32
+	}{
+		{0, 5, epollIn | epollOut, 0},
+		{1, 6, epollIn | epollOneShot, 0}, // 1 = Linux ADD / WASIX MOD: upsert
+		{0, 5, epollIn, errnoExist},
+		{0, 7, epollIn, errnoPerm},  // regular file
+		{0, 99, epollIn, errnoBadf}, // unknown fd
+		{3, 8, epollIn, errnoNoent}, // MOD of an unregistered fd
+		{2, 8, 0, errnoNoent},       // DEL of an unregistered fd
+		{9, 5, epollIn, errnoInval}, // unknown op
+		{0, ep, epollIn, errnoInval},
+	}
+	for _, c := range ctl {
+		h.epollEvent(evAddr, c.events, 70+c.fd)
+		if rc := h.call("epoll_ctl", ep, c.op, c.fd, evAddr); rc != c.want {
+			t.Errorf("epoll_ctl(op %d, fd %d) = %d, want %d", c.op, c.fd, rc, c.want)
+		}
+	}
+
+	// Everything ready: fd 5 readable and writable, fd 6 readable with hang-up.
+	h.p1.respond = func(subs []sub) []event {
+		var evs []event
+		for _, s := range subs {
+			if s.tag != 0 {
+				evs = append(evs, event{userdata: s.userdata, tag: s.tag, hangup: s.fd == 6})
+			}
+		}
+		return evs
+	}
+	if rc := h.call("epoll_wait", ep, outAddr, 8, 1_000_000, nAddr); rc != 0 {
+		t.Fatalf("epoll_wait = %d", rc)
+	}
+	subs := h.p1.polls[len(h.p1.polls)-1]
+	if len(subs) != 4 || subs[0].tag != 1 || subs[0].fd != 5 || subs[1].tag != 2 || subs[1].fd != 5 ||
+		subs[2].tag != 1 || subs[2].fd != 6 || subs[3].tag != 0 || subs[3].timeout != 1_000_000 {
+		t.Fatalf("subscriptions = %+v", subs)
+	}
+	if n := h.u32(nAddr); n != 2 {
+		t.Fatalf("nevents = %d, want 2 (one per fd)", n)
+	}
+	got := map[uint64]uint32{}
+	for i := uint32(0); i < 2; i++ {
+		data2, _ := h.mod.Memory().ReadUint64Le(outAddr + 32*i + 24)
+		got[data2] = h.u32(outAddr + 32*i)
+	}
+	if got[75] != epollIn|epollOut || got[76] != epollIn|epollHup {
+		t.Errorf("events by data2 = %v, want 75: IN|OUT, 76: IN|HUP", got)
+	}
+
+	// fd 6 was ONESHOT: disarmed. An infinite timeout adds no clock.
+	h.call("epoll_wait", ep, outAddr, 1, 0xFFFF_FFFF_FFFF_FFFF, nAddr)
+	subs = h.p1.polls[len(h.p1.polls)-1]
+	if len(subs) != 2 || subs[0].fd != 5 || subs[1].fd != 5 {
+		t.Errorf("after ONESHOT fired, subscriptions = %+v, want fd 5 only", subs)
+	}
+	if n := h.u32(nAddr); n != 1 {
+		t.Errorf("maxevents 1: nevents = %d", n)
+	}
+
+	// Timeout: only the clock fires.
+	h.p1.respond = func(subs []sub) []event { return []event{{userdata: subs[len(subs)-1].userdata}} }
+	if rc := h.call("epoll_wait", ep, outAddr, 8, 5, nAddr); rc != 0 || h.u32(nAddr) != 0 {
+		t.Errorf("timeout: rc %d nevents %d", rc, h.u32(nAddr))
+	}
+
+	// Error on the write side becomes EPOLLERR (with OUT).
+	h.p1.respond = func(subs []sub) []event { return []event{{userdata: subs[1].userdata, tag: 2, errno: 58}} }
+	h.call("epoll_wait", ep, outAddr, 8, 5, nAddr)
+	if h.u32(nAddr) != 1 || h.u32(outAddr) != epollOut|epollErr {
+		t.Errorf("error event: n %d events %#x", h.u32(nAddr), h.u32(outAddr))
+	}
+
+	// DEL, then close the epoll fd: the host never sees it.
+	if rc := h.call("epoll_ctl", ep, 2, 5, 0); rc != 0 {
+		t.Errorf("DEL = %d", rc)
+	}
+	if rc := h.call("fd_close", ep); rc != 0 || len(h.p1.closed) != 0 {
+		t.Errorf("closing the epoll fd: rc %d, host closes %v", rc, h.p1.closed)
+	}
+	if rc := h.call("epoll_wait", ep, outAddr, 8, 0, nAddr); rc != errnoInval {
+		t.Errorf("epoll_wait on a closed epoll fd = %d, want EINVAL", rc)
+	}
+	if rc := h.call("fd_close", 5); rc != 0 || len(h.p1.closed) != 1 || h.p1.closed[0] != 5 {
+		t.Errorf("fd_close(5) did not reach the host: %v", h.p1.closed)
+	}
+}
+
+func TestSignalRenumbering(t *testing.T) {
+	h := newAdapterHarness(t)
+	for _, c := range []struct{ wasix, p1 uint32 }{{2, 2}, {15, 15}, {17, 16}, {31, 30}} {
+		h.p1.raised = nil
+		if rc := h.call("proc_raise", uint64(c.wasix)); rc != 0 || len(h.p1.raised) != 1 || h.p1.raised[0] != c.p1 {
+			t.Errorf("proc_raise(%d): rc %d, host got %v, want %d", c.wasix, rc, h.p1.raised, c.p1)
+		}
+	}
+	h.p1.raised = nil
+	if rc := h.call("proc_raise", 16); rc != errnoInval || len(h.p1.raised) != 0 {
+		t.Errorf("SIGSTKFLT: rc %d, host got %v", rc, h.p1.raised)
+	}
+}
+
+func TestPathOpen2AndSockAccept(t *testing.T) {
+	h := newAdapterHarness(t)
+	if rc := h.call("path_open2", 3, 1, 100, 5, 1, 0x1234, 0x5678, 4, 1, 200); rc != 0 {
+		t.Fatalf("path_open2 = %d", rc)
+	}
+	want := []uint64{3, 1, 100, 5, 1, 0x1234, 0x5678, 4, 200}
+	for i := range want {
+		if h.p1.opened[i] != want[i] {
+			t.Fatalf("path_open got %v, want %v (fdflagsext dropped)", h.p1.opened, want)
+		}
+	}
+	if h.u32(200) != 11 {
+		t.Errorf("opened fd = %d", h.u32(200))
+	}
+	h.mod.Memory().Write(300, []byte("xxxxxxxxxxxxxxxxxxxxxxxx"))
+	if rc := h.call("sock_accept", 5, 0, 296, 300); rc != 0 || h.u32(296) != 9 {
+		t.Fatalf("sock_accept = %d, fd %d", rc, h.u32(296))
+	}
+	addr, _ := h.mod.Memory().Read(300, 24)
+	for i, b := range addr[:20] {
+		if b != 0 {
+			t.Fatalf("peer address byte %d = %#x, want 20 zero bytes (UNSPEC)", i, b)
+		}
+	}
+	if addr[20] != 'x' {
+		t.Error("sock_accept wrote past the 20-byte address")
+	}
+}
+
+func TestFdDupAliases(t *testing.T) {
+	h := newAdapterHarness(t)
+	if rc := h.call("fd_dup", 99, 400); rc != errnoBadf {
+		t.Errorf("fd_dup of an unknown fd = %d, want EBADF", rc)
+	}
+	if rc := h.call("fd_dup", 5, 400); rc != 0 {
+		t.Fatalf("fd_dup = %d", rc)
+	}
+	alias := h.u32(400)
+	if alias < aliasFDBase {
+		t.Fatalf("alias %d collides with host fds", alias)
+	}
+	h.p1.statted = nil
+	if rc := h.call("fd_fdstat_get", uint64(alias), 500); rc != 0 || len(h.p1.statted) != 1 || h.p1.statted[0] != 5 {
+		t.Errorf("fd_fdstat_get(alias): rc %d, host saw %v, want fd 5", rc, h.p1.statted)
+	}
+	if rc := h.call("fd_close", uint64(alias)); rc != 0 || len(h.p1.closed) != 0 {
+		t.Errorf("closing the alias: rc %d, host closes %v", rc, h.p1.closed)
+	}
+	h.p1.statted = nil
+	h.call("fd_fdstat_get", uint64(alias), 500)
+	if len(h.p1.statted) != 1 || h.p1.statted[0] != alias {
+		t.Errorf("closed alias still maps: host saw %v", h.p1.statted)
+	}
+}
+
+func TestChdirNormalizes(t *testing.T) {
+	h := newAdapterHarness(t)
+	steps := []struct{ chdir, want string }{
+		{"", "/"}, // initial directory
+		{"/usr/lib", "/usr/lib"},
+		{"..", "/usr"},
+		{"./local//share/", "/usr/local/share"},
+		{"../../..", "/"},
+		{"..", "/"},
+		{"a/./b/../c", "/a/c"},
+		{"/x/..//y/.", "/y"},
+		{"...", "/y/..."},
+	}
+	for _, s := range steps {
+		if s.chdir != "" {
+			h.mod.Memory().Write(600, []byte(s.chdir))
+			if rc := h.call("chdir", 600, uint64(len(s.chdir))); rc != 0 {
+				t.Fatalf("chdir(%q) = %d", s.chdir, rc)
+			}
+		}
+		h.mod.Memory().WriteUint32Le(700, 256)
+		if rc := h.call("getcwd", 800, 700); rc != 0 {
+			t.Fatalf("getcwd = %d", rc)
+		}
+		n := h.u32(700)
+		got, _ := h.mod.Memory().Read(800, n+1)
+		if string(got[:n]) != s.want || got[n] != 0 {
+			t.Errorf("after chdir(%q): cwd %q (terminator %d), want %q", s.chdir, got[:n], got[n], s.want)
+		}
+	}
+	if rc := h.call("chdir", 600, 0); rc != errnoNoent {
+		t.Errorf("chdir(\"\") = %d, want ENOENT", rc)
+	}
+}

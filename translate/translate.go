@@ -1,0 +1,619 @@
+// Package translate rewrites a WASIX module into one that imports only
+// WASI preview1, so that any conformant preview1 host (wazero, Wasmtime,
+// Node's node:wasi, browser shims) can run it.
+//
+// Each wasix_32v1 import is handled in one of three ways (see
+// docs/translate.md for the full list):
+//
+//   - preview1 functions that wasmer re-exports under wasix_32v1 are
+//     re-pointed to wasi_snapshot_preview1;
+//   - a set of WASIX functions (epoll over poll_oneoff, fd_dup, getcwd/chdir,
+//     thread and futex calls for one thread, signals at start-up, proc_exit2,
+//     clocks, tty_get, ...) are emulated by adapter functions added to the
+//     module, which call preview1 functions;
+//   - everything else becomes a stub that returns ENOSYS (52), or traps for
+//     the few functions that never return. [Options.Strict] refuses instead.
+//
+// Adapters that keep state (the epoll interest lists, fd aliases, the
+// current directory) use one page of linear memory that they take with
+// memory.grow on first use; its address is kept in a global added to the
+// module.
+package translate
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/wazix/wazix/compat"
+	"github.com/wazix/wazix/internal/wasmbin"
+)
+
+// Options control a translation.
+type Options struct {
+	// Strict makes Translate fail when any import would become a stub.
+	Strict bool
+	// UnshareMemory turns an imported memory (the env.memory that WASIX
+	// toolchains import, usually shared) into a defined, non-shared memory,
+	// for hosts without threads. It is refused when the module can spawn
+	// threads.
+	UnshareMemory bool
+}
+
+// Action says what the translation does with one import.
+type Action string
+
+const (
+	// ActionKeep: the import is left as it is (preview1 or non-system).
+	ActionKeep Action = "keep"
+	// ActionPreview1: a wasix_32v1 import re-pointed to wasi_snapshot_preview1.
+	ActionPreview1 Action = "preview1"
+	// ActionEmulated: implemented by an adapter inside the module.
+	ActionEmulated Action = "emulated"
+	// ActionWrapped: a preview1 import still used, but called through an
+	// adapter (fd numbers made by the fd_dup or epoll emulation).
+	ActionWrapped Action = "wrapped"
+	// ActionStub: replaced by a function that returns an error (or traps).
+	ActionStub Action = "stub"
+)
+
+// ImportReport describes what happened to one function import.
+type ImportReport struct {
+	Module    string `json:"module"`
+	Name      string `json:"name"`
+	Signature string `json:"signature"`
+	Action    Action `json:"action"`
+	// Target is the preview1 function a re-pointed import now names.
+	Target string `json:"target,omitempty"`
+	// Stub is what a stub does: "errno 52", "returns -6", "traps".
+	Stub string `json:"stub,omitempty"`
+}
+
+// Report summarises a translation; the CLI prints it on stderr.
+type Report struct {
+	Input    string         `json:"input_flavour"`
+	Imports  []ImportReport `json:"imports"`
+	Stubbed  []string       `json:"stubbed"`
+	Memory   string         `json:"memory"`
+	Adapters []string       `json:"adapters"`
+	// AdapterRegion is set when the output reserves a page of memory at run
+	// time for adapter state.
+	AdapterRegion bool     `json:"adapter_region"`
+	Warnings      []string `json:"warnings,omitempty"`
+	InputBytes    int      `json:"input_bytes"`
+	OutputBytes   int      `json:"output_bytes"`
+}
+
+// ErrStrict is wrapped by the error Translate returns in strict mode when
+// some imports can only be stubbed.
+var ErrStrict = errors.New("imports that can only be stubbed")
+
+// Classify tells what Translate does with a function import, without
+// translating anything: the action, and for re-pointed imports the preview1
+// name. It is what `wazix inspect` shows.
+func Classify(module, name string, params, results []api.ValueType) Action {
+	return classify(module, name, fromAPI(params), fromAPI(results))
+}
+
+func classify(module, name string, params, results []wasmbin.ValType) Action {
+	sig := wasmbin.FuncType{Params: params, Results: results}
+	switch module {
+	case compat.ModuleWASIX32:
+		if a, ok := emulations[name]; ok && sig.Equal(a.funcType()) {
+			return ActionEmulated
+		}
+		if f, ok := compat.Find(compat.ModulePreview1, name, toAPI(params), toAPI(results)); ok && f.Name == name {
+			return ActionPreview1
+		}
+		return ActionStub
+	case compat.ModuleWASIX64, compat.ModuleWASIThreads:
+		return ActionStub
+	}
+	return ActionKeep
+}
+
+func (a *adapter) funcType() wasmbin.FuncType {
+	return wasmbin.FuncType{Params: a.params, Results: a.results}
+}
+
+// fdParams lists, for preview1 functions, which parameters are fds; they are
+// wrapped when fd aliases exist. fd_close is handled separately.
+func fdParams(name string) []int {
+	switch name {
+	case "fd_close", "poll_oneoff", "proc_exit", "proc_raise", "sched_yield", "random_get",
+		"args_get", "args_sizes_get", "environ_get", "environ_sizes_get", "clock_res_get", "clock_time_get":
+		return nil
+	case "fd_renumber":
+		return []int{0, 1}
+	case "path_link":
+		return []int{0, 4}
+	case "path_rename":
+		return []int{0, 3}
+	case "path_symlink":
+		return []int{2}
+	}
+	if strings.HasPrefix(name, "fd_") || strings.HasPrefix(name, "path_") || strings.HasPrefix(name, "sock_") {
+		return []int{0}
+	}
+	return nil
+}
+
+// stubBehaviour returns what the stub for module.name does.
+func stubBehaviour(module, name string, results []wasmbin.ValType) (string, func(f *funcBuilder)) {
+	if module == compat.ModuleWASIThreads && name == "thread-spawn" && len(results) == 1 && results[0] == i32 {
+		// wasi-libc turns any negative result into EAGAIN: pthread_create fails cleanly.
+		return "returns -6", func(f *funcBuilder) { f.i32(-6) }
+	}
+	if len(results) == 1 && results[0] == i32 {
+		errno := int32(errnoNosys)
+		if module == compat.ModuleWASIX32 && name == "proc_join" {
+			errno = errnoChild // no children can exist
+		}
+		return fmt.Sprintf("errno %d", errno), func(f *funcBuilder) { f.i32(errno) }
+	}
+	// Functions without an errno result never return (proc_exec,
+	// stack_restore, ...) or are unknown: trapping is the honest answer.
+	return "traps", func(f *funcBuilder) { f.unreachable() }
+}
+
+type importPlan struct {
+	im      wasmbin.Import
+	sig     wasmbin.FuncType
+	action  Action
+	adapter *adapter // emulation, wrapper or stub
+	newIdx  uint32   // index in the output import list (kept imports)
+	stub    string
+}
+
+// Translate rewrites a WASIX module into a preview1-only module.
+func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
+	m, err := wasmbin.Parse(wasm)
+	if err != nil {
+		return nil, nil, err
+	}
+	in, err := m.Decode()
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := &Report{InputBytes: len(wasm), Stubbed: []string{}, Adapters: []string{}}
+	if m.Custom("linking") != nil {
+		return nil, rep, errors.New("a relocatable object file (it has a linking section): link it first")
+	}
+
+	var detectIn []compat.Import
+	var plans []*importPlan
+	for _, im := range in.Imports {
+		if im.Kind != wasmbin.KindFunc {
+			continue
+		}
+		sig := in.Types[im.TypeIndex]
+		detectIn = append(detectIn, compat.Import{Module: im.Module, Name: im.Name, Params: toAPI(sig.Params), Results: toAPI(sig.Results)})
+		plans = append(plans, &importPlan{im: im, sig: sig, action: classify(im.Module, im.Name, sig.Params, sig.Results)})
+	}
+	det := compat.Detect(detectIn)
+	rep.Input = det.String()
+	if det.WASIX64 {
+		return nil, rep, errors.New("wasix_64v1 (memory64) modules are not supported")
+	}
+
+	// Which emulations are in use decides which preview1 imports need wrapping.
+	uses := map[string]bool{}
+	for _, p := range plans {
+		if p.action == ActionEmulated {
+			uses[p.im.Name] = true
+		}
+	}
+	resolveFDs := uses["fd_dup"] || uses["fd_dup2"]
+	epoll := uses["epoll_create"] || uses["epoll_ctl"] || uses["epoll_wait"]
+
+	var stubbed []string
+	for _, p := range plans {
+		switch p.action {
+		case ActionEmulated:
+			p.adapter = emulations[p.im.Name]
+		case ActionStub:
+			desc, body := stubBehaviour(p.im.Module, p.im.Name, p.sig.Results)
+			p.stub = desc
+			p.adapter = &adapter{params: p.sig.Params, results: p.sig.Results,
+				build: func(g *gen, f *funcBuilder) { body(f) }}
+			stubbed = append(stubbed, p.im.Module+"."+p.im.Name)
+		case ActionPreview1, ActionKeep:
+			isP1 := p.action == ActionPreview1 || p.im.Module == compat.ModulePreview1
+			if !isP1 {
+				break
+			}
+			if p.im.Name == "fd_close" && (resolveFDs || epoll) {
+				p.action = ActionWrapped
+				p.adapter = fdCloseWrapper(resolveFDs, epoll)
+			} else if _, known := compat.Find(compat.ModulePreview1, p.im.Name, toAPI(p.sig.Params), toAPI(p.sig.Results)); known && resolveFDs && len(fdParams(p.im.Name)) > 0 {
+				p.action = ActionWrapped
+				p.adapter = fdWrapper(p.im.Name, p.sig)
+			}
+		}
+	}
+	if opts.Strict && len(stubbed) > 0 {
+		return nil, rep, fmt.Errorf("%w: %s", ErrStrict, strings.Join(stubbed, ", "))
+	}
+	rep.Stubbed = append(rep.Stubbed, stubbed...)
+
+	// The adapter set: per-import adapters plus their helpers, transitively.
+	type added struct {
+		key string
+		a   *adapter
+	}
+	var adapters []added
+	helperSet := map[string]bool{}
+	var addHelper func(name string)
+	addHelper = func(name string) {
+		if helperSet[name] {
+			return
+		}
+		helperSet[name] = true
+		h := helpers[name]
+		for _, d := range h.helpers {
+			addHelper(d)
+		}
+	}
+	needP1 := map[string]bool{}
+	region := false
+	for _, p := range plans {
+		if p.adapter == nil {
+			continue
+		}
+		for _, h := range p.adapter.helpers {
+			addHelper(h)
+		}
+		if resolveFDs && p.action != ActionStub {
+			addHelper("resolve_fd")
+		}
+		for _, n := range p.adapter.p1 {
+			needP1[n] = true
+		}
+		region = region || p.adapter.region
+	}
+	var helperNames []string
+	for n := range helperSet {
+		helperNames = append(helperNames, n)
+		for _, x := range helpers[n].p1 {
+			needP1[x] = true
+		}
+		region = region || helpers[n].region
+	}
+	sort.Strings(helperNames)
+
+	// New import list: non-function imports and kept/re-pointed/wrapped
+	// function imports in their original order, then the preview1 functions
+	// that adapters call and the module did not import.
+	var newImports []wasmbin.Import
+	p1Index := map[string]uint32{}
+	nFuncImports := uint32(0)
+	memImported := -1
+	pi := 0
+	for _, im := range in.Imports {
+		if im.Kind != wasmbin.KindFunc {
+			if im.Kind == wasmbin.KindMemory {
+				memImported = len(newImports)
+			}
+			newImports = append(newImports, im)
+			continue
+		}
+		p := plans[pi]
+		pi++
+		switch p.action {
+		case ActionKeep, ActionPreview1, ActionWrapped:
+			ni := im
+			if p.action == ActionPreview1 || (p.action == ActionWrapped && im.Module == compat.ModuleWASIX32) {
+				ni.Module = compat.ModulePreview1
+			}
+			p.newIdx = nFuncImports
+			nFuncImports++
+			newImports = append(newImports, ni)
+			if ni.Module == compat.ModulePreview1 {
+				if _, seen := p1Index[ni.Name]; !seen {
+					if f, ok := compat.Find(compat.ModulePreview1, ni.Name, toAPI(p.sig.Params), toAPI(p.sig.Results)); ok && f.Name == ni.Name {
+						p1Index[ni.Name] = p.newIdx
+					}
+				}
+			}
+		}
+	}
+	allTypes := append([]wasmbin.FuncType(nil), in.Types...)
+	typeIndex := func(ft wasmbin.FuncType) uint32 {
+		for i, t := range allTypes {
+			if t.Equal(ft) {
+				return uint32(i)
+			}
+		}
+		allTypes = append(allTypes, ft)
+		return uint32(len(allTypes) - 1)
+	}
+	var needNames []string
+	for n := range needP1 {
+		if _, ok := p1Index[n]; !ok {
+			needNames = append(needNames, n)
+		}
+	}
+	sort.Strings(needNames)
+	for _, n := range needNames {
+		f := compat.Lookup(compat.ModulePreview1, n)[0]
+		newImports = append(newImports, wasmbin.Import{Module: compat.ModulePreview1, Name: n, Kind: wasmbin.KindFunc,
+			TypeIndex: typeIndex(wasmbin.FuncType{Params: fromAPI(f.Params), Results: fromAPI(f.Results)})})
+		p1Index[n] = nFuncImports
+		nFuncImports++
+	}
+
+	// Function indices of the output: imports, the original functions, then
+	// the adapters (per-import adapters first, then helpers).
+	oldImported := uint32(in.ImportedFunctions())
+	firstAdapter := nFuncImports + uint32(len(in.Functions))
+	names := map[uint32]string{}
+	for _, p := range plans {
+		if p.adapter != nil {
+			idx := firstAdapter + uint32(len(adapters))
+			p.newIdx = idx
+			adapters = append(adapters, added{key: p.im.Module + "." + p.im.Name, a: p.adapter})
+			names[idx] = "wazix:" + p.im.Module + "." + p.im.Name
+		}
+	}
+	g := &gen{p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs}
+	for _, n := range helperNames {
+		idx := firstAdapter + uint32(len(adapters))
+		g.helperIndex[n] = idx
+		adapters = append(adapters, added{key: "helper." + n, a: helpers[n]})
+		names[idx] = "wazix:" + n
+	}
+
+	// Memory.
+	var memLimits *wasmbin.Limits
+	memDefined := len(in.Memories) > 0
+	if memImported >= 0 {
+		l := newImports[memImported].Limits
+		memLimits = &l
+	} else if memDefined {
+		memLimits = &in.Memories[0]
+	}
+	if memLimits != nil && memLimits.Is64 {
+		return nil, rep, errors.New("memory64 modules are not supported")
+	}
+	if len(adapters) > 0 && memLimits == nil {
+		return nil, rep, errors.New("the module has no memory, which the adapters need")
+	}
+	switch {
+	case memImported >= 0 && opts.UnshareMemory:
+		if det.SpawnsThreads {
+			return nil, rep, errors.New("--unshare-memory: the module can spawn threads, which need a shared memory")
+		}
+		im := newImports[memImported]
+		newImports = append(newImports[:memImported], newImports[memImported+1:]...)
+		l := im.Limits
+		l.Shared = false
+		m.SetSection(wasmbin.SecMemory, wasmbin.AppendLimits(wasmbin.AppendU32(nil, 1), l))
+		rep.Memory = fmt.Sprintf("imported %s.%s (%s) turned into a defined memory (%s)", im.Module, im.Name, im.Limits, l)
+	case memDefined && opts.UnshareMemory && in.Memories[0].Shared:
+		if det.SpawnsThreads {
+			return nil, rep, errors.New("--unshare-memory: the module can spawn threads, which need a shared memory")
+		}
+		l := in.Memories[0]
+		l.Shared = false
+		payload := wasmbin.AppendU32(nil, uint32(len(in.Memories)))
+		payload = wasmbin.AppendLimits(payload, l)
+		for _, x := range in.Memories[1:] {
+			payload = wasmbin.AppendLimits(payload, x)
+		}
+		m.SetSection(wasmbin.SecMemory, payload)
+		rep.Memory = fmt.Sprintf("defined memory (%s) made non-shared", in.Memories[0])
+	case memImported >= 0:
+		im := newImports[memImported]
+		rep.Memory = fmt.Sprintf("imported %s.%s (%s), kept: the host must provide it", im.Module, im.Name, im.Limits)
+		if im.Limits.Shared {
+			rep.Warnings = append(rep.Warnings, "the memory is an imported shared memory: hosts without threads support, or without an env module, need --unshare-memory")
+		} else {
+			rep.Warnings = append(rep.Warnings, "the memory is imported: hosts that do not provide "+im.Module+"."+im.Name+" need --unshare-memory")
+		}
+	case memDefined:
+		rep.Memory = fmt.Sprintf("defined (%s)", in.Memories[0])
+	default:
+		rep.Memory = "none"
+	}
+
+	// Globals: the region base, appended after every existing global.
+	if region {
+		importedGlobals := 0
+		for _, im := range newImports {
+			if im.Kind == wasmbin.KindGlobal {
+				importedGlobals++
+			}
+		}
+		g.baseGlobal = uint32(importedGlobals + len(in.Globals))
+		rep.AdapterRegion = true
+		if m.Custom("go:buildid") != nil || m.Custom("go.buildid") != nil {
+			rep.Warnings = append(rep.Warnings, "Go module: the Go runtime assumes it alone grows memory, so the adapter region (used by "+
+				"epoll, fd_dup, getcwd/chdir, thread_sleep and futex timeouts) can be overwritten by the Go heap")
+		}
+	}
+
+	// Index map, then rewrite every reference.
+	mapIndex := func(old uint32) uint32 {
+		if old < oldImported {
+			return plans[old].newIdx
+		}
+		return nFuncImports + (old - oldImported)
+	}
+	if err := m.RemapFunctions(mapIndex, names); err != nil {
+		return nil, rep, err
+	}
+	moved := false
+	for i := uint32(0); i < uint32(in.NumFunctions()); i++ {
+		moved = moved || mapIndex(i) != i
+	}
+	if moved {
+		// DWARF addresses are code-section offsets, which changed.
+		var dropped []string
+		for _, s := range m.Sections {
+			if s.ID == wasmbin.SecCustom && strings.HasPrefix(s.Name, ".debug_") {
+				dropped = append(dropped, s.Name)
+			}
+		}
+		for _, name := range dropped {
+			m.RemoveSection(wasmbin.SecCustom, name)
+		}
+		if len(dropped) > 0 {
+			rep.Warnings = append(rep.Warnings, "dropped DWARF sections, whose code offsets the rewrite invalidates: "+strings.Join(dropped, ", "))
+		}
+	}
+
+	// Emit sections.
+	var funcEntries, codeEntries [][]byte
+	for _, ad := range adapters {
+		f := newFunc(ad.a.params, ad.a.results)
+		ad.a.build(g, f)
+		funcEntries = append(funcEntries, wasmbin.AppendU32(nil, typeIndex(f.typ)))
+		codeEntries = append(codeEntries, wasmbin.AppendCodeBody(nil, f.body()))
+		rep.Adapters = append(rep.Adapters, ad.key)
+	}
+	typePayload := wasmbin.AppendU32(nil, uint32(len(allTypes)))
+	if s := m.Section(wasmbin.SecType); s != nil && len(allTypes) == len(in.Types) {
+		typePayload = s.Payload
+	} else {
+		for _, t := range allTypes {
+			typePayload = wasmbin.AppendFuncType(typePayload, t)
+		}
+	}
+	if len(allTypes) > 0 {
+		m.SetSection(wasmbin.SecType, typePayload)
+	}
+	m.SetSection(wasmbin.SecImport, wasmbin.EncodeImports(newImports))
+	if len(newImports) == 0 {
+		m.RemoveSection(wasmbin.SecImport, "")
+	}
+	if len(adapters) > 0 {
+		if err := appendSection(m, wasmbin.SecFunction, funcEntries); err != nil {
+			return nil, rep, err
+		}
+		if err := appendSection(m, wasmbin.SecCode, codeEntries); err != nil {
+			return nil, rep, err
+		}
+	}
+	if region {
+		glob := wasmbin.AppendGlobal(nil, wasmbin.Global{Type: wasmbin.GlobalType{Type: i32, Mutable: true}, Init: []byte{0x41, 0x00, 0x0b}})
+		if err := appendSection(m, wasmbin.SecGlobal, [][]byte{glob}); err != nil {
+			return nil, rep, err
+		}
+	}
+	if memLimits != nil {
+		hasMemExport, nameTaken := false, false
+		for _, e := range in.Exports {
+			hasMemExport = hasMemExport || e.Kind == wasmbin.KindMemory
+			nameTaken = nameTaken || e.Name == "memory"
+		}
+		if !hasMemExport {
+			// preview1 hosts find the guest's memory through this export.
+			if nameTaken {
+				rep.Warnings = append(rep.Warnings, `memory is not exported and the name "memory" is taken`)
+			} else if err := appendSection(m, wasmbin.SecExport, [][]byte{wasmbin.AppendExport(nil, wasmbin.Export{Name: "memory", Kind: wasmbin.KindMemory})}); err != nil {
+				return nil, rep, err
+			}
+		}
+	}
+	for _, p := range plans {
+		r := ImportReport{Module: p.im.Module, Name: p.im.Name, Signature: compat.Signature(toAPI(p.sig.Params), toAPI(p.sig.Results)), Action: p.action, Stub: p.stub}
+		if p.action == ActionPreview1 {
+			r.Target = compat.ModulePreview1 + "." + p.im.Name
+		}
+		rep.Imports = append(rep.Imports, r)
+	}
+	out := m.Encode()
+	rep.OutputBytes = len(out)
+
+	// The output must decode: a cheap guard against a translator bug.
+	if om, err := wasmbin.Parse(out); err != nil {
+		return nil, rep, fmt.Errorf("internal error: output does not parse: %w", err)
+	} else if _, err := om.Decode(); err != nil {
+		return nil, rep, fmt.Errorf("internal error: output does not decode: %w", err)
+	}
+	return out, rep, nil
+}
+
+func appendSection(m *wasmbin.Module, id byte, items [][]byte) error {
+	var payload []byte
+	if s := m.Section(id); s != nil {
+		payload = s.Payload
+	}
+	p, err := wasmbin.AppendToVector(payload, items...)
+	if err != nil {
+		return err
+	}
+	m.SetSection(id, p)
+	return nil
+}
+
+// fdWrapper calls a preview1 function with its fd arguments translated
+// through the fd_dup alias table.
+func fdWrapper(name string, sig wasmbin.FuncType) *adapter {
+	fds := map[int]bool{}
+	for _, i := range fdParams(name) {
+		fds[i] = true
+	}
+	return &adapter{params: sig.Params, results: sig.Results, p1: []string{name}, helpers: []string{"resolve_fd"},
+		build: func(g *gen, f *funcBuilder) {
+			for i := range sig.Params {
+				if fds[i] {
+					g.fdArg(f, uint32(i))
+				} else {
+					f.get(uint32(i))
+				}
+			}
+			f.call(g.p1(name))
+		}}
+}
+
+// fdCloseWrapper closes adapter-made fds (epoll instances, aliases) in the
+// adapter and passes every other fd to preview1 fd_close.
+func fdCloseWrapper(aliases, epoll bool) *adapter {
+	a := &adapter{params: types(i32), results: types(i32), p1: []string{"fd_close"}, region: aliases || epoll}
+	if epoll {
+		a.helpers = append(a.helpers, "epoll_instance")
+	}
+	if aliases {
+		a.helpers = append(a.helpers, "region")
+	}
+	a.build = func(g *gen, f *funcBuilder) {
+		e, i := f.local(i32), f.local(i32)
+		if epoll {
+			f.get(0).call(g.helper("epoll_instance")).tee(e).if_().get(e).i32(0).i32Store(0).i32(0).return_().end()
+		}
+		if aliases {
+			f.get(0).i32(aliasFDBase).i32GeU().if_()
+			f.call(g.helper("region")).i32(offAliases).i32Add().set(e)
+			f.block().loop()
+			f.get(i).i32(maxAliases).i32GeU().brIf(1)
+			f.get(e).i32Load(0).get(0).i32Eq().if_().get(e).i32(0).i32Store(0).i32(0).return_().end()
+			f.get(e).i32(8).i32Add().set(e)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.end()
+		}
+		f.get(0).call(g.p1("fd_close"))
+	}
+	return a
+}
+
+func toAPI(ts []wasmbin.ValType) []api.ValueType {
+	out := make([]api.ValueType, len(ts))
+	for i, t := range ts {
+		if len(t) == 1 {
+			out[i] = t[0] // wazero's ValueType is the binary encoding
+		}
+	}
+	return out
+}
+
+func fromAPI(ts []api.ValueType) []wasmbin.ValType {
+	out := make([]wasmbin.ValType, len(ts))
+	for i, t := range ts {
+		out[i] = wasmbin.ValType([]byte{t})
+	}
+	return out
+}

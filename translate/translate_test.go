@@ -1,0 +1,367 @@
+package translate
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/wazix/wazix/compat"
+	"github.com/wazix/wazix/internal/testtools"
+	"github.com/wazix/wazix/internal/wasmbin"
+)
+
+const fixtureDir = "../fixtures/translate"
+
+var fixtures sync.Map // name -> []byte
+
+// fixture builds fixtures/translate/<name> (.wat with wabt, .c with clang,
+// a directory with GOOS=wasip1 go build) once per test binary.
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	if b, ok := fixtures.Load(name); ok {
+		return b.([]byte)
+	}
+	path := filepath.Join(fixtureDir, name)
+	var b []byte
+	switch filepath.Ext(name) {
+	case ".wat":
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = testtools.Wat2Wasm(t, string(src))
+	case ".c":
+		b = testtools.Clang(t, path, fixtureDir)
+	default:
+		b = testtools.GoWasip1(t, path)
+	}
+	fixtures.Store(name, b)
+	return b
+}
+
+// proof is one fixture and what it must do once translated.
+type proof struct {
+	fixture string
+	opts    Options
+	stdin   string
+	want    testtools.Result
+}
+
+var proofs = []proof{
+	{fixture: "signals.wat", opts: Options{UnshareMemory: true},
+		want: testtools.Result{Stdout: "signals ok 0\n", Exit: 7}},
+	{fixture: "indices.wat", want: testtools.Result{Stdout: "1\n5\n7\n", Exit: 5}},
+	{fixture: "epoll.c", stdin: "hello epoll\n", want: testtools.Result{Exit: 0, Stdout: `create: 0
+add stdin: 0
+add again: 20
+wait: 0 n=1 events=1 fd=0 data2=42
+read: hello epoll
+del unknown: 44
+timer: 0 n=0 waited>=20ms: 1
+close: 0
+bad epfd: 28
+`}},
+	{fixture: "posix.c", want: testtools.Result{Exit: 3, Stdout: `signals: 0 count=0
+dup: 0 distinct=1
+written through the duplicate
+close dup: 0
+getcwd size: 68 len=1
+getcwd small: 68 len=1
+cwd: /
+chdir: 0 cwd: /tmp/sub
+thread_id: 0 1
+parallelism: 0 1
+sched_yield: 0
+thread_sleep: 0 slept>=5ms: 1
+futex changed: 0 woken=1
+futex timeout: 0 woken=0
+futex wake: 0 0
+clock_time_set: 63
+tty: 0 80x25
+sock_open: 52
+`}},
+	{fixture: "gowasix", want: testtools.Result{Exit: 4, Stdout: "thread_id 0 1\nparallelism 0 1\nsignals 0 0\nsleep 0\nsock_open 52\n"}},
+}
+
+// TestProof translates each fixture and checks that the result validates,
+// imports nothing but preview1, and behaves as expected under every
+// preview1 host available (the stock wazero CLI and Node's node:wasi).
+func TestProof(t *testing.T) {
+	for _, p := range proofs {
+		t.Run(p.fixture, func(t *testing.T) {
+			if p.fixture == "gowasix" && testing.Short() {
+				t.Skip("builds a Go guest")
+			}
+			out, rep, err := Translate(fixture(t, p.fixture), p.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.OutputBytes != len(out) {
+				t.Errorf("report says %d output bytes, got %d", rep.OutputBytes, len(out))
+			}
+			checkPreview1Only(t, out)
+			provePreview1Hosts(t, out, p.stdin, p.want)
+		})
+	}
+}
+
+// provePreview1Hosts checks a translated module against the expected
+// result on every available preview1 host. want comes from the test table
+// today; once the WASIX runtime lands it should come from `wazix run` of the
+// original module, and `wazix run` of the translated one is one more host.
+func provePreview1Hosts(t *testing.T, wasm []byte, stdin string, want testtools.Result) {
+	t.Helper()
+	testtools.Validate(t, wasm)
+	hosts := map[string]func(testing.TB, []byte, string) testtools.Result{
+		"wazero": testtools.RunWazero,
+		"node":   testtools.RunNode,
+	}
+	for name, run := range hosts {
+		t.Run(name, func(t *testing.T) {
+			got := run(t, wasm, stdin)
+			if got.Stdout != want.Stdout {
+				t.Errorf("stdout:\n%s\nwant:\n%s", got.Stdout, want.Stdout)
+			}
+			if got.Exit != want.Exit {
+				t.Errorf("exit code %d, want %d", got.Exit, want.Exit)
+			}
+		})
+	}
+}
+
+func checkPreview1Only(t *testing.T, wasm []byte) {
+	t.Helper()
+	m, err := wasmbin.Parse(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := m.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, im := range in.Imports {
+		if im.Kind == wasmbin.KindFunc && im.Module != compat.ModulePreview1 {
+			t.Errorf("output still imports %s.%s", im.Module, im.Name)
+		}
+		if im.Kind == wasmbin.KindFunc {
+			ft := in.Types[im.TypeIndex]
+			if _, ok := compat.Find(im.Module, im.Name, toAPI(ft.Params), toAPI(ft.Results)); !ok {
+				t.Errorf("output imports %s.%s with a signature preview1 does not have", im.Module, im.Name)
+			}
+		}
+	}
+	if _, ok := exportedMemory(in); !ok {
+		t.Error("output does not export its memory")
+	}
+}
+
+func exportedMemory(in *wasmbin.Info) (uint32, bool) {
+	for _, e := range in.Exports {
+		if e.Kind == wasmbin.KindMemory && e.Name == "memory" {
+			return e.Index, true
+		}
+	}
+	return 0, false
+}
+
+func TestReportActions(t *testing.T) {
+	_, rep, err := Translate(fixture(t, "posix.c"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Action{
+		"wasix_32v1.fd_dup":                    ActionEmulated,
+		"wasix_32v1.getcwd":                    ActionEmulated,
+		"wasix_32v1.sched_yield":               ActionPreview1,
+		"wasix_32v1.sock_open":                 ActionStub,
+		"wasix_32v1.proc_exit2":                ActionEmulated,
+		"wasi_snapshot_preview1.fd_write":      ActionWrapped, // fds may be aliases from fd_dup
+		"wasi_snapshot_preview1.fd_close":      ActionWrapped,
+		"wasi_snapshot_preview1.proc_exit":     ActionKeep,
+		"wasix_32v1.clock_time_get":            ActionPreview1,
+		"wasi_snapshot_preview1.fd_fdstat_get": ActionWrapped,
+	}
+	got := map[string]ImportReport{}
+	for _, im := range rep.Imports {
+		got[im.Module+"."+im.Name] = im
+	}
+	for name, action := range want {
+		if got[name].Action != action {
+			t.Errorf("%s: action %q, want %q", name, got[name].Action, action)
+		}
+	}
+	if got["wasix_32v1.sock_open"].Stub != "errno 52" {
+		t.Errorf("sock_open stub = %q", got["wasix_32v1.sock_open"].Stub)
+	}
+	if got["wasix_32v1.sched_yield"].Target != "wasi_snapshot_preview1.sched_yield" {
+		t.Errorf("sched_yield target = %q", got["wasix_32v1.sched_yield"].Target)
+	}
+	if len(rep.Stubbed) != 1 || rep.Stubbed[0] != "wasix_32v1.sock_open" {
+		t.Errorf("stubbed = %v", rep.Stubbed)
+	}
+	if !rep.AdapterRegion {
+		t.Error("posix.c uses getcwd and fd_dup, which need the adapter region")
+	}
+}
+
+func TestStrict(t *testing.T) {
+	_, _, err := Translate(fixture(t, "posix.c"), Options{Strict: true})
+	if !errors.Is(err, ErrStrict) || !strings.Contains(err.Error(), "wasix_32v1.sock_open") {
+		t.Fatalf("err = %v, want ErrStrict naming sock_open", err)
+	}
+	if _, _, err := Translate(fixture(t, "signals.wat"), Options{Strict: true}); err != nil {
+		t.Fatalf("signals.wat needs no stub, but strict failed: %v", err)
+	}
+}
+
+func TestMemory(t *testing.T) {
+	t.Run("shared import kept", func(t *testing.T) {
+		out, rep, err := Translate(fixture(t, "signals.wat"), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := decode(t, out)
+		var mem *wasmbin.Import
+		for i := range in.Imports {
+			if in.Imports[i].Kind == wasmbin.KindMemory {
+				mem = &in.Imports[i]
+			}
+		}
+		if mem == nil || mem.Module != "env" || mem.Name != "memory" || !mem.Limits.Shared {
+			t.Fatalf("env.memory import not kept as shared: %+v", mem)
+		}
+		if len(rep.Warnings) == 0 {
+			t.Error("no warning about the shared memory import")
+		}
+		if _, ok := exportedMemory(in); !ok {
+			t.Error("imported memory is not exported as memory")
+		}
+		testtools.Validate(t, out)
+	})
+	t.Run("unshared", func(t *testing.T) {
+		out, _, err := Translate(fixture(t, "signals.wat"), Options{UnshareMemory: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := decode(t, out)
+		if len(in.Memories) != 1 || in.Memories[0].Shared || in.Memories[0].Min != 1 || in.Memories[0].Max != 16 {
+			t.Fatalf("memories = %+v, want one defined non-shared memory 1..16", in.Memories)
+		}
+		for _, im := range in.Imports {
+			if im.Kind == wasmbin.KindMemory {
+				t.Errorf("memory still imported: %s.%s", im.Module, im.Name)
+			}
+		}
+	})
+	t.Run("threads refuse unshare", func(t *testing.T) {
+		_, _, err := Translate(fixture(t, "threads.wat"), Options{UnshareMemory: true})
+		if err == nil || !strings.Contains(err.Error(), "spawn threads") {
+			t.Fatalf("err = %v, want a refusal because of threads", err)
+		}
+		out, rep, err := Translate(fixture(t, "threads.wat"), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, im := range rep.Imports {
+			if im.Module == "wasi" && im.Name == "thread-spawn" {
+				found = im.Action == ActionStub && im.Stub == "returns -6"
+			}
+		}
+		if !found {
+			t.Errorf("wasi.thread-spawn not stubbed with -6: %+v", rep.Imports)
+		}
+		testtools.Validate(t, out)
+	})
+}
+
+func decode(t *testing.T, wasm []byte) *wasmbin.Info {
+	t.Helper()
+	m, err := wasmbin.Parse(wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := m.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// TestExportedImportFollows calls, in process, an export that named an
+// emulated import: after translation it must reach the adapter.
+func TestExportedImportFollows(t *testing.T) {
+	out, _, err := Translate(fixture(t, "indices.wat"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	mod, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithStartFunctions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := mod.ExportedFunction("thread_id").Call(ctx, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := mod.Memory().ReadUint32Le(300)
+	if res[0] != 0 || v != 1 {
+		t.Errorf("thread_id export: errno %d, tid %d; want 0, 1", res[0], v)
+	}
+}
+
+// TestPreview1Unchanged: a module with nothing to translate keeps its
+// imports and code; only the memory export may be added.
+func TestPreview1Unchanged(t *testing.T) {
+	src := `(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $exit (i32.const 0))))`
+	in := testtools.Wat2Wasm(t, src)
+	out, rep, err := Translate(in, Options{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != string(in) {
+		t.Error("a preview1-only module was changed")
+	}
+	if len(rep.Adapters) != 0 || len(rep.Stubbed) != 0 {
+		t.Errorf("report: adapters %v stubbed %v", rep.Adapters, rep.Stubbed)
+	}
+}
+
+func TestHostileInputNeverPanics(t *testing.T) {
+	for _, in := range [][]byte{nil, []byte("\x00asm\x01\x00\x00\x00\x02\xff\xff\xff\xff\x0f"), []byte("junk")} {
+		if _, _, err := Translate(in, Options{}); err == nil {
+			t.Errorf("Translate(%q) succeeded", in)
+		}
+	}
+}
+
+func FuzzTranslate(f *testing.F) {
+	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
+	// Seeds: the WAT fixtures, compiled when wabt is installed.
+	if testtools.Find("wat2wasm") != "" {
+		for _, name := range []string{"signals.wat", "indices.wat", "threads.wat"} {
+			f.Add(fixture(f, name))
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, _, err := Translate(b, Options{})
+		if err != nil {
+			return
+		}
+		if _, err := wasmbin.Parse(out); err != nil {
+			t.Fatalf("output does not parse: %v", err)
+		}
+	})
+}
