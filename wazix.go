@@ -32,6 +32,8 @@ import (
 	wsys "github.com/tetratelabs/wazero/sys"
 
 	"github.com/wazix/wazix/abi/wasi_p1"
+	"github.com/wazix/wazix/abi/wasix"
+	"github.com/wazix/wazix/compat"
 	"github.com/wazix/wazix/internal/sys"
 )
 
@@ -227,26 +229,35 @@ func (h *Host) Close(context.Context) error {
 	return nil
 }
 
-// ErrMissingImports is returned by Run for a module that imports functions
+// ErrMissingImports is returned by Run for a module that imports something
 // wazix does not provide.
 var ErrMissingImports = errors.New("module imports functions wazix does not provide")
 
-// CheckImports reports the function imports of compiled that no host module
-// of wazix provides, as "module.name" strings.
-func CheckImports(compiled wazero.CompiledModule) []string {
-	provided := map[string]map[string]bool{}
-	for _, mod := range []string{wasi_p1.ModuleName, wasi_p1.UnstableModuleName} {
-		provided[mod] = map[string]bool{}
-		for _, n := range wasi_p1.FunctionNames() {
-			provided[mod][n] = true
-		}
-	}
-	var missing []string
+// importsOf lists the function imports of compiled.
+func importsOf(compiled wazero.CompiledModule) []compat.Import {
+	var ims []compat.Import
 	for _, f := range compiled.ImportedFunctions() {
 		mod, name, _ := f.Import()
-		if !provided[mod][name] {
-			missing = append(missing, mod+"."+name)
+		ims = append(ims, compat.Import{Module: mod, Name: name, Params: f.ParamTypes(), Results: f.ResultTypes()})
+	}
+	return ims
+}
+
+// CheckImports reports the imports of compiled that wazix cannot provide,
+// as "module.name" strings, with the expected signature when only the
+// signature is wrong. Memories are provided whatever their name.
+func CheckImports(compiled wazero.CompiledModule) []string {
+	var missing []string
+	for _, im := range importsOf(compiled) {
+		if _, ok := compat.Find(im.Module, im.Name, im.Params, im.Results); ok {
+			continue
 		}
+		if forms := compat.Lookup(im.Module, im.Name); len(forms) > 0 {
+			missing = append(missing, fmt.Sprintf("%s.%s%s (wazix has %s%s)", im.Module, im.Name,
+				compat.Signature(im.Params, im.Results), im.Name, forms[0].Signature()))
+			continue
+		}
+		missing = append(missing, im.Module+"."+im.Name)
 	}
 	sort.Strings(missing)
 	return missing
@@ -255,9 +266,42 @@ func CheckImports(compiled wazero.CompiledModule) []string {
 // Run instantiates compiled as the guest, runs its _start function and
 // returns its exit code: the code passed to proc_exit, or 0 when _start
 // returns. A trap or a failed instantiation is returned as an error.
+//
+// Run provides what the guest's imports ask for: for a WASIX guest the
+// wasix_32v1 module (in the ABI generation the guest was built for), WASIX
+// semantics where they differ from preview1's, and the memory the guest
+// imports (shared when it has a maximum, as threaded WASIX binaries import
+// env.memory). Call Run once per Host.
 func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) (uint32, error) {
 	if missing := CheckImports(compiled); len(missing) > 0 {
 		return 1, fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
+	}
+	imports := importsOf(compiled)
+	det := compat.Detect(imports)
+	if det.Flavour == compat.FlavourWASIX {
+		b := rt.NewHostModuleBuilder(wasix.ModuleName)
+		if err := wasix.Define(b, h.sys, imports); err != nil {
+			return 1, err
+		}
+		if _, err := b.Instantiate(ctx); err != nil {
+			return 1, fmt.Errorf("wazix: %w", err)
+		}
+	}
+	if det.WASIThreads {
+		if err := wasix.InstantiateWASIThreads(ctx, rt, h.sys); err != nil {
+			return 1, fmt.Errorf("wazix: %w", err)
+		}
+	}
+	for _, mem := range compiled.ImportedMemories() {
+		mod, name, _ := mem.Import()
+		if rt.Module(mod) != nil {
+			continue
+		}
+		max, hasMax := mem.Max()
+		if _, err := rt.InstantiateWithConfig(ctx, memoryModule(name, mem.Min(), max, hasMax),
+			wazero.NewModuleConfig().WithName(mod)); err != nil {
+			return 1, fmt.Errorf("wazix: providing memory %s.%s: %w", mod, name, err)
+		}
 	}
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions("_start")
 	mod, err := rt.InstantiateModule(ctx, compiled, cfg)
@@ -275,4 +319,37 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 		return 1, err
 	}
 	return 0, nil
+}
+
+// memoryModule is a module that defines one memory with the given limits
+// (shared when it has a maximum) and exports it as name.
+func memoryModule(name string, min, max uint32, hasMax bool) []byte {
+	limits := []byte{0x00}
+	limits = appendULEB(limits, uint64(min))
+	if hasMax {
+		limits[0] = 0x03 // shared, with a maximum
+		limits = appendULEB(limits, uint64(max))
+	}
+	memSec := append([]byte{0x01}, limits...)
+	exp := appendULEB([]byte{0x01}, uint64(len(name)))
+	exp = append(exp, name...)
+	exp = append(exp, 0x02, 0x00)
+	b := []byte("\x00asm\x01\x00\x00\x00")
+	b = append(b, 0x05)
+	b = appendULEB(b, uint64(len(memSec)))
+	b = append(b, memSec...)
+	b = append(b, 0x07)
+	b = appendULEB(b, uint64(len(exp)))
+	return append(b, exp...)
+}
+
+func appendULEB(b []byte, v uint64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
 }

@@ -9,13 +9,24 @@ import (
 // attached to; it never spins.
 type Waiter struct {
 	ch chan struct{}
+	fn func()
 }
 
 // NewWaiter returns a waiter with no pending wake-up.
 func NewWaiter() *Waiter { return &Waiter{ch: make(chan struct{}, 1)} }
 
+// NewNotifier returns a waiter that calls fn on every wake-up instead of
+// being waited on: how a guest epoll instance hears about its fds. fn runs
+// with the record's lock held, so it must be short and must not take the
+// lock of any record it could be woken by.
+func NewNotifier(fn func()) *Waiter { return &Waiter{fn: fn} }
+
 // Wake marks the waiter runnable; wake-ups coalesce.
 func (w *Waiter) Wake() {
+	if w.fn != nil {
+		w.fn()
+		return
+	}
 	select {
 	case w.ch <- struct{}{}:
 	default:

@@ -63,9 +63,16 @@ func fdAllocate(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Er
 	return f.Allocate(off, n)
 }
 
-// fdClose is fd_close(fd) -> errno.
+// fdClose is fd_close(fd) -> errno. A WASIX guest cannot close a preopen
+// (wasmer ignores it, and libcs that close every fd at startup rely on that).
 func fdClose(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
-	return h.sys.Table.Close(u32(stack[0]))
+	fd := u32(stack[0])
+	if h.sys.WASIX {
+		if e, errno := h.sys.Table.Get(fd); errno == sys.ESUCCESS && e.Preopen != "" {
+			return sys.ESUCCESS
+		}
+	}
+	return h.sys.Table.Close(fd)
 }
 
 // fdDatasync is fd_datasync(fd) -> errno.
@@ -415,8 +422,24 @@ func fdReaddir(h *host, _ context.Context, m api.Module, stack []uint64) sys.Err
 }
 
 // fdRenumber is fd_renumber(fd, to) -> errno: moves fd onto to, closing to.
+// A WASIX guest gets dup2 instead (wasix-libc's dup2 and dup3 call it): to
+// becomes a duplicate of fd, fd stays open, and to need not be open before.
 func fdRenumber(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
-	return h.sys.Table.Renumber(u32(stack[0]), u32(stack[1]))
+	from, to := u32(stack[0]), u32(stack[1])
+	if !h.sys.WASIX {
+		return h.sys.Table.Renumber(from, to)
+	}
+	e, errno := h.sys.Table.Get(from)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	if from == to {
+		return sys.ESUCCESS
+	}
+	dup := *e
+	dup.CloseOnExec = false
+	dup.Preopen = ""
+	return h.sys.Table.Set(to, &dup)
 }
 
 // Whence values: preview1 and wasi_unstable number them differently.

@@ -111,10 +111,21 @@ func FunctionNames() []string {
 // NewBuilder returns a host module builder named name (ModuleName or
 // UnstableModuleName) with every function bound to s.
 func NewBuilder(rt wazero.Runtime, name string, s *sys.System) wazero.HostModuleBuilder {
-	h := &host{sys: s, unstable: name == UnstableModuleName}
 	b := rt.NewHostModuleBuilder(name)
+	Define(b, s, name == UnstableModuleName, nil)
+	return b
+}
+
+// Define adds the preview1 functions bound to s to b, except those skip
+// names; the WASIX module re-exports them this way. unstable selects
+// wasi_unstable's layouts.
+func Define(b wazero.HostModuleBuilder, s *sys.System, unstable bool, skip map[string]bool) {
+	h := &host{sys: s, unstable: unstable}
 	for _, d := range defs {
 		d := d
+		if skip[d.name] {
+			continue
+		}
 		var results []api.ValueType
 		var gf api.GoModuleFunc
 		if d.noErrno {
@@ -131,7 +142,12 @@ func NewBuilder(rt wazero.Runtime, name string, s *sys.System) wazero.HostModule
 		}
 		b.NewFunctionBuilder().WithGoModuleFunction(gf, d.params, results).WithName(d.name).Export(d.name)
 	}
-	return b
+}
+
+// StopIfCanceled ends the guest m when ctx is done or s is closed; see
+// stopIfCanceled. The WASIX module shares it.
+func StopIfCanceled(ctx context.Context, s *sys.System, m api.Module) {
+	(&host{sys: s}).stopIfCanceled(ctx, m)
 }
 
 // stopIfCanceled ends the guest when its context is done or its system is

@@ -100,6 +100,14 @@ const readRights = sys.RightFdRead | sys.RightFdReaddir
 // pathOpen is path_open(fd, dirflags: lookupflags, path, path_len, oflags,
 // fs_rights_base: rights, fs_rights_inheriting: rights, fdflags, opened_fd: *fd) -> errno.
 func pathOpen(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	return OpenPath(h.sys, m.Memory(), stack, false, u32(stack[8]))
+}
+
+// OpenPath implements path_open over the first eight arguments in stack;
+// the WASIX path_open2 adds fdflagsext (closeOnExec) and passes its own
+// result pointer.
+func OpenPath(s *sys.System, mem api.Memory, stack []uint64, closeOnExec bool, resPtr uint32) sys.Errno {
+	h := &host{sys: s}
 	oflags := sys.Oflags(stack[4])
 	fdflags := sys.Fdflags(stack[7])
 	need := sys.RightPathOpen
@@ -111,13 +119,15 @@ func pathOpen(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errn
 	// then creates files with O_TRUNC through it; wasmtime and wazero accept
 	// that, so real programs depend on it. Truncation still needs write access
 	// to the file itself, which the host enforces.
-	d, path, e := h.dirPath(m, u32(stack[0]), u32(stack[2]), u32(stack[3]), need)
+	path, e := str(mem, u32(stack[2]), u32(stack[3]))
 	if e != sys.ESUCCESS {
 		return e
 	}
-	dirEntry, _ := h.sys.Table.Get(u32(stack[0]))
-	resPtr := u32(stack[8])
-	if !writable(m.Memory(), resPtr, 4) {
+	d, dirEntry, e := h.dir(u32(stack[0]), need)
+	if e != sys.ESUCCESS {
+		return e
+	}
+	if !writable(mem, resPtr, 4) {
 		return sys.EFAULT
 	}
 	if oflags&^(sys.OflagCreat|sys.OflagDirectory|sys.OflagExcl|sys.OflagTrunc) != 0 {
@@ -155,17 +165,18 @@ func pathOpen(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errn
 			base &^= sys.RightFdSeek | sys.RightFdTell
 		}
 	}
-	fd, e := h.sys.Table.Insert(&sys.Entry{
+	fd, e := s.Table.Insert(&sys.Entry{
 		File:             f,
 		Flags:            fdflags,
 		RightsBase:       base,
 		RightsInheriting: inh,
+		CloseOnExec:      closeOnExec,
 	}, 0)
 	if e != sys.ESUCCESS {
 		f.Close()
 		return e
 	}
-	return putU32(m.Memory(), resPtr, fd)
+	return putU32(mem, resPtr, fd)
 }
 
 func isTerminal(fd int) bool {

@@ -86,9 +86,9 @@ func pollOneoff(h *host, ctx context.Context, m api.Module, stack []uint64) sys.
 		h.decodeSubscription(raw[uint64(i)*size:], &subs[i])
 	}
 	// Decode into a private copy, then compute, then write: in and out may overlap.
-	n, canceled := h.pollWait(ctx, subs, evBuf)
-	if canceled {
-		return sys.EINTR
+	n, errno := h.pollWait(ctx, subs, evBuf)
+	if errno != sys.ESUCCESS {
+		return errno
 	}
 	return putU32(mem, neventsPtr, n)
 }
@@ -118,10 +118,11 @@ func (h *host) decodeSubscription(b []byte, s *subscription) {
 }
 
 // pollWait fills evBuf with the events of the subscriptions that fired and
-// returns how many there are, blocking until at least one fires or the
-// guest is canceled.
-func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) (uint32, bool) {
+// returns how many there are, blocking until at least one fires. It
+// returns EINTR when a signal or the guest's cancellation interrupts the wait.
+func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) (uint32, sys.Errno) {
 	var w *polling.Waiter
+	intrGen := h.sys.InterruptGen()
 	defer func() {
 		if w != nil {
 			for i := range subs {
@@ -129,6 +130,7 @@ func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) 
 					subs[i].entry.File.Record().Detach(w)
 				}
 			}
+			h.sys.InterruptRecord().Detach(w)
 		}
 	}()
 	for {
@@ -158,12 +160,16 @@ func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) 
 			}
 		}
 		if n > 0 {
-			return n, false
+			return n, sys.ESUCCESS
+		}
+		if h.sys.InterruptGen() != intrGen {
+			return 0, sys.EINTR // a signal arrived: the guest handles it first
 		}
 		if w == nil {
 			// Attach before sleeping, then check again, so that a change
 			// between the check above and the attach is not lost.
 			w = polling.NewWaiter()
+			h.sys.InterruptRecord().Attach(w)
 			for i := range subs {
 				if subs[i].entry != nil {
 					subs[i].entry.File.Record().Attach(w)
@@ -172,7 +178,7 @@ func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) 
 			continue
 		}
 		if err := w.Wait(ctx, h.sys.Registry, earliest); err != nil {
-			return 0, true // the guest is being torn down
+			return 0, sys.EINTR // the guest is being torn down
 		}
 	}
 }
@@ -180,8 +186,9 @@ func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) 
 // fdReady checks one fd subscription against its record.
 func fdReady(s *subscription) (fired bool, errno sys.Errno, nbytes uint64, flags uint16) {
 	f := s.entry.File
-	if hf, ok := f.(*sys.HostFile); ok {
-		hf.Refresh()
+	if r, ok := f.(interface{ Refresh() }); ok {
+		// Cached bits that can be stale: a blocking host fd we do not own, an epoll fd.
+		r.Refresh()
 	}
 	rec := f.Record()
 	bits, _ := rec.Bits()

@@ -20,9 +20,13 @@ func procExit(_ *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 }
 
 // procRaise is proc_raise(sig: signal) -> errno. A preview1 host has no
-// signal handlers to run: like wasmtime, it is not supported.
-func procRaise(_ *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
+// signal handlers to run: like wazero, it is not supported. A WASIX guest
+// gets its signal delivered (WASIX numbering, = Linux).
+func procRaise(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
 	sig := u32(stack[0])
+	if h.sys.WASIX && h.sys.Raise != nil {
+		return h.sys.Raise(ctx, m, sig)
+	}
 	if sig == 0 || sig > 30 {
 		return sys.EINVAL
 	}

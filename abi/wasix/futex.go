@@ -1,0 +1,154 @@
+package wasix
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wazix/wazix/internal/guestmem"
+	"github.com/wazix/wazix/internal/sys"
+)
+
+// futexes are the host-side wait queues of one process, keyed by the byte
+// offset of the futex word in the shared memory. Checking the word and
+// queueing happen under the same lock that wakers take, so a wake that
+// follows the guest's store to the word is never lost.
+type futexes struct {
+	mu     sync.Mutex
+	queues map[uint32][]*futexWaiter
+}
+
+type futexWaiter struct {
+	ch chan struct{} // closed when woken
+}
+
+func (f *futexes) queue(addr uint32) []*futexWaiter { return f.queues[addr] }
+
+// remove drops w from addr's queue; false if a waker already took it.
+func (f *futexes) remove(addr uint32, w *futexWaiter) bool {
+	q := f.queues[addr]
+	for i, x := range q {
+		if x == w {
+			q = append(q[:i], q[i+1:]...)
+			if len(q) == 0 {
+				delete(f.queues, addr)
+			} else {
+				f.queues[addr] = q
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// wake wakes up to n waiters on addr and returns how many.
+func (f *futexes) wake(addr uint32, n int) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := f.queues[addr]
+	if n > len(q) {
+		n = len(q)
+	}
+	for _, w := range q[:n] {
+		close(w.ch)
+	}
+	if n == len(q) {
+		delete(f.queues, addr)
+	} else {
+		f.queues[addr] = append([]*futexWaiter(nil), q[n:]...)
+	}
+	return n
+}
+
+// futexAddr checks a futex word address: 4-aligned (EINVAL) and in memory (EFAULT).
+func futexAddr(mem api.Memory, addr uint32) sys.Errno {
+	if addr%4 != 0 {
+		return sys.EINVAL
+	}
+	if !guestmem.Writable(mem, addr, 4) {
+		return sys.EFAULT
+	}
+	return sys.ESUCCESS
+}
+
+// futexWait is futex_wait(futex: *u32, expected: u32, timeout: *option_timestamp,
+// ret_woken: *bool) -> errno. A word that does not hold expected returns at
+// once with woken = 1 (as Wasmer, and as wasix-libc expects); otherwise the
+// thread sleeps until futex_wake (woken = 1) or the relative timeout in ns
+// (woken = 0). Errors are only for bad pointers: wasix-libc traps on any.
+func futexWait(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	mem := m.Memory()
+	addr, expected, tsPtr, wokenPtr := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
+	if errno := futexAddr(mem, addr); errno != sys.ESUCCESS {
+		return errno
+	}
+	ts, ok := mem.Read(tsPtr, 16)
+	if !ok || !guestmem.Writable(mem, wokenPtr, 1) {
+		return sys.EFAULT
+	}
+	var timeout <-chan time.Time
+	if ts[0] == 1 {
+		t := time.NewTimer(time.Duration(min(guestmem.LE64(ts[8:]), 1<<62)))
+		defer t.Stop()
+		timeout = t.C
+	}
+	f := h.proc.futex
+	f.mu.Lock()
+	if v, _ := mem.ReadUint32Le(addr); v != expected {
+		f.mu.Unlock()
+		return guestmem.PutU8(mem, wokenPtr, 1)
+	}
+	w := &futexWaiter{ch: make(chan struct{})}
+	f.queues[addr] = append(f.queue(addr), w)
+	f.mu.Unlock()
+
+	woken := uint8(1)
+	select {
+	case <-w.ch:
+	case <-timeout:
+		woken = 0
+	case <-ctx.Done():
+		woken = 0
+	case <-h.sys.Registry.Done():
+		woken = 0
+	}
+	if woken == 0 {
+		f.mu.Lock()
+		if !f.remove(addr, w) {
+			woken = 1 // a waker took us just as the timeout fired
+		}
+		f.mu.Unlock()
+		if ctx.Err() != nil || h.sys.Closed() {
+			return sys.EINTR
+		}
+	}
+	return guestmem.PutU8(mem, wokenPtr, woken)
+}
+
+// futexWake is futex_wake(futex: *u32, ret_woken: *bool) -> errno: wakes one waiter.
+func futexWake(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	return h.futexWakeN(m, uint32(stack[0]), uint32(stack[1]), 1)
+}
+
+// futexWakeAll is futex_wake_all(futex: *u32, ret_woken: *bool) -> errno.
+func futexWakeAll(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	return h.futexWakeN(m, uint32(stack[0]), uint32(stack[1]), int(^uint(0)>>1))
+}
+
+func (h *host) futexWakeN(m api.Module, addr, wokenPtr uint32, n int) sys.Errno {
+	mem := m.Memory()
+	if errno := futexAddr(mem, addr); errno != sys.ESUCCESS {
+		return errno
+	}
+	if !guestmem.Writable(mem, wokenPtr, 1) {
+		return sys.EFAULT
+	}
+	woke := h.proc.futex.wake(addr, n)
+	var v uint8
+	if woke > 0 {
+		v = 1
+	}
+	return guestmem.PutU8(mem, wokenPtr, v)
+}

@@ -1,0 +1,182 @@
+// Package wasix is our wasix_32v1 host module: Wasmer's WASIX extensions of
+// preview1 (epoll, pipes, event fds, fd_dup, cwd, signals, tty, sockets,
+// threads, processes) over the same system state as abi/wasi_p1, so that a fd
+// made by one ABI works through the other.
+//
+// Every wasix_32v1 function is defined, with the exact signature the guest
+// imports (the current ABI, or the 2022 forms for older binaries), so that
+// real binaries instantiate. Functions not implemented yet return ENOSYS;
+// docs/compat.md lists each function's status.
+package wasix
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wazix/wazix/abi/wasi_p1"
+	"github.com/wazix/wazix/compat"
+	"github.com/wazix/wazix/internal/sys"
+)
+
+// ModuleName is the import module name of 32-bit WASIX.
+const ModuleName = compat.ModuleWASIX32
+
+// fn is a host function returning an errno (written to stack[0]).
+type fn func(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno
+
+// voidFn is a host function without results (exits, thread_exit, ...).
+type voidFn func(h *host, ctx context.Context, m api.Module, stack []uint64)
+
+// impls are the implemented functions of the current ABI, by name.
+var impls = map[string]fn{
+	// file descriptors (fd.go)
+	"fd_dup":         fdDup,
+	"fd_dup2":        fdDup2,
+	"fd_fdflags_get": fdFdflagsGet,
+	"fd_fdflags_set": fdFdflagsSet,
+	"path_open2":     pathOpen2,
+	"fd_pipe":        fdPipe,
+	"fd_event":       fdEvent,
+	// epoll (epoll.go)
+	"epoll_create": epollCreate,
+	"epoll_ctl":    epollCtl,
+	"epoll_wait":   epollWait,
+	// processes and signals (proc.go)
+	"proc_id":                procID,
+	"proc_parent":            procParent,
+	"proc_signal":            procSignal,
+	"proc_raise_interval":    procRaiseInterval,
+	"proc_signals_sizes_get": procSignalsSizesGet,
+	"proc_signals_get":       procSignalsGet,
+	"proc_snapshot":          procSnapshot,
+	"thread_signal":          threadSignal,
+	// threads and time (thread.go)
+	"thread_sleep":       threadSleep,
+	"thread_id":          threadID,
+	"thread_parallelism": threadParallelism,
+	"futex_wait":         futexWait,
+	"futex_wake":         futexWake,
+	"futex_wake_all":     futexWakeAll,
+	"clock_time_set":     clockTimeSet,
+	// terminal and current directory (tty.go, cwd.go)
+	"tty_get": ttyGet,
+	"tty_set": ttySet,
+	"getcwd":  getcwd,
+	"chdir":   chdir,
+}
+
+// voidImpls are the implemented functions that return nothing.
+var voidImpls = map[string]voidFn{
+	"proc_exit2":      procExit2,
+	"callback_signal": callbackSignal,
+	"thread_exit":     threadExit,
+}
+
+// errnoOfUnimplemented is what a defined but unimplemented function returns.
+// Wasmer returns ENOTSUP for the virtual-network port_* calls when no
+// virtual network is attached; everything else is ENOSYS.
+func errnoOfUnimplemented(name string) sys.Errno {
+	if len(name) > 5 && name[:5] == "port_" {
+		return sys.ENOTSUP
+	}
+	return sys.ENOSYS
+}
+
+// host binds the functions to one system and one process.
+type host struct {
+	sys  *sys.System
+	proc *process
+}
+
+// Define adds every wasix_32v1 function bound to s to b. imports are the
+// guest's imports: where the guest imports an older form of a function (the
+// 2022 ABI), that form is defined instead of the current one.
+func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import) error {
+	h := &host{sys: s, proc: newProcess(s)}
+	s.WASIX = true
+	s.Raise = h.raise
+
+	// The preview1 functions, re-exported under wasix_32v1; sock_accept is
+	// the four-argument v2 form here.
+	wasi_p1.Define(b, s, false, map[string]bool{"sock_accept": true})
+
+	forms := map[string]compat.Func{}
+	for _, f := range compat.WASIX {
+		if f.Name != "sock_accept" && isPreview1(f.Name) {
+			continue
+		}
+		forms[f.Name] = f
+	}
+	for _, im := range imports {
+		if im.Module != ModuleName {
+			continue
+		}
+		if f, ok := compat.Find(ModuleName, im.Name, im.Params, im.Results); ok {
+			forms[f.Name] = f
+		}
+	}
+	for name, f := range forms {
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(h.wrap(f), f.Params, f.Results).
+			WithName(name).
+			Export(name)
+	}
+	return nil
+}
+
+func isPreview1(name string) bool {
+	for _, f := range compat.Preview1 {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// wrap turns the implementation of f (or an ENOSYS stub) into a wazero host
+// function, delivering pending signals after each call.
+func (h *host) wrap(f compat.Func) api.GoModuleFunc {
+	if f.Generation == compat.Generation2022 {
+		if impl, ok := impls2022[f.Name]; ok {
+			return h.errnoFunc(impl)
+		}
+		return h.errnoFunc(func(*host, context.Context, api.Module, []uint64) sys.Errno { return sys.ENOSYS })
+	}
+	if len(f.Results) == 0 {
+		if impl, ok := voidImpls[f.Name]; ok {
+			return func(ctx context.Context, m api.Module, stack []uint64) { impl(h, ctx, m, stack) }
+		}
+		return h.unsupportedVoid(f.Name)
+	}
+	if f.Name == "sock_accept" {
+		return h.errnoFunc(sockAcceptV2)
+	}
+	if impl, ok := impls[f.Name]; ok {
+		return h.errnoFunc(impl)
+	}
+	errno := errnoOfUnimplemented(f.Name)
+	return h.errnoFunc(func(*host, context.Context, api.Module, []uint64) sys.Errno { return errno })
+}
+
+func (h *host) errnoFunc(impl fn) api.GoModuleFunc {
+	return func(ctx context.Context, m api.Module, stack []uint64) {
+		errno := impl(h, ctx, m, stack)
+		if errno == sys.EINTR || errno == sys.ECANCELED {
+			wasi_p1.StopIfCanceled(ctx, h.sys, m)
+		}
+		h.deliverPending(ctx, m)
+		stack[0] = uint64(errno)
+	}
+}
+
+// unsupportedVoid is the stub of a function without results that is not
+// implemented: it cannot return an errno, so it traps with a clear message
+// (proc_exec, proc_exec2, stack_restore).
+func (h *host) unsupportedVoid(name string) api.GoModuleFunc {
+	return func(ctx context.Context, m api.Module, stack []uint64) {
+		panic(fmt.Errorf("wasix_32v1.%s is not supported by wazix", name))
+	}
+}

@@ -1,0 +1,118 @@
+package wasix
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+	wsys "github.com/tetratelabs/wazero/sys"
+
+	"github.com/wazix/wazix/internal/sys"
+)
+
+// process is the WASIX state of one guest process beyond the fd table:
+// current directory, signal handler and pending signals, interval timers.
+type process struct {
+	sys *sys.System
+
+	mu      sync.Mutex
+	cwd     string // absolute guest path
+	handler string // export called with (sig) to deliver a signal; "" = none
+	pending []uint32
+	timers  map[uint32]*time.Timer
+
+	futex *futexes
+	tty   ttyState
+
+	// 2022 thread_local_*: keys (with their user data) and per-thread values.
+	tlsNext uint32
+	tlsKeys map[uint32]uint64
+	tls     map[tlsKey]uint64
+}
+
+func newProcess(s *sys.System) *process {
+	p := &process{sys: s, cwd: "/", timers: map[uint32]*time.Timer{},
+		futex:   &futexes{queues: map[uint32][]*futexWaiter{}},
+		tlsKeys: map[uint32]uint64{}, tls: map[tlsKey]uint64{}}
+	s.OnClose(func() {
+		p.mu.Lock()
+		for sig, t := range p.timers {
+			t.Stop()
+			delete(p.timers, sig)
+		}
+		p.mu.Unlock()
+	})
+	return p
+}
+
+// Signals (WASIX numbering = Linux).
+const (
+	sigINT  = 2
+	sigQUIT = 3
+	sigABRT = 6
+	sigKILL = 9
+	sigPIPE = 13
+	sigALRM = 14
+	sigTERM = 15
+	sigMax  = 31
+)
+
+// raise delivers sig to the calling thread now (proc_raise, thread_signal
+// on self): the guest's handler runs before the call returns.
+func (h *host) raise(ctx context.Context, m api.Module, sig uint32) sys.Errno {
+	if sig > sigMax {
+		return sys.EINVAL
+	}
+	if sig == 0 {
+		return sys.ESUCCESS
+	}
+	h.deliver(ctx, m, sig)
+	return sys.ESUCCESS
+}
+
+// queue makes sig pending; it is delivered at the next WASIX call.
+func (p *process) queue(sig uint32) {
+	p.mu.Lock()
+	p.pending = append(p.pending, sig)
+	p.mu.Unlock()
+}
+
+// deliverPending delivers queued signals (from timers or other threads).
+func (h *host) deliverPending(ctx context.Context, m api.Module) {
+	p := h.proc
+	p.mu.Lock()
+	if len(p.pending) == 0 {
+		p.mu.Unlock()
+		return
+	}
+	sigs := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	for _, sig := range sigs {
+		h.deliver(ctx, m, sig)
+	}
+}
+
+// deliver runs the guest's signal handler for sig, or the default action
+// when none is registered: INT, QUIT, KILL, ABRT, PIPE, TERM and ALRM end the
+// process with 128+sig, as a shell reports a signal death; others are ignored.
+func (h *host) deliver(ctx context.Context, m api.Module, sig uint32) {
+	h.proc.mu.Lock()
+	name := h.proc.handler
+	h.proc.mu.Unlock()
+	if name != "" && sig != sigKILL {
+		if f := m.ExportedFunction(name); f != nil {
+			if _, err := f.Call(ctx, uint64(sig)); err != nil {
+				panic(err) // an exit or trap inside the handler ends the guest
+			}
+			return
+		}
+	}
+	switch sig {
+	case sigINT, sigQUIT, sigKILL, sigABRT, sigPIPE, sigTERM, sigALRM:
+		code := 128 + sig
+		_ = m.CloseWithExitCode(ctx, code)
+		panic(wsys.NewExitError(code))
+	}
+}
