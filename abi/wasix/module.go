@@ -111,7 +111,7 @@ func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import) 
 		forms[f.Name] = f
 	}
 	for _, im := range imports {
-		if im.Module != ModuleName {
+		if im.Module != ModuleName || im.Name != "sock_accept" && isPreview1(im.Name) {
 			continue
 		}
 		if f, ok := compat.Find(ModuleName, im.Name, im.Params, im.Results); ok {
