@@ -306,6 +306,9 @@ func (ep *Epoll) Wait(ctx context.Context, reg *polling.Registry, out []EpollEve
 		}
 	}()
 	for {
+		if reg != nil {
+			reg.Drain()
+		}
 		_, recGen := ep.rec.Bits()
 		ep.mu.Lock()
 		n := ep.collectLocked(out, len(out), false)
