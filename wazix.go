@@ -49,6 +49,8 @@ type Config struct {
 	dirs    []preopen
 	listens []string
 	maxFds  int
+
+	allowClockSet bool
 }
 
 type preopen struct{ host, guest string }
@@ -94,6 +96,10 @@ func (c *Config) WithListen(addr string) *Config { c.listens = append(c.listens,
 // WithMaxFds limits how many fds the guest may hold open (default 65536).
 func (c *Config) WithMaxFds(n int) *Config { c.maxFds = n; return c }
 
+// WithClockSet lets a WASIX guest set its realtime clock with clock_time_set
+// (otherwise EPERM). Only the guest's own view changes, never the host's.
+func (c *Config) WithClockSet(allow bool) *Config { c.allowClockSet = allow; return c }
+
 // NewRuntimeConfig returns the wazero runtime configuration wazix expects:
 // the threads feature is on for guests that import shared memory.
 //
@@ -136,6 +142,7 @@ func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, err
 func (h *Host) setup(c *Config) error {
 	s := h.sys
 	s.Args = append([]string(nil), c.args...)
+	s.AllowClockSet = c.allowClockSet
 	s.Environ = append([]string(nil), c.env...)
 	for fd, std := range []any{c.stdin, c.stdout, c.stderr} {
 		f, err := stdioFile(s, std)
@@ -266,45 +273,9 @@ func CheckImports(compiled wazero.CompiledModule) []string {
 // Run instantiates compiled as the guest, runs its _start function and
 // returns its exit code: the code passed to proc_exit, or 0 when _start
 // returns. A trap or a failed instantiation is returned as an error.
-//
-// Run provides what the guest's imports ask for: for a WASIX guest the
-// wasix_32v1 module (in the ABI generation the guest was built for), WASIX
-// semantics where they differ from preview1's, and the memory the guest
-// imports (shared when it has a maximum, as threaded WASIX binaries import
-// env.memory). Call Run once per Host.
+// Call Run (or InstantiateModule) once per Host.
 func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) (uint32, error) {
-	if missing := CheckImports(compiled); len(missing) > 0 {
-		return 1, fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
-	}
-	imports := importsOf(compiled)
-	det := compat.Detect(imports)
-	if det.Flavour == compat.FlavourWASIX {
-		b := rt.NewHostModuleBuilder(wasix.ModuleName)
-		if err := wasix.Define(b, h.sys, imports); err != nil {
-			return 1, err
-		}
-		if _, err := b.Instantiate(ctx); err != nil {
-			return 1, fmt.Errorf("wazix: %w", err)
-		}
-	}
-	if det.WASIThreads {
-		if err := wasix.InstantiateWASIThreads(ctx, rt, h.sys); err != nil {
-			return 1, fmt.Errorf("wazix: %w", err)
-		}
-	}
-	for _, mem := range compiled.ImportedMemories() {
-		mod, name, _ := mem.Import()
-		if rt.Module(mod) != nil {
-			continue
-		}
-		max, hasMax := mem.Max()
-		if _, err := rt.InstantiateWithConfig(ctx, memoryModule(name, mem.Min(), max, hasMax),
-			wazero.NewModuleConfig().WithName(mod)); err != nil {
-			return 1, fmt.Errorf("wazix: providing memory %s.%s: %w", mod, name, err)
-		}
-	}
-	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions("_start")
-	mod, err := rt.InstantiateModule(ctx, compiled, cfg)
+	mod, err := h.InstantiateModule(ctx, rt, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions("_start"))
 	if mod != nil {
 		defer mod.Close(ctx)
 	}
@@ -319,6 +290,49 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 		return 1, err
 	}
 	return 0, nil
+}
+
+// InstantiateModule provides what the guest's imports ask for and
+// instantiates compiled with cfg (whose start functions run), leaving the
+// module open for the caller: for reactor modules, or to call exports.
+//
+// For a WASIX guest it adds the wasix_32v1 module (in the ABI generation the
+// guest was built for) and switches on WASIX semantics where they differ
+// from preview1's; for a wasi-threads guest the wasi module; and it provides
+// the memory the guest imports (shared when it has a maximum, as threaded
+// WASIX binaries import env.memory).
+func (h *Host) InstantiateModule(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig) (api.Module, error) {
+	if missing := CheckImports(compiled); len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
+	}
+	imports := importsOf(compiled)
+	det := compat.Detect(imports)
+	if det.Flavour == compat.FlavourWASIX {
+		b := rt.NewHostModuleBuilder(wasix.ModuleName)
+		if err := wasix.Define(b, h.sys, imports); err != nil {
+			return nil, err
+		}
+		if _, err := b.Instantiate(ctx); err != nil {
+			return nil, fmt.Errorf("wazix: %w", err)
+		}
+	}
+	if det.WASIThreads {
+		if err := wasix.InstantiateWASIThreads(ctx, rt, h.sys); err != nil {
+			return nil, fmt.Errorf("wazix: %w", err)
+		}
+	}
+	for _, mem := range compiled.ImportedMemories() {
+		mod, name, _ := mem.Import()
+		if rt.Module(mod) != nil {
+			continue
+		}
+		max, hasMax := mem.Max()
+		if _, err := rt.InstantiateWithConfig(ctx, memoryModule(name, mem.Min(), max, hasMax),
+			wazero.NewModuleConfig().WithName(mod)); err != nil {
+			return nil, fmt.Errorf("wazix: providing memory %s.%s: %w", mod, name, err)
+		}
+	}
+	return rt.InstantiateModule(ctx, compiled, cfg)
 }
 
 // memoryModule is a module that defines one memory with the given limits

@@ -43,6 +43,7 @@ module cannot be loaded; 2 for usage errors.`,
 			&cli.StringFlag{Name: "cache-dir", Usage: "keep compiled modules in `DIR` (default: the user cache dir)/wazix)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "do not cache compiled modules"},
 			&cli.IntFlag{Name: "max-fds", Value: 65536, Usage: "most fds the guest may hold open"},
+			&cli.BoolFlag{Name: "allow-clock-set", Usage: "let a WASIX guest set its own view of the realtime clock (clock_time_set)"},
 		},
 		Action: runAction,
 	}
@@ -106,6 +107,7 @@ func runAction(c *cli.Context) error {
 		cfg.WithListen(a)
 	}
 	cfg.WithMaxFds(c.Int("max-fds"))
+	cfg.WithClockSet(c.Bool("allow-clock-set"))
 
 	wasm, err := os.ReadFile(modPath)
 	if err != nil {
