@@ -95,3 +95,23 @@ func TestGeneration2022(t *testing.T) {
 		t.Errorf("stdout:\n%s\nwant:\n%s", r.Stdout, want)
 	}
 }
+
+// TestGoEventLoop runs a Go guest whose event loop uses epoll over WASIX
+// pipes and an event fd through //go:wasmimport.
+func TestGoEventLoop(t *testing.T) {
+	r := testrun.Run(t, fixtures.Build(t, "go/wasix_loop"), testrun.Options{})
+	if r.Err != nil || r.Code != 0 {
+		t.Fatalf("code %d err %v\n%s", r.Code, r.Err, r.Stdout)
+	}
+	got := r.Lines()
+	want := []string{"registered 3", "event pipe1 in", "read pipe1 ping", "event pipe2 in", "read pipe2 pong",
+		"event counter in", "read counter 3", "idle 0", "done"}
+	for _, l := range want {
+		if !contains(got, l) {
+			t.Errorf("missing %q in:\n%s", l, r.Stdout)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d lines, want %d:\n%s", len(got), len(want), r.Stdout)
+	}
+}
