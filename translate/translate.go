@@ -78,9 +78,10 @@ type Report struct {
 	Stubbed  []string       `json:"stubbed"`
 	Memory   string         `json:"memory"`
 	Adapters []string       `json:"adapters"`
-	// AdapterRegion is set when the output reserves a page of memory at run
-	// time for adapter state.
+	// AdapterRegion is set when adapters keep state in linear memory;
+	// Region says where.
 	AdapterRegion bool     `json:"adapter_region"`
+	Region        string   `json:"region,omitempty"`
 	Warnings      []string `json:"warnings,omitempty"`
 	InputBytes    int      `json:"input_bytes"`
 	OutputBytes   int      `json:"output_bytes"`
@@ -357,7 +358,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			names[idx] = "wazix:" + p.im.Module + "." + p.im.Name
 		}
 	}
-	g := &gen{p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs}
+	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs}
 	for _, n := range helperNames {
 		idx := firstAdapter + uint32(len(adapters))
 		g.helperIndex[n] = idx
@@ -428,10 +429,18 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		}
 		g.baseGlobal = uint32(importedGlobals + len(in.Globals))
 		rep.AdapterRegion = true
-		if m.Custom("go:buildid") != nil || m.Custom("go.buildid") != nil {
-			rep.Warnings = append(rep.Warnings, "Go module: the Go runtime assumes it alone grows memory, so the adapter region (used by "+
-				"epoll, fd_dup, getcwd/chdir, thread_sleep and futex timeouts) can be overwritten by the Go heap")
+		if m.Custom("go:buildid") != nil {
+			if goRegionFree(in, memLimits) {
+				g.lay = goLayout
+				rep.Region = fmt.Sprintf("fixed at %#x (%d bytes, the area Go's linker leaves free)", goLayout.fixedBase, goLayout.size)
+			} else {
+				rep.Warnings = append(rep.Warnings, "Go module whose reserved low memory is in use: the adapter region is grown, "+
+					"and the Go heap, which assumes it alone grows memory, may overwrite it")
+			}
 		}
+	}
+	if g.lay == grownLayout && region {
+		rep.Region = fmt.Sprintf("one %d KiB page grown on first use", regionPages*64)
 	}
 
 	// Index map, then rewrite every reference.
@@ -536,6 +545,27 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	return out, rep, nil
 }
 
+// goRegionFree reports whether a Go module leaves goLayout's addresses
+// alone: its memory covers them and no active data segment overlaps them.
+func goRegionFree(in *wasmbin.Info, mem *wasmbin.Limits) bool {
+	lo, hi := uint64(goLayout.fixedBase), uint64(goLayout.fixedBase)+uint64(goLayout.size)
+	if mem == nil || mem.Min*65536 < hi || hi > 4096+8192 {
+		return false
+	}
+	for _, d := range in.Data {
+		if !d.Active {
+			continue
+		}
+		if !d.OffsetKnown {
+			return false
+		}
+		if start, end := uint64(d.Offset), uint64(d.Offset)+uint64(d.Size); start < hi && end > lo {
+			return false
+		}
+	}
+	return true
+}
+
 func appendSection(m *wasmbin.Module, id byte, items [][]byte) error {
 	var payload []byte
 	if s := m.Section(id); s != nil {
@@ -586,9 +616,9 @@ func fdCloseWrapper(aliases, epoll bool) *adapter {
 		}
 		if aliases {
 			f.get(0).i32(aliasFDBase).i32GeU().if_()
-			f.call(g.helper("region")).i32(offAliases).i32Add().set(e)
+			f.call(g.helper("region")).u(g.lay.offAliases).i32Add().set(e)
 			f.block().loop()
-			f.get(i).i32(maxAliases).i32GeU().brIf(1)
+			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
 			f.get(e).i32Load(0).get(0).i32Eq().if_().get(e).i32(0).i32Store(0).i32(0).return_().end()
 			f.get(e).i32(8).i32Add().set(e)
 			f.get(i).i32(1).i32Add().set(i)

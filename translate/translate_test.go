@@ -86,6 +86,16 @@ clock_time_set: 63
 tty: 0 80x25
 sock_open: 52
 `}},
+	{fixture: "goepoll", stdin: "hello from go\n", want: testtools.Result{Exit: 0, Stdout: `epoll: 0 0 20
+wait: 0 1 1 7
+read: hello from go
+timer: 0 0 true
+dup: 0 true
+through the duplicate
+cwd: 0 /srv/www
+sleep: 0 true
+futex: 0 0
+`}},
 	{fixture: "gowasix", want: testtools.Result{Exit: 4, Stdout: "thread_id 0 1\nparallelism 0 1\nsignals 0 0\nsleep 0\nsock_open 52\n"}},
 }
 
@@ -95,7 +105,7 @@ sock_open: 52
 func TestProof(t *testing.T) {
 	for _, p := range proofs {
 		t.Run(p.fixture, func(t *testing.T) {
-			if p.fixture == "gowasix" && testing.Short() {
+			if strings.HasPrefix(p.fixture, "go") && testing.Short() {
 				t.Skip("builds a Go guest")
 			}
 			out, rep, err := Translate(fixture(t, p.fixture), p.opts)
@@ -106,6 +116,9 @@ func TestProof(t *testing.T) {
 				t.Errorf("report says %d output bytes, got %d", rep.OutputBytes, len(out))
 			}
 			checkPreview1Only(t, out)
+			if p.fixture == "goepoll" && !strings.Contains(rep.Region, "fixed at 0x1000") {
+				t.Errorf("Go module: region %q, want the fixed low area", rep.Region)
+			}
 			provePreview1Hosts(t, out, p.stdin, p.want)
 		})
 	}
@@ -364,4 +377,35 @@ func FuzzTranslate(f *testing.F) {
 			t.Fatalf("output does not parse: %v", err)
 		}
 	})
+}
+
+func TestGoRegionFree(t *testing.T) {
+	mem := &wasmbin.Limits{Min: 1}
+	seg := func(off, size uint32) wasmbin.DataSegment {
+		return wasmbin.DataSegment{Active: true, Offset: off, OffsetKnown: true, Size: size}
+	}
+	tests := []struct {
+		name string
+		data []wasmbin.DataSegment
+		mem  *wasmbin.Limits
+		want bool
+	}{
+		{"Go layout: data from 12288", []wasmbin.DataSegment{seg(12288, 100)}, mem, true},
+		{"data inside the area", []wasmbin.DataSegment{seg(5000, 10)}, mem, false},
+		{"data ending inside", []wasmbin.DataSegment{seg(0, 4100)}, mem, false},
+		{"passive data is fine", []wasmbin.DataSegment{{Active: false, Size: 1 << 20}}, mem, true},
+		{"unknown offset", []wasmbin.DataSegment{{Active: true}}, mem, false},
+		{"no memory", nil, nil, false},
+	}
+	for _, tt := range tests {
+		if got := goRegionFree(&wasmbin.Info{Data: tt.data}, tt.mem); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if goLayout.fixedBase+goLayout.size > 4096+8192 {
+		t.Errorf("goLayout needs %d bytes, more than the 8 KiB Go leaves free", goLayout.size)
+	}
+	if grownLayout.size > regionPages*65536 {
+		t.Errorf("grownLayout needs %d bytes, more than %d pages", grownLayout.size, regionPages)
+	}
 }

@@ -91,7 +91,7 @@ func writeTranslateReport(w io.Writer, format string, rep *translate.Report) {
 			fmt.Fprintf(w, "  %-9s %s.%s %s%s\n", im.Action, im.Module, im.Name, im.Signature, detail)
 		}
 		if rep.AdapterRegion {
-			fmt.Fprintln(w, "adapters reserve one 64 KiB page of memory at first use")
+			fmt.Fprintf(w, "adapter state: %s\n", rep.Region)
 		}
 		if len(rep.Stubbed) > 0 {
 			fmt.Fprintf(w, "stubbed (%d): %s\n", len(rep.Stubbed), strings.Join(rep.Stubbed, ", "))
