@@ -19,12 +19,14 @@ const (
 	errnoChild       = 12
 )
 
-// The adapter's reserved memory region. It is one wasm page that the
-// adapter takes with memory.grow the first time an adapter needs it, and
-// whose address it keeps in a global of its own. Growing lazily rather than at
+// The adapter region holds the adapters' state. Normally it is one wasm page
+// that the adapters take with memory.grow the first time one needs it; its
+// address is kept in a global of their own. Growing lazily rather than at
 // start-up matters: allocators such as wasi-libc's dlmalloc hand out all
 // memory that exists when they start, and treat later growth by others as a
-// foreign, non-contiguous block, which they tolerate.
+// foreign, non-contiguous block, which they tolerate. Go modules are the
+// exception (see goLayout).
+//
 // regionPages is how much memory.grow takes for the region.
 const regionPages = 1
 
