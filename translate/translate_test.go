@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 	"github.com/wazix/wazix/compat"
 	"github.com/wazix/wazix/internal/testtools"
 	"github.com/wazix/wazix/internal/wasmbin"
@@ -130,10 +132,11 @@ func TestProof(t *testing.T) {
 // original module, and `wazix run` of the translated one is one more host.
 func provePreview1Hosts(t *testing.T, wasm []byte, stdin string, want testtools.Result) {
 	t.Helper()
-	testtools.Validate(t, wasm)
+	t.Run("wasm-validate", func(t *testing.T) { testtools.Validate(t, wasm) })
 	hosts := map[string]func(testing.TB, []byte, string) testtools.Result{
-		"wazero": testtools.RunWazero,
-		"node":   testtools.RunNode,
+		"wazero":         testtools.RunWazero,
+		"node":           testtools.RunNode,
+		"wazero-library": runWazeroLibrary, // needs no tool: runs even where the CLIs are absent
 	}
 	for name, run := range hosts {
 		t.Run(name, func(t *testing.T) {
@@ -408,4 +411,27 @@ func TestGoRegionFree(t *testing.T) {
 	if grownLayout.size > regionPages*65536 {
 		t.Errorf("grownLayout needs %d bytes, more than %d pages", grownLayout.size, regionPages)
 	}
+}
+
+// runWazeroLibrary runs a preview1 module in process with wazero's own
+// preview1 implementation and real clocks.
+func runWazeroLibrary(t testing.TB, wasm []byte, stdin string) testtools.Result {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	var stdout bytes.Buffer
+	cfg := wazero.NewModuleConfig().WithStdin(strings.NewReader(stdin)).WithStdout(&stdout).
+		WithSysNanotime().WithSysNanosleep().WithSysWalltime().WithArgs("guest")
+	_, err := rt.InstantiateWithConfig(ctx, wasm, cfg)
+	res := testtools.Result{Stdout: stdout.String()}
+	var exit *sys.ExitError
+	switch {
+	case errors.As(err, &exit):
+		res.Exit = int(exit.ExitCode())
+	case err != nil:
+		t.Fatalf("wazero: %v", err)
+	}
+	return res
 }
