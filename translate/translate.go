@@ -91,9 +91,10 @@ type Report struct {
 // some imports can only be stubbed.
 var ErrStrict = errors.New("imports that can only be stubbed")
 
-// Classify tells what Translate does with a function import, without
-// translating anything: the action, and for re-pointed imports the preview1
-// name. It is what `wazix inspect` shows.
+// Classify tells what Translate does with a function import judged on its
+// own: ActionKeep, ActionPreview1, ActionEmulated or ActionStub. Whether a
+// preview1 import is wrapped depends on the rest of the module (it is when
+// fd_dup is emulated); the Report of a translation has the exact answer.
 func Classify(module, name string, params, results []api.ValueType) Action {
 	return classify(module, name, fromAPI(params), fromAPI(results))
 }
