@@ -21,6 +21,7 @@
 package translate
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sort"
@@ -494,9 +495,13 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	if len(allTypes) > 0 {
 		m.SetSection(wasmbin.SecType, typePayload)
 	}
-	m.SetSection(wasmbin.SecImport, wasmbin.EncodeImports(newImports))
-	if len(newImports) == 0 {
-		m.RemoveSection(wasmbin.SecImport, "")
+	// An unchanged import list keeps its original bytes (some linkers pad
+	// their LEB128s), so a preview1-only module comes out identical.
+	if newPayload := wasmbin.EncodeImports(newImports); !bytes.Equal(newPayload, wasmbin.EncodeImports(in.Imports)) {
+		m.SetSection(wasmbin.SecImport, newPayload)
+		if len(newImports) == 0 {
+			m.RemoveSection(wasmbin.SecImport, "")
+		}
 	}
 	if len(adapters) > 0 {
 		if err := appendSection(m, wasmbin.SecFunction, funcEntries); err != nil {

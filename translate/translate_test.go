@@ -355,6 +355,25 @@ func TestPreview1Unchanged(t *testing.T) {
 	}
 }
 
+// TestGoPreview1Unchanged: the same for a Go program, whose linker pads
+// LEB128 sizes, so any re-encoding would show.
+func TestGoPreview1Unchanged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Go guest")
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hi\") }\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hi\n\ngo 1.21\n"), 0o644)
+	in := testtools.GoWasip1(t, dir)
+	out, _, err := Translate(in, Options{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, in) {
+		t.Error("a preview1-only Go module was changed")
+	}
+}
+
 func TestHostileInputNeverPanics(t *testing.T) {
 	for _, in := range [][]byte{nil, []byte("\x00asm\x01\x00\x00\x00\x02\xff\xff\xff\xff\x0f"), []byte("junk")} {
 		if _, _, err := Translate(in, Options{}); err == nil {
