@@ -294,6 +294,38 @@ var helpers = map[string]*adapter{
 		f.get(out).i32Eqz().if_().get(b).i32('/').i32Store8(g.lay.offCwd).i32(1).set(out).end()
 		f.get(out)
 	}},
+	// epoll_forget(fd): drop fd from every interest list, as Linux does when
+	// a registered fd is closed (wasmer keeps stale entries; a reused fd
+	// number would inherit them).
+	"epoll_forget": {params: types(i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+		const fd = 0
+		inst, k, cnt, i, e, last := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+		f.call(g.helper("region")).u(g.lay.offEpoll).i32Add().set(inst)
+		f.block().loop() // instances
+		f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
+		f.get(inst).i32Load(0).if_()
+		f.get(inst).i32Load(4).set(cnt)
+		f.i32(0).set(i)
+		f.block().loop() // entries
+		f.get(i).get(cnt).i32GeU().brIf(1)
+		f.get(inst).i32(16).i32Add().get(i).i32(epollEntry).i32Mul().i32Add().tee(e)
+		f.i32Load(0).get(fd).i32Eq().if_()
+		// move the last entry into this slot and look at the slot again
+		f.get(cnt).i32(1).i32Sub().set(cnt)
+		f.get(inst).get(cnt).i32Store(4)
+		f.get(inst).i32(16).i32Add().get(cnt).i32(epollEntry).i32Mul().i32Add().set(last)
+		for off := uint32(0); off < epollEntry; off += 8 {
+			f.get(e).get(last).i64Load(off).i64Store(off)
+		}
+		f.br(1) // continue without advancing i
+		f.end()
+		f.get(i).i32(1).i32Add().set(i)
+		f.br(0).end().end()
+		f.end()
+		f.get(inst).u(g.lay.epollStride).i32Add().set(inst)
+		f.get(k).i32(1).i32Add().set(k)
+		f.br(0).end().end()
+	}},
 	// epoll_instance(fd) -> address of the epoll instance, or 0.
 	"epoll_instance": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
 		build: func(g *gen, f *funcBuilder) {

@@ -296,6 +296,17 @@ func TestEpollAdapter(t *testing.T) {
 		t.Errorf("error event: n %d events %#x", h.u32(nAddr), h.u32(outAddr))
 	}
 
+	// Closing a registered fd drops its registration (fd 6 is disarmed but
+	// still registered: ADD must see it gone and succeed).
+	if rc := h.call("fd_close", 6); rc != 0 {
+		t.Errorf("fd_close(6) = %d", rc)
+	}
+	h.epollEvent(evAddr, epollIn, 99)
+	if rc := h.call("epoll_ctl", ep, 0, 6, evAddr); rc != 0 {
+		t.Errorf("ADD after close = %d, want 0 (registration dropped on close)", rc)
+	}
+	h.p1.closed = nil
+
 	// DEL, then close the epoll fd: the host never sees it.
 	if rc := h.call("epoll_ctl", ep, 2, 5, 0); rc != 0 {
 		t.Errorf("DEL = %d", rc)

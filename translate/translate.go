@@ -610,7 +610,7 @@ func fdWrapper(name string, sig wasmbin.FuncType) *adapter {
 func fdCloseWrapper(aliases, epoll bool) *adapter {
 	a := &adapter{params: types(i32), results: types(i32), p1: []string{"fd_close"}, region: aliases || epoll}
 	if epoll {
-		a.helpers = append(a.helpers, "epoll_instance")
+		a.helpers = append(a.helpers, "epoll_instance", "epoll_forget")
 	}
 	if aliases {
 		a.helpers = append(a.helpers, "region")
@@ -630,6 +630,9 @@ func fdCloseWrapper(aliases, epoll bool) *adapter {
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
 			f.end()
+		}
+		if epoll {
+			f.get(0).call(g.helper("epoll_forget"))
 		}
 		f.get(0).call(g.p1("fd_close"))
 	}
