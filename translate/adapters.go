@@ -133,7 +133,10 @@ type adapter struct {
 	p1      []string // preview1 functions it calls
 	helpers []string // helpers it calls
 	region  bool     // uses the reserved region
-	build   func(g *gen, f *funcBuilder)
+	// pure adapters never touch linear memory, so modules without a memory
+	// can have them.
+	pure  bool
+	build func(g *gen, f *funcBuilder)
 }
 
 // storeConst builds "*(ptr+off) = v; return 0".
@@ -339,19 +342,19 @@ var helpers = map[string]*adapter{
 
 // emulations are the wasix_32v1 functions implemented inside the module.
 var emulations = map[string]*adapter{
-	"proc_exit2": {params: types(i32), p1: []string{"proc_exit"}, build: func(g *gen, f *funcBuilder) {
+	"proc_exit2": {params: types(i32), p1: []string{"proc_exit"}, pure: true, build: func(g *gen, f *funcBuilder) {
 		f.get(0).call(g.p1("proc_exit")).unreachable()
 	}},
 	// Ending the only thread ends the process.
-	"thread_exit": {params: types(i32), p1: []string{"proc_exit"}, build: func(g *gen, f *funcBuilder) {
+	"thread_exit": {params: types(i32), p1: []string{"proc_exit"}, pure: true, build: func(g *gen, f *funcBuilder) {
 		f.get(0).call(g.p1("proc_exit")).unreachable()
 	}},
 	// Signals at start-up: no inherited dispositions, handler registration
 	// accepted (wasix-libc's _start exits with 71 if these fail).
 	"proc_signals_sizes_get": {params: types(i32), results: types(i32), build: storeConst(0, 0)},
-	"proc_signals_get":       {params: types(i32), results: types(i32), build: returnConst(0)},
-	"callback_signal":        {params: types(i32, i32), build: func(g *gen, f *funcBuilder) {}},
-	"proc_snapshot":          {results: types(i32), build: returnConst(0)},
+	"proc_signals_get":       {params: types(i32), results: types(i32), pure: true, build: returnConst(0)},
+	"callback_signal":        {params: types(i32, i32), pure: true, build: func(g *gen, f *funcBuilder) {}},
+	"proc_snapshot":          {results: types(i32), pure: true, build: returnConst(0)},
 	// Single process, single thread.
 	"proc_id":            {params: types(i32), results: types(i32), build: storeConst(0, 1)},
 	"thread_id":          {params: types(i32), results: types(i32), build: storeConst(0, 1)},
@@ -381,7 +384,7 @@ var emulations = map[string]*adapter{
 	"fd_fdflags_get": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
 		f.get(1).i32(0).i32Store16(0).i32(0)
 	}},
-	"fd_fdflags_set": {params: types(i32, i32), results: types(i32), build: returnConst(0)},
+	"fd_fdflags_set": {params: types(i32, i32), results: types(i32), pure: true, build: returnConst(0)},
 	"path_open2": {params: types(i32, i32, i32, i32, i32, i64, i64, i32, i32, i32), results: types(i32),
 		p1: []string{"path_open"}, build: func(g *gen, f *funcBuilder) {
 			g.fdArg(f, 0)
@@ -390,7 +393,7 @@ var emulations = map[string]*adapter{
 			}
 			f.get(9).call(g.p1("path_open"))
 		}},
-	"clock_time_set": {params: types(i32, i64), results: types(i32), build: returnConst(errnoPerm)},
+	"clock_time_set": {params: types(i32, i64), results: types(i32), pure: true, build: returnConst(errnoPerm)},
 	"proc_raise": {params: types(i32), results: types(i32), p1: []string{"proc_raise"}, build: func(g *gen, f *funcBuilder) {
 		raiseRenumbered(g, f, 0)
 	}},
@@ -414,7 +417,7 @@ var emulations = map[string]*adapter{
 		f.get(0).i32(0).i32Store16(22)
 		f.i32(0)
 	}},
-	"tty_set": {params: types(i32), results: types(i32), build: returnConst(0)},
+	"tty_set": {params: types(i32), results: types(i32), pure: true, build: returnConst(0)},
 	// getcwd(buf, *len): wasmer's protocol — always report the length,
 	// ERANGE when the buffer is too small, EINVAL for a null buffer.
 	"getcwd": {params: types(i32, i32), results: types(i32), helpers: []string{"region"}, region: true,

@@ -219,7 +219,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		case ActionStub:
 			desc, body := stubBehaviour(p.im.Module, p.im.Name, p.sig.Results)
 			p.stub = desc
-			p.adapter = &adapter{params: p.sig.Params, results: p.sig.Results,
+			p.adapter = &adapter{params: p.sig.Params, results: p.sig.Results, pure: true,
 				build: func(g *gen, f *funcBuilder) { body(f) }}
 			stubbed = append(stubbed, p.im.Module+"."+p.im.Name)
 		case ActionPreview1, ActionKeep:
@@ -380,8 +380,12 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	if memLimits != nil && memLimits.Is64 {
 		return nil, rep, errors.New("memory64 modules are not supported")
 	}
-	if len(adapters) > 0 && memLimits == nil {
-		return nil, rep, errors.New("the module has no memory, which the adapters need")
+	if memLimits == nil {
+		for _, ad := range adapters {
+			if !ad.a.pure {
+				return nil, rep, fmt.Errorf("the module has no memory, which the adapter for %s needs", ad.key)
+			}
+		}
 	}
 	switch {
 	case memImported >= 0 && opts.UnshareMemory:

@@ -374,6 +374,35 @@ func TestGoPreview1Unchanged(t *testing.T) {
 	}
 }
 
+// TestNoMemory: adapters that touch no memory work in a module without one;
+// the others are refused with a clear error.
+func TestNoMemory(t *testing.T) {
+	build := func(name, sig string) []byte {
+		m := &wasmbin.Module{}
+		params, results, _ := strings.Cut(sig, ":")
+		ft := wasmbin.FuncType{}
+		for range params {
+			ft.Params = append(ft.Params, wasmbin.I32)
+		}
+		for range results {
+			ft.Results = append(ft.Results, wasmbin.I32)
+		}
+		m.SetSection(wasmbin.SecType, wasmbin.AppendFuncType(wasmbin.AppendU32(nil, 1), ft))
+		m.SetSection(wasmbin.SecImport, wasmbin.EncodeImports([]wasmbin.Import{{Module: "wasix_32v1", Name: name, Kind: wasmbin.KindFunc}}))
+		m.SetSection(wasmbin.SecExport, wasmbin.AppendExport(wasmbin.AppendU32(nil, 1), wasmbin.Export{Name: "f", Kind: wasmbin.KindFunc}))
+		return m.Encode()
+	}
+	if _, _, err := Translate(build("proc_exit2", "i:"), Options{}); err != nil {
+		t.Errorf("proc_exit2 without memory: %v", err)
+	}
+	if _, _, err := Translate(build("sock_open", "iiii:i"), Options{}); err != nil {
+		t.Errorf("a stub without memory: %v", err)
+	}
+	if _, _, err := Translate(build("thread_id", "i:i"), Options{}); err == nil || !strings.Contains(err.Error(), "no memory") {
+		t.Errorf("thread_id without memory: err = %v, want a refusal", err)
+	}
+}
+
 func TestHostileInputNeverPanics(t *testing.T) {
 	for _, in := range [][]byte{nil, []byte("\x00asm\x01\x00\x00\x00\x02\xff\xff\xff\xff\x0f"), []byte("junk")} {
 		if _, _, err := Translate(in, Options{}); err == nil {
