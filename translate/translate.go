@@ -38,8 +38,8 @@ type Options struct {
 	Strict bool
 	// UnshareMemory turns an imported memory (the env.memory that WASIX
 	// toolchains import, usually shared) into a defined, non-shared memory,
-	// for hosts without threads. It is refused when the module can spawn
-	// threads.
+	// and lowers atomic instructions to plain ones, for hosts without the
+	// threads feature. It is refused when the module can spawn threads.
 	UnshareMemory bool
 }
 
@@ -81,11 +81,14 @@ type Report struct {
 	Adapters []string       `json:"adapters"`
 	// AdapterRegion is set when adapters keep state in linear memory;
 	// Region says where.
-	AdapterRegion bool     `json:"adapter_region"`
-	Region        string   `json:"region,omitempty"`
-	Warnings      []string `json:"warnings,omitempty"`
-	InputBytes    int      `json:"input_bytes"`
-	OutputBytes   int      `json:"output_bytes"`
+	AdapterRegion bool   `json:"adapter_region"`
+	Region        string `json:"region,omitempty"`
+	// AtomicsLowered counts the atomic instructions replaced by plain ones
+	// (with --unshare-memory; see wasmbin.Module.LowerAtomics).
+	AtomicsLowered int      `json:"atomics_lowered,omitempty"`
+	Warnings       []string `json:"warnings,omitempty"`
+	InputBytes     int      `json:"input_bytes"`
+	OutputBytes    int      `json:"output_bytes"`
 }
 
 // ErrStrict is wrapped by the error Translate returns in strict mode when
@@ -387,6 +390,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			}
 		}
 	}
+	unshared := false
 	switch {
 	case memImported >= 0 && opts.UnshareMemory:
 		if det.SpawnsThreads {
@@ -398,6 +402,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		l.Shared = false
 		m.SetSection(wasmbin.SecMemory, wasmbin.AppendLimits(wasmbin.AppendU32(nil, 1), l))
 		rep.Memory = fmt.Sprintf("imported %s.%s (%s) turned into a defined memory (%s)", im.Module, im.Name, im.Limits, l)
+		unshared = true
 	case memDefined && opts.UnshareMemory && in.Memories[0].Shared:
 		if det.SpawnsThreads {
 			return nil, rep, errors.New("--unshare-memory: the module can spawn threads, which need a shared memory")
@@ -411,6 +416,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		}
 		m.SetSection(wasmbin.SecMemory, payload)
 		rep.Memory = fmt.Sprintf("defined memory (%s) made non-shared", in.Memories[0])
+		unshared = true
 	case memImported >= 0:
 		im := newImports[memImported]
 		rep.Memory = fmt.Sprintf("imported %s.%s (%s), kept: the host must provide it", im.Module, im.Name, im.Limits)
@@ -447,6 +453,16 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	}
 	if g.lay == grownLayout && region {
 		rep.Region = fmt.Sprintf("one %d KiB page grown on first use", regionPages*64)
+	}
+
+	if opts.UnshareMemory && unshared {
+		// Hosts without the threads feature reject atomic instructions even
+		// on an unshared memory; with one thread they are plain accesses.
+		n, err := m.LowerAtomics()
+		if err != nil {
+			return nil, rep, err
+		}
+		rep.AtomicsLowered = n
 	}
 
 	// Index map, then rewrite every reference.

@@ -58,6 +58,8 @@ type proof struct {
 var proofs = []proof{
 	{fixture: "signals.wat", opts: Options{UnshareMemory: true},
 		want: testtools.Result{Stdout: "signals ok 0\n", Exit: 7}},
+	{fixture: "atomics.wat", opts: Options{UnshareMemory: true},
+		want: testtools.Result{Stdout: "atomics ok\n", Exit: 41}},
 	{fixture: "indices.wat", want: testtools.Result{Stdout: "1\n5\n7\n", Exit: 5}},
 	{fixture: "epoll.c", stdin: "hello epoll\n", want: testtools.Result{Exit: 0, Stdout: `create: 0
 add stdin: 0
@@ -118,6 +120,9 @@ func TestProof(t *testing.T) {
 				t.Errorf("report says %d output bytes, got %d", rep.OutputBytes, len(out))
 			}
 			checkPreview1Only(t, out)
+			if p.fixture == "atomics.wat" && rep.AtomicsLowered != 8 {
+				t.Errorf("atomics lowered: %d, want 8", rep.AtomicsLowered)
+			}
 			if p.fixture == "goepoll" && !strings.Contains(rep.Region, "fixed at 0x1000") {
 				t.Errorf("Go module: region %q, want the fixed low area", rep.Region)
 			}

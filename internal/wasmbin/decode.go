@@ -44,7 +44,10 @@ type DataSegment struct {
 type Body struct {
 	// Code is the body without its size prefix: locals, then instructions.
 	Code []byte
-	refs []funcRef
+	// LocalsEnd is where the local declarations end in Code.
+	LocalsEnd int
+	refs      []funcRef
+	atomics   []atomicInstr
 }
 
 // ImportedFunctions returns the number of imported functions, which is the
@@ -521,6 +524,7 @@ func (in *Info) decodeCode(r *reader) error {
 		if err := decodeLocals(br); err != nil {
 			return fmt.Errorf("function body %d: %w", i, err)
 		}
+		localsEnd := br.pos
 		if err := w.expr(br); err != nil {
 			return fmt.Errorf("function body %d: %w", i, err)
 		}
@@ -528,7 +532,7 @@ func (in *Info) decodeCode(r *reader) error {
 			return fmt.Errorf("function body %d: %w", i, br.errorf("%d bytes after the final end", br.len()))
 		}
 		in.Features |= w.features
-		in.Bodies = append(in.Bodies, Body{Code: br.buf, refs: w.refs})
+		in.Bodies = append(in.Bodies, Body{Code: br.buf, LocalsEnd: localsEnd, refs: w.refs, atomics: w.atomics})
 	}
 	return nil
 }
