@@ -85,6 +85,7 @@ func lowerBody(b Body, nparams uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	declStart := lr.pos
 	declared := uint32(0)
 	for g := uint32(0); g < groups; g++ {
 		n, err := lr.u32("local count")
@@ -100,7 +101,7 @@ func lowerBody(b Body, nparams uint32) ([]byte, error) {
 	a, v32, o32, e32, v64, o64, e64 := base, base+1, base+2, base+3, base+4, base+5, base+6
 
 	out := AppendU32(nil, groups+2)
-	out = append(out, b.Code[lr.pos:b.LocalsEnd]...)
+	out = append(out, b.Code[declStart:b.LocalsEnd]...)
 	out = append(out, 4, 0x7f, 3, 0x7e)
 
 	get := func(l uint32) { out = AppendU32(append(out, 0x20), l) }

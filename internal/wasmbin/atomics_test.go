@@ -22,7 +22,7 @@ func atomicsWAT() string {
 	for i := 0; i < 2048; i++ {
 		fmt.Fprintf(&b, "\\%02x", (i*37+11)&0xff)
 	}
-	b.WriteString("\")\n(func (export \"run\")\n")
+	b.WriteString("\")\n(func (export \"run\") (local f64 i32) (local.set 1 (i32.const 1))\n")
 	// junk is a bit just above the access width: compare-exchange must
 	// ignore it in the expected value.
 	shapes := []struct{ t, name, suffix, junk string }{
