@@ -390,23 +390,18 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			}
 		}
 	}
-	unshared := false
+	if opts.UnshareMemory && det.SpawnsThreads {
+		return nil, rep, errors.New("--unshare-memory: the module can spawn threads, which need a shared memory")
+	}
 	switch {
 	case memImported >= 0 && opts.UnshareMemory:
-		if det.SpawnsThreads {
-			return nil, rep, errors.New("--unshare-memory: the module can spawn threads, which need a shared memory")
-		}
 		im := newImports[memImported]
 		newImports = append(newImports[:memImported], newImports[memImported+1:]...)
 		l := im.Limits
 		l.Shared = false
 		m.SetSection(wasmbin.SecMemory, wasmbin.AppendLimits(wasmbin.AppendU32(nil, 1), l))
 		rep.Memory = fmt.Sprintf("imported %s.%s (%s) turned into a defined memory (%s)", im.Module, im.Name, im.Limits, l)
-		unshared = true
 	case memDefined && opts.UnshareMemory && in.Memories[0].Shared:
-		if det.SpawnsThreads {
-			return nil, rep, errors.New("--unshare-memory: the module can spawn threads, which need a shared memory")
-		}
 		l := in.Memories[0]
 		l.Shared = false
 		payload := wasmbin.AppendU32(nil, uint32(len(in.Memories)))
@@ -416,7 +411,6 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		}
 		m.SetSection(wasmbin.SecMemory, payload)
 		rep.Memory = fmt.Sprintf("defined memory (%s) made non-shared", in.Memories[0])
-		unshared = true
 	case memImported >= 0:
 		im := newImports[memImported]
 		rep.Memory = fmt.Sprintf("imported %s.%s (%s), kept: the host must provide it", im.Module, im.Name, im.Limits)
@@ -455,7 +449,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		rep.Region = fmt.Sprintf("one %d KiB page grown on first use", regionPages*64)
 	}
 
-	if opts.UnshareMemory && unshared {
+	if opts.UnshareMemory {
 		// Hosts without the threads feature reject atomic instructions even
 		// on an unshared memory; with one thread they are plain accesses.
 		n, err := m.LowerAtomics()
