@@ -254,11 +254,13 @@ func TestNoGoroutineLeak(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
+			started := &firstWrite{ch: make(chan struct{})}
 			go func() {
-				testrun.Run(t, wasm, testrun.Options{Ctx: ctx, Args: []string{"forever"}, Listen: []string{"127.0.0.1:0"}})
+				testrun.Run(t, wasm, testrun.Options{Ctx: ctx, Args: []string{"forever"}, Listen: []string{"127.0.0.1:0"}, Stdout: started})
 				close(done)
 			}()
-			time.Sleep(300 * time.Millisecond)
+			<-started.ch // the guest printed "sleeping": it is about to block
+			time.Sleep(50 * time.Millisecond)
 			cancel()
 			select {
 			case <-done:
@@ -271,4 +273,15 @@ func TestNoGoroutineLeak(t *testing.T) {
 			t.Errorf("goroutines: %d before, %d after\n%s", before, after, buf[:runtime.Stack(buf, true)])
 		}
 	}
+}
+
+// firstWrite closes ch at the first write.
+type firstWrite struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (f *firstWrite) Write(p []byte) (int, error) {
+	f.once.Do(func() { close(f.ch) })
+	return len(p), nil
 }
