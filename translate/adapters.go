@@ -17,6 +17,8 @@ const (
 	errnoPerm        = 63
 	errnoRange       = 68
 	errnoChild       = 12
+	errnoFault       = 21
+	errnoNotdir      = 54
 )
 
 // The adapter region holds the adapters' state. Normally it is one wasm page
@@ -329,6 +331,17 @@ var helpers = map[string]*adapter{
 		f.get(k).i32(1).i32Add().set(k)
 		f.br(0).end().end()
 	}},
+	// not_epoll(fd) -> the errno for an fd that is not an epoll instance:
+	// EBADF (what fd_fdstat_get answers) when it is not open, else EINVAL,
+	// as Linux's epoll_ctl and epoll_wait answer.
+	"not_epoll": {params: types(i32), results: types(i32), p1: []string{"fd_fdstat_get"}, helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			e := f.local(i32)
+			g.fdArg(f, 0)
+			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e)
+			f.if_().get(e).return_().end()
+			f.i32(errnoInval)
+		}},
 	// epoll_instance(fd) -> address of the epoll instance, or 0.
 	"epoll_instance": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
@@ -514,15 +527,29 @@ func sockAccept() *adapter {
 }
 
 // epollCtl registers interest. Both op numberings are accepted (wasix-abi.md
-// §4.1): 0 ADD, 1 ADD-or-MOD (WASIX MOD and Linux ADD), 2 DEL, 3 MOD.
+// §4.1): 0 ADD, 1 ADD-or-MOD (WASIX MOD and Linux ADD), 2 DEL, 3 MOD. The
+// checks come in wazix's order: the epoll fd (EBADF, EINVAL), op (EINVAL),
+// a null event for other ops than DEL (EFAULT), fd == epfd (EINVAL), fd not
+// open (EBADF), a regular file or directory (EPERM), then EEXIST for ADD of
+// a registered fd and ENOENT for DEL or MOD of an unregistered one.
 func epollCtl() *adapter {
 	return &adapter{params: types(i32, i32, i32, i32), results: types(i32), p1: []string{"fd_fdstat_get"},
-		helpers: []string{"epoll_instance", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
+		helpers: []string{"epoll_instance", "not_epoll", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
 			const epfd, op, fd, ev = 0, 1, 2, 3
 			inst, cnt, i, e, err := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().i32(errnoInval).return_().end()
+			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().get(epfd).call(g.helper("not_epoll")).return_().end()
 			f.get(op).i32(3).i32GtU().if_().i32(errnoInval).return_().end()
+			f.get(op).i32(2).i32Ne().if_().get(ev).i32Eqz().if_().i32(errnoFault).return_().end().end()
 			f.get(fd).get(epfd).i32Eq().if_().i32(errnoInval).return_().end()
+			// fd must be open; regular files and directories are refused as
+			// on Linux (their readiness never changes).
+			g.fdArg(f, fd)
+			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
+			f.if_().get(err).return_().end()
+			f.get(op).i32(2).i32Ne().if_()
+			f.call(g.helper("region")).i32Load8U(offStat).tee(err).i32(4).i32Eq().get(err).i32(3).i32Eq().i32Or()
+			f.if_().i32(errnoPerm).return_().end()
+			f.end()
 			f.get(inst).i32Load(4).set(cnt)
 			// find the entry for fd: i = index, or cnt when absent
 			f.get(inst).i32(16).i32Add().set(e)
@@ -542,17 +569,11 @@ func epollCtl() *adapter {
 			}
 			f.i32(0).return_()
 			f.end()
-			f.get(ev).i32Eqz().if_().i32(errnoInval).return_().end()
 			f.get(i).get(cnt).i32LtU().if_()
 			f.get(op).i32Eqz().if_().i32(errnoExist).return_().end()
 			f.else_()
 			f.get(op).i32(3).i32Eq().if_().i32(errnoNoent).return_().end()
 			f.get(cnt).u(g.lay.interests).i32GeU().if_().i32(errnoNospc).return_().end()
-			// A new fd must exist; regular files are refused as on Linux.
-			g.fdArg(f, fd)
-			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
-			f.if_().get(err).return_().end()
-			f.call(g.helper("region")).i32Load8U(offStat).i32(4).i32Eq().if_().i32(errnoPerm).return_().end()
 			f.get(inst).get(cnt).i32(1).i32Add().i32Store(4)
 			f.end()
 			f.get(e).get(fd).i32Store(0)
@@ -572,12 +593,12 @@ func epollCtl() *adapter {
 // poll_oneoff reports levels, so EPOLLET behaves level-triggered.
 func epollWait() *adapter {
 	return &adapter{params: types(i32, i32, i32, i64, i32), results: types(i32), p1: []string{"poll_oneoff"},
-		helpers: []string{"epoll_instance", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
+		helpers: []string{"epoll_instance", "not_epoll", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
 			const epfd, events, maxevents, timeout, nevents = 0, 1, 2, 3, 4
 			inst, b, cnt, i, e, s, nsubs, err, n, k, ev, bits, j, nout, o :=
 				f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32),
 				f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().i32(errnoInval).return_().end()
+			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().get(epfd).call(g.helper("not_epoll")).return_().end()
 			f.get(maxevents).i32(0).i32LeS().if_().i32(errnoInval).return_().end()
 			f.call(g.helper("region")).set(b)
 			f.get(inst).i32Load(4).set(cnt)

@@ -177,7 +177,7 @@ func newAdapterHarness(t *testing.T) *adapterHarness {
 	ctx := context.Background()
 	rt := wazero.NewRuntime(ctx)
 	t.Cleanup(func() { rt.Close(ctx) })
-	p1 := &fakeP1{filetypes: map[uint32]byte{5: 6, 6: 6, 7: 4}} // sockets 5, 6; regular file 7
+	p1 := &fakeP1{filetypes: map[uint32]byte{5: 6, 6: 6, 7: 4, 8: 6, 10: 3}} // sockets 5, 6, 8; regular file 7; directory 10
 	p1.instantiate(t, ctx, rt)
 	mod, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithStartFunctions())
 	if err != nil {
@@ -230,9 +230,12 @@ func TestEpollAdapter(t *testing.T) {
 		{1, 6, epollIn | epollOneShot, 0}, // 1 = Linux ADD / WASIX MOD: upsert
 		{0, 5, epollIn, errnoExist},
 		{0, 7, epollIn, errnoPerm},  // regular file
+		{0, 10, epollIn, errnoPerm}, // directory
 		{0, 99, epollIn, errnoBadf}, // unknown fd
 		{3, 8, epollIn, errnoNoent}, // MOD of an unregistered fd
 		{2, 8, 0, errnoNoent},       // DEL of an unregistered fd
+		{2, 99, 0, errnoBadf},       // DEL of an fd that is not open
+		{3, 99, epollIn, errnoBadf}, // MOD of an fd that is not open
 		{9, 5, epollIn, errnoInval}, // unknown op
 		{0, ep, epollIn, errnoInval},
 	}
@@ -240,6 +243,20 @@ func TestEpollAdapter(t *testing.T) {
 		h.epollEvent(evAddr, c.events, 70+c.fd)
 		if rc := h.call("epoll_ctl", ep, c.op, c.fd, evAddr); rc != c.want {
 			t.Errorf("epoll_ctl(op %d, fd %d) = %d, want %d", c.op, c.fd, rc, c.want)
+		}
+	}
+	if rc := h.call("epoll_ctl", ep, 0, 8, 0); rc != errnoFault {
+		t.Errorf("ADD with a null event = %d, want EFAULT", rc)
+	}
+	for _, c := range []struct {
+		epfd uint64
+		want uint32
+	}{{5, errnoInval}, {99, errnoBadf}, {ep + 1, errnoBadf}} {
+		if rc := h.call("epoll_ctl", c.epfd, 0, 8, evAddr); rc != c.want {
+			t.Errorf("epoll_ctl on epfd %#x = %d, want %d", c.epfd, rc, c.want)
+		}
+		if rc := h.call("epoll_wait", c.epfd, outAddr, 8, 0, nAddr); rc != c.want {
+			t.Errorf("epoll_wait on epfd %#x = %d, want %d", c.epfd, rc, c.want)
 		}
 	}
 
@@ -314,8 +331,8 @@ func TestEpollAdapter(t *testing.T) {
 	if rc := h.call("fd_close", ep); rc != 0 || len(h.p1.closed) != 0 {
 		t.Errorf("closing the epoll fd: rc %d, host closes %v", rc, h.p1.closed)
 	}
-	if rc := h.call("epoll_wait", ep, outAddr, 8, 0, nAddr); rc != errnoInval {
-		t.Errorf("epoll_wait on a closed epoll fd = %d, want EINVAL", rc)
+	if rc := h.call("epoll_wait", ep, outAddr, 8, 0, nAddr); rc != errnoBadf {
+		t.Errorf("epoll_wait on a closed epoll fd = %d, want EBADF", rc)
 	}
 	if rc := h.call("fd_close", 5); rc != 0 || len(h.p1.closed) != 1 || h.p1.closed[0] != 5 {
 		t.Errorf("fd_close(5) did not reach the host: %v", h.p1.closed)
