@@ -54,6 +54,10 @@ type regionLayout struct {
 
 	offAliasNext, offAliases, offCwdLen, offCwd, offEpoll, epollStride uint32
 	offWaitSubs, offWaitEvts, offWaitNev, offWaitOut, size             uint32
+	// chdir builds the new directory at offChdirPath and reads preopen
+	// names at offChdirPre, both inside the epoll_wait scratch (the two
+	// never run at once).
+	offChdirPath, offChdirPre uint32
 }
 
 func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regionLayout {
@@ -71,6 +75,11 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 	l.offWaitNev = l.offWaitEvts + maxWaitSubs*32     // nevents,
 	l.offWaitOut = l.offWaitNev + 8                   // the entry index of each reported event
 	l.size = l.offWaitOut + 4*interests
+	l.offChdirPath = l.offWaitSubs
+	l.offChdirPre = l.offChdirPath + cwdMax
+	if l.offChdirPre+cwdMax > l.size {
+		l.size = l.offChdirPre + cwdMax
+	}
 	return l
 }
 
@@ -299,6 +308,71 @@ var helpers = map[string]*adapter{
 		f.get(out).i32Eqz().if_().get(b).i32('/').i32Store8(g.lay.offCwd).i32(1).set(out).end()
 		f.get(out)
 	}},
+	// check_dir(b, n) -> errno: whether the normalised absolute path of n
+	// bytes at b+offChdirPath is a directory, as wazix's chdir decides: "/"
+	// always is; otherwise the preopen (fds 3 and up, until EBADF) whose
+	// name, made absolute and normalised, is the longest prefix of the path
+	// answers path_filestat_get (following symlinks) for the rest of it.
+	// No such preopen is ENOENT, anything but a directory ENOTDIR.
+	"check_dir": {params: types(i32, i32), results: types(i32), helpers: []string{"normalize_path"},
+		p1: []string{"fd_prestat_get", "fd_prestat_dir_name", "path_filestat_get"}, build: func(g *gen, f *funcBuilder) {
+			const b, n = 0, 1
+			fd, rc, nl, pl, best, bestLen, rel, j, bestRel := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32),
+				f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			path, pre := g.lay.offChdirPath, g.lay.offChdirPre
+			f.get(n).i32(1).i32Eq().if_().i32(0).return_().end()
+			f.i32(-1).set(best)
+			f.i32(3).set(fd)
+			f.block().loop() // preopens
+			f.get(fd).i32(3 + 4096).i32GeU().brIf(1)
+			f.get(fd).get(b).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).tee(rc).i32(errnoBadf).i32Eq().brIf(1)
+			f.block() // next
+			f.get(rc).brIf(0)
+			f.get(b).i32Load8U(offEvt).brIf(0) // not a directory preopen
+			f.get(b).i32Load(offEvt + 4).tee(nl).i32(1).i32Add().u(g.lay.cwdMax).i32GtU().brIf(0)
+			f.get(b).i32('/').i32Store8(pre)
+			f.get(fd).get(b).u(pre + 1).i32Add().get(nl).call(g.p1("fd_prestat_dir_name")).brIf(0)
+			f.get(b).u(pre - g.lay.offCwd).i32Add().get(nl).i32(1).i32Add().call(g.helper("normalize_path")).tee(pl)
+			f.get(bestLen).i32LeS().brIf(0) // not longer than the best match
+			// rel = where the rest of the path starts, if pre is a prefix
+			f.get(pl).i32(1).i32Eq().if_()
+			f.i32(1).set(rel)
+			f.else_()
+			f.get(pl).get(n).i32GtU().brIf(1)
+			f.get(pl).get(n).i32LtU().if_()
+			f.get(b).get(pl).i32Add().i32Load8U(path).i32('/').i32Ne().brIf(2)
+			f.get(pl).i32(1).i32Add().set(rel)
+			f.else_()
+			f.get(n).set(rel)
+			f.end()
+			f.i32(0).set(j)
+			f.block().loop()
+			f.get(j).get(pl).i32GeU().brIf(1)
+			f.get(b).get(j).i32Add().i32Load8U(path).get(b).get(j).i32Add().i32Load8U(pre).i32Ne().brIf(3) // next
+			f.get(j).i32(1).i32Add().set(j)
+			f.br(0).end().end()
+			f.end()
+			f.get(fd).set(best)
+			f.get(pl).set(bestLen)
+			f.get(rel).set(bestRel)
+			f.end() // next
+			f.get(fd).i32(1).i32Add().set(fd)
+			f.br(0).end().end()
+			f.get(best).i32(0).i32LtS().if_().i32(errnoNoent).return_().end()
+			// the rest of the path, or "." for the preopen itself
+			f.get(best).i32(1) // LOOKUP_SYMLINK_FOLLOW
+			f.get(bestRel).get(n).i32Eq().if_I32Fn(func() {
+				f.get(b).i32('.').i32Store8(pre)
+				f.get(b).u(pre).i32Add()
+			}, func() {
+				f.get(b).u(path).i32Add().get(bestRel).i32Add()
+			})
+			f.get(bestRel).get(n).i32Eq().if_I32(1, 0).get(n).get(bestRel).i32Sub().i32Add()
+			f.get(b) // filestat at offset 0 (64 bytes: the sleep scratch)
+			f.call(g.p1("path_filestat_get")).tee(rc).if_().get(rc).return_().end()
+			f.get(b).i32Load8U(16).i32(3).i32Ne().if_().i32(errnoNotdir).return_().end()
+			f.i32(0)
+		}},
 	// epoll_forget(fd): drop fd from every interest list, as Linux does when
 	// a registered fd is closed (wasmer keeps stale entries; a reused fd
 	// number would inherit them).
@@ -450,27 +524,42 @@ var emulations = map[string]*adapter{
 			f.get(capacity).get(n).i32GtU().if_().get(0).get(n).i32Add().i32(0).i32Store8(0).end()
 			f.i32(0)
 		}},
-	// chdir(path, len): updates the directory string that getcwd reports.
-	// The path is joined textually; it is not checked against the host.
-	"chdir": {params: types(i32, i32), results: types(i32), helpers: []string{"region", "normalize_path"}, region: true,
+	// chdir(path, len): joins path to the current directory textually
+	// (absolute paths replace it), normalises the result, checks that it
+	// names a directory (check_dir) and only then makes it current.
+	"chdir": {params: types(i32, i32), results: types(i32), helpers: []string{"region", "normalize_path", "check_dir"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
-			b, n, i := f.local(i32), f.local(i32), f.local(i32)
+			b, n, i, err := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			tmp := g.lay.offChdirPath
 			f.get(1).i32Eqz().if_().i32(errnoNoent).return_().end()
 			f.call(g.helper("region")).set(b)
+			f.get(0).i32Load8U(0).i32('/').i32Ne().if_()
+			// relative: start from the current directory and a slash
 			f.get(b).i32Load(g.lay.offCwdLen).set(n)
-			f.get(0).i32Load8U(0).i32('/').i32Eq().if_().i32(0).set(n).else_()
-			f.get(b).get(n).i32Add().i32Load8U(g.lay.offCwd - 1).i32('/').i32Ne().if_()
-			f.get(b).get(n).i32Add().i32('/').i32Store8(g.lay.offCwd)
+			f.block().loop()
+			f.get(i).get(n).i32GeU().brIf(1)
+			f.get(b).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(g.lay.offCwd).i32Store8(tmp)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.get(b).get(n).i32Add().i32('/').i32Store8(tmp)
 			f.get(n).i32(1).i32Add().set(n)
-			f.end().end()
+			f.end()
 			f.get(n).get(1).i32Add().u(g.lay.cwdMax).i32GtU().if_().i32(errnoNametoolong).return_().end()
+			f.i32(0).set(i)
 			f.block().loop()
 			f.get(i).get(1).i32GeU().brIf(1)
-			f.get(b).get(n).i32Add().get(i).i32Add().get(0).get(i).i32Add().i32Load8U(0).i32Store8(g.lay.offCwd)
+			f.get(b).get(n).i32Add().get(i).i32Add().get(0).get(i).i32Add().i32Load8U(0).i32Store8(tmp)
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
 			f.get(n).get(1).i32Add().set(n)
-			f.get(b).get(n).call(g.helper("normalize_path")).set(n)
+			f.get(b).u(tmp - g.lay.offCwd).i32Add().get(n).call(g.helper("normalize_path")).set(n)
+			f.get(b).get(n).call(g.helper("check_dir")).tee(err).if_().get(err).return_().end()
+			f.i32(0).set(i)
+			f.block().loop()
+			f.get(i).get(n).i32GeU().brIf(1)
+			f.get(b).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(tmp).i32Store8(g.lay.offCwd)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
 			f.get(b).get(n).i32Store(g.lay.offCwdLen)
 			f.i32(0)
 		}},
@@ -695,6 +784,15 @@ func epollWait() *adapter {
 			f.get(nevents).get(nout).i32Store(0)
 			f.i32(0)
 		}}
+}
+
+// if_I32Fn selects between two i32 computations on the condition on the stack.
+func (f *funcBuilder) if_I32Fn(then, els func()) *funcBuilder {
+	f.ifI32()
+	then()
+	f.else_()
+	els()
+	return f.end()
 }
 
 // if_I32 selects between two constants on the i32 condition on the stack.

@@ -3,6 +3,7 @@ package translate
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -83,6 +84,11 @@ type fakeP1 struct {
 	closed    []uint32
 	opened    []uint64
 	statted   []uint32
+	// preopens are named directories; path_filestat_get answers a
+	// directory for every path except those ending in "file" (a regular
+	// file) or containing "missing" (ENOENT), and records what it saw.
+	preopens  map[uint32]string
+	pathStats []string
 }
 
 func (f *fakeP1) instantiate(t *testing.T, ctx context.Context, rt wazero.Runtime) {
@@ -135,6 +141,41 @@ func (f *fakeP1) instantiate(t *testing.T, ctx context.Context, rt wazero.Runtim
 		mem.Write(uint32(s[1]), b)
 		s[0] = 0
 	})
+	fn("fd_prestat_get", []api.ValueType{u32, u32}, func(mem api.Memory, s []uint64) {
+		name, ok := f.preopens[uint32(s[0])]
+		if !ok {
+			s[0] = errnoBadf
+			return
+		}
+		mem.Write(uint32(s[1]), make([]byte, 8))
+		mem.WriteUint32Le(uint32(s[1])+4, uint32(len(name)))
+		s[0] = 0
+	})
+	fn("fd_prestat_dir_name", []api.ValueType{u32, u32, u32}, func(mem api.Memory, s []uint64) {
+		name, ok := f.preopens[uint32(s[0])]
+		if !ok || uint32(s[2]) < uint32(len(name)) {
+			s[0] = errnoBadf
+			return
+		}
+		mem.Write(uint32(s[1]), []byte(name))
+		s[0] = 0
+	})
+	fn("path_filestat_get", []api.ValueType{u32, u32, u32, u32, u32}, func(mem api.Memory, s []uint64) {
+		p, _ := mem.Read(uint32(s[2]), uint32(s[3]))
+		rel := string(p)
+		f.pathStats = append(f.pathStats, fmt.Sprintf("%d:%s:%d", uint32(s[0]), rel, uint32(s[1])))
+		if strings.Contains(rel, "missing") {
+			s[0] = errnoNoent
+			return
+		}
+		st := make([]byte, 64)
+		st[16] = 3
+		if strings.HasSuffix(rel, "file") {
+			st[16] = 4
+		}
+		mem.Write(uint32(s[4]), st)
+		s[0] = 0
+	})
 	fn("fd_close", []api.ValueType{u32}, func(mem api.Memory, s []uint64) {
 		f.closed = append(f.closed, uint32(s[0]))
 		s[0] = 0
@@ -177,7 +218,8 @@ func newAdapterHarness(t *testing.T) *adapterHarness {
 	ctx := context.Background()
 	rt := wazero.NewRuntime(ctx)
 	t.Cleanup(func() { rt.Close(ctx) })
-	p1 := &fakeP1{filetypes: map[uint32]byte{5: 6, 6: 6, 7: 4, 8: 6, 10: 3}} // sockets 5, 6, 8; regular file 7; directory 10
+	p1 := &fakeP1{filetypes: map[uint32]byte{5: 6, 6: 6, 7: 4, 8: 6, 10: 3}, // sockets 5, 6, 8; regular file 7; directory 10
+		preopens: map[uint32]string{3: ".", 4: "/usr/local/"}}
 	p1.instantiate(t, ctx, rt)
 	mod, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithStartFunctions())
 	if err != nil {
@@ -410,22 +452,37 @@ func TestFdDupAliases(t *testing.T) {
 
 func TestChdirNormalizes(t *testing.T) {
 	h := newAdapterHarness(t)
-	steps := []struct{ chdir, want string }{
-		{"", "/"}, // initial directory
-		{"/usr/lib", "/usr/lib"},
-		{"..", "/usr"},
-		{"./local//share/", "/usr/local/share"},
-		{"../../..", "/"},
-		{"..", "/"},
-		{"a/./b/../c", "/a/c"},
-		{"/x/..//y/.", "/y"},
-		{"...", "/y/..."},
+	// Preopens: fd 3 "." (the root) and fd 4 "/usr/local/"; stat says
+	// which preopen and relative path the adapter checked ("" = "/", which
+	// needs no check).
+	steps := []struct {
+		chdir, want string
+		errno       uint32
+		stat        string
+	}{
+		{"", "/", 0, ""}, // initial directory
+		{"/usr/lib", "/usr/lib", 0, "3:usr/lib:1"},
+		{"..", "/usr", 0, "3:usr:1"},
+		{"./local//share/", "/usr/local/share", 0, "4:share:1"},
+		{"..", "/usr/local", 0, "4:.:1"},
+		{"/usr/localx", "/usr/localx", 0, "3:usr/localx:1"},
+		{"../../..", "/", 0, ""},
+		{"..", "/", 0, ""},
+		{"a/./b/../c", "/a/c", 0, "3:a/c:1"},
+		{"/x/..//y/.", "/y", 0, "3:y:1"},
+		{"...", "/y/...", 0, "3:y/...:1"},
+		{"missing", "/y/...", errnoNoent, "3:y/.../missing:1"},
+		{"/usr/local/file", "/y/...", errnoNotdir, "4:file:1"},
 	}
 	for _, s := range steps {
 		if s.chdir != "" {
+			h.p1.pathStats = nil
 			h.mod.Memory().Write(600, []byte(s.chdir))
-			if rc := h.call("chdir", 600, uint64(len(s.chdir))); rc != 0 {
-				t.Fatalf("chdir(%q) = %d", s.chdir, rc)
+			if rc := h.call("chdir", 600, uint64(len(s.chdir))); rc != s.errno {
+				t.Fatalf("chdir(%q) = %d, want %d", s.chdir, rc, s.errno)
+			}
+			if got := strings.Join(h.p1.pathStats, " "); got != s.stat {
+				t.Errorf("chdir(%q) checked %q, want %q", s.chdir, got, s.stat)
 			}
 		}
 		h.mod.Memory().WriteUint32Le(700, 256)

@@ -91,6 +91,8 @@ getcwd size: 68 len=1
 getcwd small: 68 len=1
 cwd: /
 chdir: 0 cwd: /tmp/sub
+chdir missing: 44 file: 54 cwd: /tmp/sub
+chdir ..: 0 cwd: /tmp
 thread_id: 0 1
 parallelism: 0 >=1: 1
 sched_yield: 0
