@@ -34,10 +34,12 @@ const regionPages = 1
 
 // Fixed offsets of the region's scratch space.
 const (
-	offSub  = 0   // one poll_oneoff subscription (48 B) for sleeps
-	offEvt  = 64  // one event (32 B)
-	offNev  = 96  // nevents (4 B)
-	offStat = 104 // fdstat scratch (24 B)
+	offSub = 0  // one poll_oneoff subscription (48 B) for sleeps
+	offEvt = 64 // one event (32 B)
+	offNev = 96 // nevents (4 B)
+	// offLowAliases counts fd table entries below aliasFDBase (u32).
+	offLowAliases = 132
+	offStat       = 104 // fdstat scratch (24 B)
 	// epollEntry is the size of one interest: {fd u32, events u32, data 24 B}.
 	epollEntry = 32
 )
@@ -64,7 +66,7 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 	align8 := func(v uint32) uint32 { return (v + 7) &^ 7 }
 	l := &regionLayout{fixedBase: fixedBase, aliases: aliases, cwdMax: cwdMax, epolls: epolls, interests: interests}
 	l.offAliasNext = 128                           // next alias fd number (0 = not started)
-	l.offAliases = 136                             // {alias u32, real u32} × aliases
+	l.offAliases = 136                             // {guest fd + 1 u32, host fd u32} × aliases
 	l.offCwdLen = align8(l.offAliases + 8*aliases) // current directory length, then bytes
 	l.offCwd = l.offCwdLen + 4
 	l.offEpoll = align8(l.offCwd + cwdMax) // instances: {in_use u32, count u32, pad 8, interests}
@@ -134,6 +136,18 @@ func (g *gen) fdArg(f *funcBuilder, l uint32) {
 	if g.resolveFDs {
 		f.call(g.helper("resolve_fd"))
 	}
+}
+
+// freshFD takes the errno of a call that returned a new fd at the address
+// in local ptr, and when it succeeded and the fd table is in use, passes
+// that fd through fresh_fd. The errno stays on the stack.
+func (g *gen) freshFD(f *funcBuilder, ptr uint32) {
+	if !g.resolveFDs {
+		return
+	}
+	e := f.local(i32)
+	f.tee(e).i32Eqz().if_().get(ptr).call(g.helper("fresh_fd")).end()
+	f.get(e)
 }
 
 // adapter describes one function that the translator adds to the module.
@@ -209,43 +223,118 @@ var helpers = map[string]*adapter{
 			f.get(b).i64Load(offStat + 8).i64(0x24).i64And().i64Eqz()
 			f.i32And()
 		}},
-	// resolve_fd(fd) -> the host fd behind an alias made by fd_dup.
-	"resolve_fd": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+	// The fd table of the fd_dup/dup2 emulation: entries {guest fd + 1,
+	// host fd} (0 = a free slot), one per guest fd number whose meaning
+	// differs from the host fd of the same number. Host fd -1 is a
+	// tombstone: the guest closed that number while aliases still use the
+	// host fd, which stays open for them. A guest fd without an entry is
+	// the host fd of the same number. The count of entries for numbers
+	// below aliasFDBase (made by dup2) lets resolve_fd skip the table for
+	// ordinary fds in the usual case where there are none.
+	//
+	// alias_find(g) -> the address of g's entry, or 0.
+	"alias_find": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			e, i := f.local(i32), f.local(i32)
-			f.get(0).i32(aliasFDBase).i32LtU().if_().get(0).return_().end()
 			f.call(g.helper("region")).u(g.lay.offAliases).i32Add().set(e)
 			f.block().loop()
 			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
-			f.get(e).i32Load(0).get(0).i32Eq().if_().get(e).i32Load(4).return_().end()
+			f.get(e).i32Load(0).get(0).i32(1).i32Add().i32Eq().if_().get(e).return_().end()
 			f.get(e).i32(8).i32Add().set(e)
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
+			f.i32(0)
+		}},
+	// alias_refs(h) -> how many guest fds (entries) use host fd h.
+	"alias_refs": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			e, i, n := f.local(i32), f.local(i32), f.local(i32)
+			f.call(g.helper("region")).u(g.lay.offAliases).i32Add().set(e)
+			f.block().loop()
+			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
+			f.get(e).i32Load(0).if_().get(e).i32Load(4).get(0).i32Eq().if_().get(n).i32(1).i32Add().set(n).end().end()
+			f.get(e).i32(8).i32Add().set(e)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.get(n)
+		}},
+	// alias_add(g, h) -> errno: a new entry g -> h (EMFILE when full).
+	"alias_add": {params: types(i32, i32), results: types(i32), helpers: []string{"region", "alias_find"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			e, b := f.local(i32), f.local(i32)
+			f.call(g.helper("region")).set(b)
+			f.i32(-1).call(g.helper("alias_find")).tee(e).i32Eqz().if_().i32(errnoMfile).return_().end() // a free slot: key 0
+			f.get(e).get(0).i32(1).i32Add().i32Store(0)
+			f.get(e).get(1).i32Store(4)
+			f.get(0).i32(aliasFDBase).i32LtU().if_().get(b).get(b).i32Load(offLowAliases).i32(1).i32Add().i32Store(offLowAliases).end()
+			f.i32(0)
+		}},
+	// alias_del(e): frees the entry at e.
+	"alias_del": {params: types(i32), helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			b := f.local(i32)
+			f.get(0).i32Load(0).i32(1).i32Sub().i32(aliasFDBase).i32LtU().if_()
+			f.call(g.helper("region")).tee(b).get(b).i32Load(offLowAliases).i32(1).i32Sub().i32Store(offLowAliases)
+			f.end()
+			f.get(0).i64(0).i64Store(0)
+		}},
+	// alias_release(h): host fd h lost a user. It is closed when no entry
+	// uses it any more and the guest fd of the same number means something
+	// else (an entry: an alias elsewhere, or a tombstone, which goes too).
+	// The host's stdio fds 0-2 are left open: closing them closes the host
+	// process's own (Node's node:wasi does), and an entry for the number
+	// keeps the guest from using them anyway.
+	"alias_release": {params: types(i32), p1: []string{"fd_close"}, helpers: []string{"alias_find", "alias_refs", "alias_del"},
+		build: func(g *gen, f *funcBuilder) {
+			e := f.local(i32)
+			f.get(0).i32(3).i32LtU().if_().return_().end()
+			f.get(0).i32(-1).i32Eq().if_().return_().end() // a tombstone's
+			f.get(0).call(g.helper("alias_refs")).if_().return_().end()
+			f.get(0).call(g.helper("alias_find")).tee(e).i32Eqz().if_().return_().end()
+			f.get(e).i32Load(4).i32(-1).i32Eq().if_().get(e).call(g.helper("alias_del")).end()
+			f.get(0).call(g.p1("fd_close")).drop()
+		}},
+	// resolve_fd(fd) -> the host fd behind a guest fd (-1 for a closed
+	// one, which the host answers with EBADF).
+	"resolve_fd": {params: types(i32), results: types(i32), helpers: []string{"region", "alias_find"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			e := f.local(i32)
+			f.get(0).i32(aliasFDBase).i32LtU().if_()
+			f.call(g.helper("region")).i32Load(offLowAliases).i32Eqz().if_().get(0).return_().end()
+			f.end()
+			f.get(0).call(g.helper("alias_find")).tee(e).if_().get(e).i32Load(4).return_().end()
 			f.get(0)
+		}},
+	// new_alias(h) -> the next alias number (from aliasFDBase up), entered
+	// as an alias of host fd h, or -1 when the table is full.
+	"new_alias": {params: types(i32), results: types(i32), helpers: []string{"region", "alias_add"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			b, a := f.local(i32), f.local(i32)
+			f.call(g.helper("region")).set(b)
+			f.get(b).i32Load(g.lay.offAliasNext).tee(a).i32Eqz().if_().i32(aliasFDBase).set(a).end()
+			f.get(a).get(0).call(g.helper("alias_add")).if_().i32(-1).return_().end()
+			f.get(b).get(a).i32(1).i32Add().i32Store(g.lay.offAliasNext)
+			f.get(a)
 		}},
 	// dup(fd, *newfd) -> errno: a new alias number for the same host fd.
 	"dup": {params: types(i32, i32), results: types(i32), p1: []string{"fd_fdstat_get"},
-		helpers: []string{"region", "resolve_fd"}, region: true, build: func(g *gen, f *funcBuilder) {
-			real, b, e, i, a, err := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+		helpers: []string{"region", "resolve_fd", "new_alias"}, region: true, build: func(g *gen, f *funcBuilder) {
+			real, a, err := f.local(i32), f.local(i32), f.local(i32)
 			f.get(0).call(g.helper("resolve_fd")).set(real)
-			f.call(g.helper("region")).set(b)
-			f.get(real).get(b).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
+			f.get(real).call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
 			f.if_().get(err).return_().end()
-			f.get(b).u(g.lay.offAliases).i32Add().set(e)
-			f.block().loop()
-			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
-			f.get(e).i32Load(0).i32Eqz().if_()
-			f.get(b).i32Load(g.lay.offAliasNext).tee(a).i32Eqz().if_().i32(aliasFDBase).set(a).end()
-			f.get(e).get(a).i32Store(0)
-			f.get(e).get(real).i32Store(4)
-			f.get(b).get(a).i32(1).i32Add().i32Store(g.lay.offAliasNext)
+			f.get(real).call(g.helper("new_alias")).tee(a).i32(-1).i32Eq().if_().i32(errnoMfile).return_().end()
 			f.get(1).get(a).i32Store(0)
-			f.i32(0).return_()
-			f.end()
-			f.get(e).i32(8).i32Add().set(e)
-			f.get(i).i32(1).i32Add().set(i)
-			f.br(0).end().end()
-			f.i32(errnoMfile)
+			f.i32(0)
+		}},
+	// fresh_fd(ptr): the host just returned a new fd at *ptr; if its number
+	// is taken by an entry (dup2 made it mean another file), the guest gets
+	// an alias instead.
+	"fresh_fd": {params: types(i32), helpers: []string{"region", "alias_find", "new_alias"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			a := f.local(i32)
+			f.get(0).i32Load(0).call(g.helper("alias_find")).i32Eqz().if_().return_().end()
+			f.get(0).i32Load(0).call(g.helper("new_alias")).tee(a).i32(-1).i32Ne().if_().get(0).get(a).i32Store(0).end()
 		}},
 	// normalize_path(base, n) -> new length: rewrites the absolute path at
 	// base+offCwd in place, dropping empty and "." components and resolving
@@ -479,6 +568,7 @@ var emulations = map[string]*adapter{
 				f.get(l)
 			}
 			f.get(9).call(g.p1("path_open"))
+			g.freshFD(f, 9)
 		}},
 	"clock_time_set": {params: types(i32, i64), results: types(i32), pure: true, build: returnConst(errnoPerm)},
 	"proc_raise": {params: types(i32), results: types(i32), p1: []string{"proc_raise"}, build: func(g *gen, f *funcBuilder) {
@@ -607,7 +697,9 @@ func sockAccept() *adapter {
 		build: func(g *gen, f *funcBuilder) {
 			e := f.local(i32)
 			g.fdArg(f, 0)
-			f.get(1).get(2).call(g.p1("sock_accept")).tee(e)
+			f.get(1).get(2).call(g.p1("sock_accept"))
+			g.freshFD(f, 2)
+			f.tee(e)
 			f.i32Eqz().if_()
 			f.get(3).i64(0).i64Store(0).get(3).i64(0).i64Store(8).get(3).i32(0).i32Store(16)
 			f.end()

@@ -28,6 +28,8 @@ var reexported = []struct{ module, name, sig string }{
 	{"wasix_32v1", "getcwd", "ii:i"},
 	{"wasi_snapshot_preview1", "fd_fdstat_get", "ii:i"},
 	{"wasi_snapshot_preview1", "fd_close", "i:i"},
+	{"wasi_snapshot_preview1", "fd_renumber", "ii:i"},
+	{"wasi_snapshot_preview1", "path_open", "iiiiiIIii:i"},
 }
 
 func reexportModule() []byte {
@@ -497,5 +499,89 @@ func TestChdirNormalizes(t *testing.T) {
 	}
 	if rc := h.call("chdir", 600, 0); rc != errnoNoent {
 		t.Errorf("chdir(\"\") = %d, want ENOENT", rc)
+	}
+}
+
+// TestDup2FdTable: in a WASIX module fd_renumber is dup2, kept in the fd
+// table: the source stays open, the host fd is closed only when its last
+// guest fd goes, and a host fd whose number dup2 took reaches the guest
+// under an alias.
+func TestDup2FdTable(t *testing.T) {
+	h := newAdapterHarness(t)
+	hostSees := func(fd uint64) uint32 {
+		t.Helper()
+		h.p1.statted = nil
+		h.call("fd_fdstat_get", fd, 500)
+		if len(h.p1.statted) != 1 {
+			t.Fatalf("fd_fdstat_get(%d) reached the host %d times", fd, len(h.p1.statted))
+		}
+		return h.p1.statted[0]
+	}
+	if rc := h.call("fd_renumber", 99, 9); rc != errnoBadf {
+		t.Errorf("dup2 of a closed fd = %d, want EBADF", rc)
+	}
+	if rc := h.call("fd_renumber", 5, 9); rc != 0 {
+		t.Fatalf("dup2(5, 9) = %d", rc)
+	}
+	if got := hostSees(9); got != 5 {
+		t.Errorf("fd 9 reaches host fd %d, want 5", got)
+	}
+	if got := hostSees(5); got != 5 {
+		t.Errorf("the source moved: fd 5 reaches host fd %d", got)
+	}
+	// 9 was not the guest's; the host's fd 9 (if any) is closed.
+	if len(h.p1.closed) != 1 || h.p1.closed[0] != 9 {
+		t.Errorf("host closes %v, want [9]", h.p1.closed)
+	}
+	h.p1.closed = nil
+	// Closing the source keeps the host fd open for 9; fd 5 itself is gone.
+	if rc := h.call("fd_close", 5); rc != 0 || len(h.p1.closed) != 0 {
+		t.Errorf("close(5) while 9 uses it: rc %d, host closes %v", rc, h.p1.closed)
+	}
+	if got := hostSees(5); got != 0xFFFF_FFFF {
+		t.Errorf("closed fd 5 reaches host fd %d, want none", got)
+	}
+	if rc := h.call("fd_close", 5); rc != errnoBadf {
+		t.Errorf("second close(5) = %d, want EBADF", rc)
+	}
+	if got := hostSees(9); got != 5 {
+		t.Errorf("fd 9 reaches host fd %d after close(5), want 5", got)
+	}
+	// The last user goes: now the host fd closes.
+	if rc := h.call("fd_close", 9); rc != 0 || len(h.p1.closed) != 1 || h.p1.closed[0] != 5 {
+		t.Errorf("close(9): rc %d, host closes %v, want [5]", rc, h.p1.closed)
+	}
+	if got := hostSees(5); got != 5 {
+		t.Errorf("fd 5 after everything closed reaches %d, want 5 (no entry left)", got)
+	}
+	h.p1.closed = nil
+
+	// dup2 onto the number the host hands out next (the fake's path_open
+	// returns 11): the new file reaches the guest under an alias.
+	if rc := h.call("fd_renumber", 6, 11); rc != 0 {
+		t.Fatalf("dup2(6, 11) = %d", rc)
+	}
+	if rc := h.call("path_open", 3, 0, 100, 1, 0, 0, 0, 0, 200); rc != 0 {
+		t.Fatalf("path_open = %d", rc)
+	}
+	if got := h.u32(200); got < aliasFDBase {
+		t.Errorf("path_open gave fd %d, which dup2 took", got)
+	} else if host := hostSees(uint64(got)); host != 11 {
+		t.Errorf("the new fd reaches host fd %d, want 11", host)
+	}
+	if got := hostSees(11); got != 6 {
+		t.Errorf("fd 11 reaches host fd %d, want 6", got)
+	}
+	// dup2 onto stdio does not close the host's own stdio.
+	h.p1.closed = nil
+	if rc := h.call("fd_renumber", 6, 1); rc != 0 || len(h.p1.closed) != 0 {
+		t.Errorf("dup2(6, 1): rc %d, host closes %v", rc, h.p1.closed)
+	}
+	if got := hostSees(1); got != 6 {
+		t.Errorf("fd 1 reaches host fd %d, want 6", got)
+	}
+	// A number above the host range that is not an alias: EBADF.
+	if rc := h.call("fd_renumber", 6, aliasFDBase+500); rc != errnoBadf {
+		t.Errorf("dup2 onto %#x = %d, want EBADF", aliasFDBase+500, rc)
 	}
 }

@@ -87,6 +87,10 @@ bad epfd: 8
 dup: 0 distinct=1
 written through the duplicate
 close dup: 0
+written through 9
+renumber: 0 close 9: 0 close again: -1 errno=8
+stderr now reaches stdout
+renumber onto stderr: 0 close source: 0
 getcwd size: 68 len=1
 getcwd small: 68 len=1
 cwd: /
@@ -284,6 +288,7 @@ func TestReportActions(t *testing.T) {
 		"wasi_snapshot_preview1.proc_exit":     ActionKeep,
 		"wasix_32v1.clock_time_get":            ActionPreview1,
 		"wasi_snapshot_preview1.fd_fdstat_get": ActionWrapped,
+		"wasi_snapshot_preview1.fd_renumber":   ActionEmulated, // dup2 in a WASIX module
 	}
 	got := map[string]ImportReport{}
 	for _, im := range rep.Imports {
