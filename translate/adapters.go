@@ -39,7 +39,9 @@ const (
 	offNev = 96 // nevents (4 B)
 	// offLowAliases counts fd table entries below aliasFDBase (u32).
 	offLowAliases = 132
-	offStat       = 104 // fdstat scratch (24 B)
+	// offETUsed is set once any epoll registration asked for EPOLLET.
+	offETUsed = 100
+	offStat   = 104 // fdstat scratch (24 B)
 	// epollEntry is the size of one interest: {fd u32, events u32, data 24 B}.
 	epollEntry = 32
 )
@@ -110,7 +112,15 @@ const (
 	epollRdHup   = 0x04
 	epollErr     = 0x10
 	epollHup     = 0x20
+	epollET      = 0x40
 	epollOneShot = 0x80
+	// Adapter state in the high half of an interest's events word: an
+	// edge-triggered interest whose EPOLLIN (EPOLLOUT) was reported and is
+	// not watched again until the guest reads (writes) the fd or MODs it.
+	etDoneIn  = epollIn << 16
+	etDoneOut = epollOut << 16
+	// epollUserBits are the bits of a registration kept from the guest.
+	epollUserBits = 0xffff
 )
 
 // gen gives adapter bodies the final indices of what they call.
@@ -122,11 +132,27 @@ type gen struct {
 	// resolveFDs is set when fd_dup is emulated: every fd argument then goes
 	// through the alias table.
 	resolveFDs bool
+	// epoll is set when epoll is emulated: reads and writes re-arm
+	// edge-triggered interests (epoll_touch).
+	epoll bool
+}
+
+// touch takes the errno of a read (mask etDoneIn) or write (etDoneOut) call
+// on the guest fd in local fd, and tells epoll_touch. The errno stays on
+// the stack.
+func (g *gen) touch(f *funcBuilder, fd uint32, mask int32) {
+	e := f.local(i32)
+	f.set(e).get(fd).i32(mask).call(g.helper("epoll_touch")).get(e)
 }
 
 func (g *gen) p1(name string) uint32 { return g.p1Index[name] }
 func (g *gen) helper(name string) uint32 {
-	return g.helperIndex[name]
+	idx, ok := g.helperIndex[name]
+	if !ok {
+		// A translator bug: the adapter did not list the helper.
+		panic("translate: adapter calls helper " + name + ", which it does not list")
+	}
+	return idx
 }
 
 // fdArg pushes local l as an fd, translated through the alias table when
@@ -505,6 +531,30 @@ var helpers = map[string]*adapter{
 			f.if_().get(e).return_().end()
 			f.i32(errnoInval)
 		}},
+	// epoll_touch(fd, mask): the guest read (mask etDoneIn) or wrote
+	// (etDoneOut) fd: its edge-triggered interests watch that direction
+	// again. Nothing to do until some registration asked for EPOLLET.
+	"epoll_touch": {params: types(i32, i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+		const fd, mask = 0, 1
+		b, inst, k, e, end := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+		f.call(g.helper("region")).tee(b).i32Load(offETUsed).i32Eqz().if_().return_().end()
+		f.get(b).u(g.lay.offEpoll).i32Add().set(inst)
+		f.block().loop() // instances
+		f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
+		f.get(inst).i32Load(0).if_()
+		f.get(inst).i32(16).i32Add().tee(e).get(inst).i32Load(4).i32(epollEntry).i32Mul().i32Add().set(end)
+		f.block().loop() // entries
+		f.get(e).get(end).i32GeU().brIf(1)
+		f.get(e).i32Load(0).get(fd).i32Eq().if_()
+		f.get(e).get(e).i32Load(4).get(mask).i32(-1).i32Xor().i32And().i32Store(4)
+		f.end()
+		f.get(e).i32(epollEntry).i32Add().set(e)
+		f.br(0).end().end()
+		f.end()
+		f.get(inst).u(g.lay.epollStride).i32Add().set(inst)
+		f.get(k).i32(1).i32Add().set(k)
+		f.br(0).end().end()
+	}},
 	// epoll_instance(fd) -> address of the epoll instance, or 0.
 	"epoll_instance": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
@@ -699,6 +749,9 @@ func sockAccept() *adapter {
 			g.fdArg(f, 0)
 			f.get(1).get(2).call(g.p1("sock_accept"))
 			g.freshFD(f, 2)
+			if g.epoll {
+				g.touch(f, 0, etDoneIn)
+			}
 			f.tee(e)
 			f.i32Eqz().if_()
 			f.get(3).i64(0).i64Store(0).get(3).i64(0).i64Store(8).get(3).i32(0).i32Store(16)
@@ -758,7 +811,8 @@ func epollCtl() *adapter {
 			f.get(inst).get(cnt).i32(1).i32Add().i32Store(4)
 			f.end()
 			f.get(e).get(fd).i32Store(0)
-			f.get(e).get(ev).i32Load(0).i32Store(4)
+			f.get(e).get(ev).i32Load(0).i32(epollUserBits).i32And().i32Store(4) // MOD also re-arms an edge
+			f.get(ev).i32Load(0).i32(epollET).i32And().if_().call(g.helper("region")).i32(1).i32Store(offETUsed).end()
 			for off := uint32(8); off < 32; off += 8 {
 				f.get(e).get(ev).i64Load(off).i64Store(off)
 			}
@@ -771,7 +825,10 @@ func epollCtl() *adapter {
 // watching EPOLLOUT, and a relative monotonic clock for a finite timeout.
 // Events are coalesced per fd (one epoll_event with all bits), ERR and HUP
 // are always reported, and EPOLLONESHOT entries are disarmed after firing.
-// poll_oneoff reports levels, so EPOLLET behaves level-triggered.
+// poll_oneoff reports levels; edge-triggered (EPOLLET) interests get edges
+// from per-interest state: a reported direction is not watched again until
+// the guest calls a read (write) function on the fd, which is when an edge
+// program drains it, or MODs the registration.
 func epollWait() *adapter {
 	return &adapter{params: types(i32, i32, i32, i64, i32), results: types(i32), p1: []string{"poll_oneoff"},
 		helpers: []string{"epoll_instance", "not_epoll", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
@@ -788,7 +845,8 @@ func epollWait() *adapter {
 
 			f.block().loop()
 			f.get(i).get(cnt).i32GeU().brIf(1)
-			f.get(e).i32Load(4).i32(epollIn | epollRdHup).i32And().if_()
+			f.get(e).i32Load(4).i32(epollIn | epollRdHup).i32And().i32(0).i32Ne()
+			f.get(e).i32Load(4).i32(etDoneIn).i32And().i32Eqz().i32And().if_()
 			f.get(s).get(i).i32(1).i32Shl().i32Store(0).get(s).i32(0).i32Store(4)
 			f.get(s).i64(1).i64Store(8) // FD_READ
 			f.get(s).get(e).i32Load(0)
@@ -799,7 +857,7 @@ func epollWait() *adapter {
 			f.get(s).i32(48).i32Add().set(s)
 			f.get(nsubs).i32(1).i32Add().set(nsubs)
 			f.end()
-			f.get(e).i32Load(4).i32(epollOut).i32And().if_()
+			f.get(e).i32Load(4).i32(epollOut | etDoneOut).i32And().i32(epollOut).i32Eq().if_()
 			f.get(s).get(i).i32(1).i32Shl().i32(1).i32Or().i32Store(0).get(s).i32(0).i32Store(4)
 			f.get(s).i64(2).i64Store(8) // FD_WRITE
 			f.get(s).get(e).i32Load(0)
@@ -866,11 +924,18 @@ func epollWait() *adapter {
 			f.get(k).i32(1).i32Add().set(k)
 			f.br(0).end().end()
 			// EPOLLONESHOT: disarm what was reported until the next MOD.
+			// EPOLLET: stop watching the reported directions until the
+			// guest reads or writes the fd (epoll_touch) or MODs it.
 			f.i32(0).set(j)
 			f.block().loop()
 			f.get(j).get(nout).i32GeU().brIf(1)
 			f.get(inst).i32(16).i32Add().get(b).get(j).i32(2).i32Shl().i32Add().i32Load(g.lay.offWaitOut).i32(epollEntry).i32Mul().i32Add().tee(e)
-			f.i32Load(4).i32(epollOneShot).i32And().if_().get(e).i32(0).i32Store(4).end()
+			f.i32Load(4).i32(epollOneShot).i32And().if_().get(e).i32(0).i32Store(4).else_()
+			f.get(e).i32Load(4).i32(epollET).i32And().if_()
+			f.get(e).get(e).i32Load(4)
+			f.get(events).get(j).i32(5).i32Shl().i32Add().i32Load(0).i32(epollIn | epollOut).i32And().i32(16).i32Shl()
+			f.i32Or().i32Store(4)
+			f.end().end()
 			f.get(j).i32(1).i32Add().set(j)
 			f.br(0).end().end()
 			f.get(nevents).get(nout).i32Store(0)

@@ -30,6 +30,8 @@ var reexported = []struct{ module, name, sig string }{
 	{"wasi_snapshot_preview1", "fd_close", "i:i"},
 	{"wasi_snapshot_preview1", "fd_renumber", "ii:i"},
 	{"wasi_snapshot_preview1", "path_open", "iiiiiIIii:i"},
+	{"wasi_snapshot_preview1", "fd_read", "iiii:i"},
+	{"wasi_snapshot_preview1", "fd_write", "iiii:i"},
 }
 
 func reexportModule() []byte {
@@ -178,6 +180,12 @@ func (f *fakeP1) instantiate(t *testing.T, ctx context.Context, rt wazero.Runtim
 		mem.Write(uint32(s[4]), st)
 		s[0] = 0
 	})
+	for _, name := range []string{"fd_read", "fd_write"} {
+		fn(name, []api.ValueType{u32, u32, u32, u32}, func(mem api.Memory, s []uint64) {
+			mem.WriteUint32Le(uint32(s[3]), 0)
+			s[0] = 6 // EAGAIN
+		})
+	}
 	fn("fd_close", []api.ValueType{u32}, func(mem api.Memory, s []uint64) {
 		f.closed = append(f.closed, uint32(s[0]))
 		s[0] = 0
@@ -584,4 +592,66 @@ func TestDup2FdTable(t *testing.T) {
 	if rc := h.call("fd_renumber", 6, aliasFDBase+500); rc != errnoBadf {
 		t.Errorf("dup2 onto %#x = %d, want EBADF", aliasFDBase+500, rc)
 	}
+}
+
+// TestEpollEdgeTriggered: an EPOLLET interest is reported once per
+// direction, and watched again only after the guest reads (writes) the fd,
+// or MODs the registration; level-triggered interests keep reporting.
+func TestEpollEdgeTriggered(t *testing.T) {
+	h := newAdapterHarness(t)
+	const evAddr, outAddr, nAddr, epAddr = 1024, 2048, 4000, 4004
+	h.call("epoll_create", epAddr)
+	ep := uint64(h.u32(epAddr))
+	h.epollEvent(evAddr, epollIn|epollOut|epollET, 5)
+	if rc := h.call("epoll_ctl", ep, 0, 5, evAddr); rc != 0 {
+		t.Fatalf("ADD ET = %d", rc)
+	}
+	h.epollEvent(evAddr, epollIn, 6)
+	if rc := h.call("epoll_ctl", ep, 0, 6, evAddr); rc != 0 {
+		t.Fatalf("ADD = %d", rc)
+	}
+	h.p1.respond = func(subs []sub) []event { // every fd ready both ways
+		var evs []event
+		for _, s := range subs {
+			if s.tag != 0 {
+				evs = append(evs, event{userdata: s.userdata, tag: s.tag})
+			}
+		}
+		return evs
+	}
+	watched := func() string {
+		var w []string
+		for _, s := range h.p1.polls[len(h.p1.polls)-1] {
+			if s.tag != 0 {
+				w = append(w, fmt.Sprintf("%d:%s", s.fd, map[byte]string{1: "r", 2: "w"}[s.tag]))
+			}
+		}
+		return strings.Join(w, " ")
+	}
+	wait := func(step, wantWatched string, wantEvents map[uint64]uint32) {
+		t.Helper()
+		if rc := h.call("epoll_wait", ep, outAddr, 8, 1000, nAddr); rc != 0 {
+			t.Fatalf("%s: epoll_wait = %d", step, rc)
+		}
+		if got := watched(); got != wantWatched {
+			t.Errorf("%s: watched %q, want %q", step, got, wantWatched)
+		}
+		got := map[uint64]uint32{}
+		for i := uint32(0); i < h.u32(nAddr); i++ {
+			data2, _ := h.mod.Memory().ReadUint64Le(outAddr + 32*i + 24)
+			got[data2] = h.u32(outAddr + 32*i)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(wantEvents) {
+			t.Errorf("%s: events %v, want %v", step, got, wantEvents)
+		}
+	}
+	wait("first", "5:r 5:w 6:r", map[uint64]uint32{5: epollIn | epollOut, 6: epollIn})
+	wait("again", "6:r", map[uint64]uint32{6: epollIn})
+	h.call("fd_read", 5, 0, 0, 3000)
+	wait("after a read", "5:r 6:r", map[uint64]uint32{5: epollIn, 6: epollIn})
+	h.call("fd_write", 5, 0, 0, 3000)
+	wait("after a write", "5:w 6:r", map[uint64]uint32{5: epollOut, 6: epollIn})
+	h.epollEvent(evAddr, epollIn|epollOut|epollET, 5)
+	h.call("epoll_ctl", ep, 3, 5, evAddr)
+	wait("after MOD", "5:r 5:w 6:r", map[uint64]uint32{5: epollIn | epollOut, 6: epollIn})
 }

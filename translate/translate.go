@@ -246,9 +246,10 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			} else if p.im.Name == "fd_renumber" && dup2 {
 				p.action = ActionEmulated
 				p.adapter = fdRenumberDup2(epoll)
-			} else if _, known := compat.Find(compat.ModulePreview1, p.im.Name, toAPI(p.sig.Params), toAPI(p.sig.Results)); known && resolveFDs && len(fdParams(p.im.Name)) > 0 {
+			} else if _, known := compat.Find(compat.ModulePreview1, p.im.Name, toAPI(p.sig.Params), toAPI(p.sig.Results)); known &&
+				(resolveFDs && len(fdParams(p.im.Name)) > 0 || epoll && epollTouchMask(p.im.Name) != 0) {
 				p.action = ActionWrapped
-				p.adapter = fdWrapper(p.im.Name, p.sig)
+				p.adapter = fdWrapper(p.im.Name, p.sig, resolveFDs, epoll)
 			}
 		}
 	}
@@ -287,6 +288,9 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		if resolveFDs && p.action != ActionStub {
 			addHelper("resolve_fd")
 			addHelper("fresh_fd")
+		}
+		if epoll && p.action != ActionStub {
+			addHelper("epoll_touch")
 		}
 		for _, n := range p.adapter.p1 {
 			needP1[n] = true
@@ -377,7 +381,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			names[idx] = "wazix:" + p.im.Module + "." + p.im.Name
 		}
 	}
-	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs}
+	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs, epoll: epoll}
 	for _, n := range helperNames {
 		idx := firstAdapter + uint32(len(adapters))
 		g.helperIndex[n] = idx
@@ -613,16 +617,34 @@ func appendSection(m *wasmbin.Module, id byte, items [][]byte) error {
 	return nil
 }
 
+// epollTouchMask says which edge-triggered direction a preview1 call on
+// an fd re-arms (see epoll_touch), or 0.
+func epollTouchMask(name string) int32 {
+	switch name {
+	case "fd_read", "fd_pread", "sock_recv", "sock_accept":
+		return etDoneIn
+	case "fd_write", "fd_pwrite", "sock_send":
+		return etDoneOut
+	}
+	return 0
+}
+
 // fdWrapper calls a preview1 function with its fd arguments translated
-// through the fd_dup alias table.
-func fdWrapper(name string, sig wasmbin.FuncType) *adapter {
+// through the fd table (when there is one), and tells the epoll adapter
+// when the guest reads or writes an fd (when epoll is emulated).
+func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll bool) *adapter {
 	fds := map[int]bool{}
 	for _, i := range fdParams(name) {
 		fds[i] = true
 	}
+	touch := int32(0)
+	if epoll {
+		touch = epollTouchMask(name)
+	}
 	// The fd a call returns may need an alias (see fresh_fd).
 	newFD := map[string]uint32{"path_open": 8, "sock_accept": 2}
 	ret, returnsFD := newFD[name]
+	returnsFD = returnsFD && resolveFDs
 	a := &adapter{params: sig.Params, results: sig.Results, p1: []string{name}, helpers: []string{"resolve_fd"},
 		build: func(g *gen, f *funcBuilder) {
 			for i := range sig.Params {
@@ -638,9 +660,15 @@ func fdWrapper(name string, sig wasmbin.FuncType) *adapter {
 				f.tee(e).i32Eqz().if_().get(ret).call(g.helper("fresh_fd")).end()
 				f.get(e)
 			}
+			if touch != 0 {
+				g.touch(f, 0, touch)
+			}
 		}}
 	if returnsFD {
 		a.helpers = append(a.helpers, "fresh_fd")
+	}
+	if touch != 0 {
+		a.helpers = append(a.helpers, "epoll_touch")
 	}
 	return a
 }

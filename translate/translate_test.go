@@ -75,6 +75,8 @@ add stdin: 0
 add again: 20
 null event: 21
 wait: 0 n=1 in=1 other=0 fd=0 data2=42
+edge: 0 first=1 again=0 level=1
+edge after MOD: 0 n=1
 read: hello epoll
 del unregistered: 44
 del bad fd: 8

@@ -190,7 +190,7 @@ func TestTranslateThenRun(t *testing.T) {
 		{name: "signals.wat", flags: []string{"--unshare-memory"}, wantLines: 1, build: func(t *testing.T) []byte {
 			return readWAT(t, filepath.Join(dir, "signals.wat"))
 		}},
-		{name: "epoll.c", stdin: "hello epoll\n", wantLines: 12, build: func(t *testing.T) []byte {
+		{name: "epoll.c", stdin: "hello epoll\n", wantLines: 14, build: func(t *testing.T) []byte {
 			return testtools.Clang(t, filepath.Join(dir, "epoll.c"), dir)
 		}},
 		{name: "posix.c", runFlags: []string{"--dir", tmp + "::/tmp"}, wantLines: 20, build: func(t *testing.T) []byte {
@@ -215,8 +215,17 @@ func TestTranslateThenRun(t *testing.T) {
 				t.Fatalf("translate: exit %d\n%s", tr.code, tr.stderr)
 			}
 			run := func(module string) cliResult {
+				// stdin is a pipe whose writer has closed before the guest
+				// starts, so that readiness (and EPOLLHUP) does not race.
+				r, w, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				w.WriteString(c.stdin)
+				w.Close()
 				args := append(append([]string{"run"}, c.runFlags...), module)
-				return runCLI(t, strings.NewReader(c.stdin), args...)
+				return runCLI(t, r, args...)
 			}
 			orig, translated := run(in), run(out)
 			if orig.stderr != "" || translated.stderr != "" {
