@@ -213,7 +213,8 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	}
 	// A WASIX module's fd_renumber is dup2 (wasix-abi.md §4.10).
 	dup2 := false
-	if det.Flavour == compat.FlavourWASIX {
+	wasixModule := det.Flavour == compat.FlavourWASIX
+	if wasixModule {
 		for _, p := range plans {
 			if p.im.Name == "fd_renumber" && (p.im.Module == compat.ModulePreview1 || p.im.Module == compat.ModuleWASIX32) &&
 				p.action != ActionStub {
@@ -240,9 +241,9 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			if !isP1 {
 				break
 			}
-			if p.im.Name == "fd_close" && (resolveFDs || epoll) {
+			if p.im.Name == "fd_close" && (resolveFDs || epoll || wasixModule) {
 				p.action = ActionWrapped
-				p.adapter = fdCloseWrapper(resolveFDs, epoll)
+				p.adapter = fdCloseWrapper(resolveFDs, epoll, wasixModule)
 			} else if p.im.Name == "fd_renumber" && dup2 {
 				p.action = ActionEmulated
 				p.adapter = fdRenumberDup2(epoll)
@@ -676,8 +677,15 @@ func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll bool) *adapt
 // fdCloseWrapper closes adapter-made fds (epoll instances, fd table
 // entries) in the adapter and passes every other fd to preview1 fd_close.
 // With the fd table, a host fd is closed only when its last guest fd goes.
-func fdCloseWrapper(aliases, epoll bool) *adapter {
-	a := &adapter{params: types(i32), results: types(i32), p1: []string{"fd_close"}, region: aliases || epoll}
+//
+// In a WASIX module closing a preopen succeeds and leaves it open, as under
+// wazix and wasmer (libcs that close every fd at start-up rely on it).
+func fdCloseWrapper(aliases, epoll, keepPreopens bool) *adapter {
+	a := &adapter{params: types(i32), results: types(i32), p1: []string{"fd_close"}, region: aliases || epoll || keepPreopens}
+	if keepPreopens {
+		a.p1 = append(a.p1, "fd_prestat_get")
+		a.helpers = append(a.helpers, "region")
+	}
 	if epoll {
 		a.helpers = append(a.helpers, "epoll_instance", "epoll_forget")
 	}
@@ -700,6 +708,11 @@ func fdCloseWrapper(aliases, epoll bool) *adapter {
 			f.get(h).call(g.helper("alias_release"))
 			f.i32(0).return_()
 			f.end()
+		}
+		if keepPreopens {
+			f.get(0).call(g.helper("region")).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).i32Eqz().if_().i32(0).return_().end()
+		}
+		if aliases {
 			// the guest fd is the host fd: keep it open (a tombstone) while
 			// aliases use it
 			f.get(0).call(g.helper("alias_refs")).if_()

@@ -96,6 +96,7 @@ renumber onto stderr: 0 close source: 0
 getcwd size: 68 len=1
 getcwd small: 68 len=1
 cwd: /
+close preopen: 0
 chdir: 0 cwd: /tmp/sub
 chdir missing: 44 file: 54 cwd: /tmp/sub
 chdir ..: 0 cwd: /tmp
