@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -164,4 +165,46 @@ func epollBenchHost(b *testing.B, wasm []byte) api.Module {
 		b.Fatal(err)
 	}
 	return mod
+}
+
+// BenchmarkEpollWaitRatio runs the two modules of BenchmarkEpollWaitVsNative
+// in alternating batches of 1000 waits, so that both see the same machine
+// load, and reports the time of one wait for each and their ratio
+// (translated/native). One op is one batch pair.
+func BenchmarkEpollWaitRatio(b *testing.B) {
+	orig := testtools.Wat2Wasm(b, epollBenchWAT)
+	translated, _, err := Translate(orig, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, fds := range []uint64{0, 1} {
+		b.Run(map[uint64]string{0: "idle", 1: "ready"}[fds], func(b *testing.B) {
+			ctx := context.Background()
+			var waits [2]api.Function
+			for i, wasm := range [][]byte{orig, translated} {
+				mod := epollBenchHost(b, wasm)
+				if res, err := mod.ExportedFunction("setup").Call(ctx, fds); err != nil || res[0] != 0 {
+					b.Fatalf("setup: %v %v", res, err)
+				}
+				waits[i] = mod.ExportedFunction("wait")
+			}
+			const batch = 1000
+			var spent [2]time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for k, wait := range waits {
+					start := time.Now()
+					res, err := wait.Call(ctx, batch)
+					spent[k] += time.Since(start)
+					if err != nil || res[0] != fds {
+						b.Fatalf("wait: %v events, %v; want %d", res, err, fds)
+					}
+				}
+			}
+			n := float64(b.N * batch)
+			b.ReportMetric(float64(spent[0].Nanoseconds())/n, "native-ns/wait")
+			b.ReportMetric(float64(spent[1].Nanoseconds())/n, "translated-ns/wait")
+			b.ReportMetric(float64(spent[1])/float64(spent[0]), "translated/native")
+		})
+	}
 }
