@@ -214,6 +214,10 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	// A WASIX module's fd_renumber is dup2 (wasix-abi.md §4.10).
 	dup2 := false
 	wasixModule := det.Flavour == compat.FlavourWASIX
+	hasMemory := len(in.Memories) > 0
+	for _, im := range in.Imports {
+		hasMemory = hasMemory || im.Kind == wasmbin.KindMemory
+	}
 	if wasixModule {
 		for _, p := range plans {
 			if p.im.Name == "fd_renumber" && (p.im.Module == compat.ModulePreview1 || p.im.Module == compat.ModuleWASIX32) &&
@@ -241,9 +245,9 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			if !isP1 {
 				break
 			}
-			if p.im.Name == "fd_close" && (resolveFDs || epoll || wasixModule) {
+			if p.im.Name == "fd_close" && (resolveFDs || epoll || wasixModule && hasMemory) {
 				p.action = ActionWrapped
-				p.adapter = fdCloseWrapper(resolveFDs, epoll, wasixModule)
+				p.adapter = fdCloseWrapper(resolveFDs, epoll, wasixModule && hasMemory)
 			} else if p.im.Name == "fd_renumber" && dup2 {
 				p.action = ActionEmulated
 				p.adapter = fdRenumberDup2(epoll)

@@ -485,6 +485,9 @@ func TestNoMemory(t *testing.T) {
 	if _, _, err := Translate(build("proc_exit2", "i:"), Options{}); err != nil {
 		t.Errorf("proc_exit2 without memory: %v", err)
 	}
+	if _, _, err := Translate(build("fd_close", "i:i"), Options{}); err != nil {
+		t.Errorf("fd_close without memory: %v", err)
+	}
 	if _, _, err := Translate(build("sock_open", "iiii:i"), Options{}); err != nil {
 		t.Errorf("a stub without memory: %v", err)
 	}
