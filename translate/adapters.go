@@ -325,6 +325,9 @@ var helpers = map[string]*adapter{
 	"resolve_fd": {params: types(i32), results: types(i32), helpers: []string{"region", "alias_find"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			e := f.local(i32)
+			// No region yet: no entries (and do not set it up: ordinary fd
+			// calls can come before the guest's allocator has started).
+			f.gget(g.baseGlobal).i32Eqz().if_().get(0).return_().end()
 			f.get(0).i32(aliasFDBase).i32LtU().if_()
 			f.call(g.helper("region")).i32Load(offLowAliases).i32Eqz().if_().get(0).return_().end()
 			f.end()
@@ -359,6 +362,7 @@ var helpers = map[string]*adapter{
 	"fresh_fd": {params: types(i32), helpers: []string{"region", "alias_find", "new_alias"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			a := f.local(i32)
+			f.gget(g.baseGlobal).i32Eqz().if_().return_().end() // no region, no entries
 			f.get(0).i32Load(0).call(g.helper("alias_find")).i32Eqz().if_().return_().end()
 			f.get(0).i32Load(0).call(g.helper("new_alias")).tee(a).i32(-1).i32Ne().if_().get(0).get(a).i32Store(0).end()
 		}},
@@ -494,6 +498,7 @@ var helpers = map[string]*adapter{
 	"epoll_forget": {params: types(i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
 		const fd = 0
 		inst, k, cnt, i, e, last := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+		f.gget(g.baseGlobal).i32Eqz().if_().return_().end() // no region, no epoll instance
 		f.call(g.helper("region")).u(g.lay.offEpoll).i32Add().set(inst)
 		f.block().loop() // instances
 		f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
@@ -533,11 +538,14 @@ var helpers = map[string]*adapter{
 		}},
 	// epoll_touch(fd, mask): the guest read (mask etDoneIn) or wrote
 	// (etDoneOut) fd: its edge-triggered interests watch that direction
-	// again. Nothing to do until some registration asked for EPOLLET.
-	"epoll_touch": {params: types(i32, i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+	// again. Nothing to do until some registration asked for EPOLLET; it
+	// never sets the region up itself, since reads and writes can come
+	// before the guest's allocator has started (see regionPages).
+	"epoll_touch": {params: types(i32, i32), region: true, build: func(g *gen, f *funcBuilder) {
 		const fd, mask = 0, 1
 		b, inst, k, e, end := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-		f.call(g.helper("region")).tee(b).i32Load(offETUsed).i32Eqz().if_().return_().end()
+		f.gget(g.baseGlobal).tee(b).i32Eqz().if_().return_().end()
+		f.get(b).i32Load(offETUsed).i32Eqz().if_().return_().end()
 		f.get(b).u(g.lay.offEpoll).i32Add().set(inst)
 		f.block().loop() // instances
 		f.get(k).u(g.lay.epolls).i32GeU().brIf(1)

@@ -655,3 +655,26 @@ func TestEpollEdgeTriggered(t *testing.T) {
 	h.call("epoll_ctl", ep, 3, 5, evAddr)
 	wait("after MOD", "5:r 5:w 6:r", map[uint64]uint32{5: epollIn | epollOut, 6: epollIn})
 }
+
+// TestRegionStaysLazy: ordinary fd calls, which can come before the
+// guest's allocator has started, do not set up the adapter region (grow
+// memory) even though the fd table and epoll wrap them; the first call
+// that needs state does.
+func TestRegionStaysLazy(t *testing.T) {
+	h := newAdapterHarness(t)
+	size := func() uint32 { return h.mod.Memory().Size() }
+	before := size()
+	h.call("fd_write", 1, 0, 0, 3000)
+	h.call("fd_read", 5, 0, 0, 3000)
+	h.call("fd_fdstat_get", 5, 500)
+	h.call("path_open", 3, 0, 100, 1, 0, 0, 0, 0, 200)
+	if size() != before {
+		t.Fatalf("memory grew from %d to %d bytes on ordinary fd calls", before, size())
+	}
+	if rc := h.call("fd_dup", 5, 400); rc != 0 {
+		t.Fatalf("fd_dup = %d", rc)
+	}
+	if size() != before+regionPages*65536 {
+		t.Errorf("fd_dup: memory %d bytes, want the region grown (%d)", size(), before+regionPages*65536)
+	}
+}

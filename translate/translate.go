@@ -702,6 +702,8 @@ func fdCloseWrapper(aliases, epoll, keepPreopens bool) *adapter {
 			f.get(0).call(g.helper("epoll_instance")).tee(e).if_().get(e).i32(0).i32Store(0).i32(0).return_().end()
 		}
 		if aliases {
+			// (no region yet: no entries)
+			f.gget(g.baseGlobal).if_()
 			f.get(0).call(g.helper("alias_find")).tee(e).if_()
 			// an entry: drop it, then the host fd if nothing uses it
 			f.get(e).i32Load(4).tee(h).i32(-1).i32Eq().if_().i32(errnoBadf).return_().end()
@@ -712,6 +714,7 @@ func fdCloseWrapper(aliases, epoll, keepPreopens bool) *adapter {
 			f.get(h).call(g.helper("alias_release"))
 			f.i32(0).return_()
 			f.end()
+			f.end()
 		}
 		if keepPreopens {
 			f.get(0).call(g.helper("region")).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).i32Eqz().if_().i32(0).return_().end()
@@ -719,12 +722,14 @@ func fdCloseWrapper(aliases, epoll, keepPreopens bool) *adapter {
 		if aliases {
 			// the guest fd is the host fd: keep it open (a tombstone) while
 			// aliases use it
+			f.gget(g.baseGlobal).if_()
 			f.get(0).call(g.helper("alias_refs")).if_()
 			f.get(0).i32(-1).call(g.helper("alias_add")).tee(h).if_().get(h).return_().end()
 			if epoll {
 				f.get(0).call(g.helper("epoll_forget"))
 			}
 			f.i32(0).return_()
+			f.end()
 			f.end()
 		}
 		if epoll {
