@@ -17,6 +17,8 @@ const (
 	errnoPerm        = 63
 	errnoRange       = 68
 	errnoChild       = 12
+	errnoFault       = 21
+	errnoNotdir      = 54
 )
 
 // The adapter region holds the adapters' state. Normally it is one wasm page
@@ -32,10 +34,14 @@ const regionPages = 1
 
 // Fixed offsets of the region's scratch space.
 const (
-	offSub  = 0   // one poll_oneoff subscription (48 B) for sleeps
-	offEvt  = 64  // one event (32 B)
-	offNev  = 96  // nevents (4 B)
-	offStat = 104 // fdstat scratch (24 B)
+	offSub = 0  // one poll_oneoff subscription (48 B) for sleeps
+	offEvt = 64 // one event (32 B)
+	offNev = 96 // nevents (4 B)
+	// offLowAliases counts fd table entries below aliasFDBase (u32).
+	offLowAliases = 132
+	// offETUsed is set once any epoll registration asked for EPOLLET.
+	offETUsed = 100
+	offStat   = 104 // fdstat scratch (24 B)
 	// epollEntry is the size of one interest: {fd u32, events u32, data 24 B}.
 	epollEntry = 32
 )
@@ -52,13 +58,17 @@ type regionLayout struct {
 
 	offAliasNext, offAliases, offCwdLen, offCwd, offEpoll, epollStride uint32
 	offWaitSubs, offWaitEvts, offWaitNev, offWaitOut, size             uint32
+	// chdir builds the new directory at offChdirPath and reads preopen
+	// names at offChdirPre, both inside the epoll_wait scratch (the two
+	// never run at once).
+	offChdirPath, offChdirPre uint32
 }
 
 func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regionLayout {
 	align8 := func(v uint32) uint32 { return (v + 7) &^ 7 }
 	l := &regionLayout{fixedBase: fixedBase, aliases: aliases, cwdMax: cwdMax, epolls: epolls, interests: interests}
 	l.offAliasNext = 128                           // next alias fd number (0 = not started)
-	l.offAliases = 136                             // {alias u32, real u32} × aliases
+	l.offAliases = 136                             // {guest fd + 1 u32, host fd u32} × aliases
 	l.offCwdLen = align8(l.offAliases + 8*aliases) // current directory length, then bytes
 	l.offCwd = l.offCwdLen + 4
 	l.offEpoll = align8(l.offCwd + cwdMax) // instances: {in_use u32, count u32, pad 8, interests}
@@ -69,6 +79,11 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 	l.offWaitNev = l.offWaitEvts + maxWaitSubs*32     // nevents,
 	l.offWaitOut = l.offWaitNev + 8                   // the entry index of each reported event
 	l.size = l.offWaitOut + 4*interests
+	l.offChdirPath = l.offWaitSubs
+	l.offChdirPre = l.offChdirPath + cwdMax
+	if l.offChdirPre+cwdMax > l.size {
+		l.size = l.offChdirPre + cwdMax
+	}
 	return l
 }
 
@@ -97,7 +112,15 @@ const (
 	epollRdHup   = 0x04
 	epollErr     = 0x10
 	epollHup     = 0x20
+	epollET      = 0x40
 	epollOneShot = 0x80
+	// Adapter state in the high half of an interest's events word: an
+	// edge-triggered interest whose EPOLLIN (EPOLLOUT) was reported and is
+	// not watched again until the guest reads (writes) the fd or MODs it.
+	etDoneIn  = epollIn << 16
+	etDoneOut = epollOut << 16
+	// epollUserBits are the bits of a registration kept from the guest.
+	epollUserBits = 0xffff
 )
 
 // gen gives adapter bodies the final indices of what they call.
@@ -109,11 +132,27 @@ type gen struct {
 	// resolveFDs is set when fd_dup is emulated: every fd argument then goes
 	// through the alias table.
 	resolveFDs bool
+	// epoll is set when epoll is emulated: reads and writes re-arm
+	// edge-triggered interests (epoll_touch).
+	epoll bool
+}
+
+// touch takes the errno of a read (mask etDoneIn) or write (etDoneOut) call
+// on the guest fd in local fd, and tells epoll_touch. The errno stays on
+// the stack.
+func (g *gen) touch(f *funcBuilder, fd uint32, mask int32) {
+	e := f.local(i32)
+	f.set(e).get(fd).i32(mask).call(g.helper("epoll_touch")).get(e)
 }
 
 func (g *gen) p1(name string) uint32 { return g.p1Index[name] }
 func (g *gen) helper(name string) uint32 {
-	return g.helperIndex[name]
+	idx, ok := g.helperIndex[name]
+	if !ok {
+		// A translator bug: the adapter did not list the helper.
+		panic("translate: adapter calls helper " + name + ", which it does not list")
+	}
+	return idx
 }
 
 // fdArg pushes local l as an fd, translated through the alias table when
@@ -123,6 +162,18 @@ func (g *gen) fdArg(f *funcBuilder, l uint32) {
 	if g.resolveFDs {
 		f.call(g.helper("resolve_fd"))
 	}
+}
+
+// freshFD takes the errno of a call that returned a new fd at the address
+// in local ptr, and when it succeeded and the fd table is in use, passes
+// that fd through fresh_fd. The errno stays on the stack.
+func (g *gen) freshFD(f *funcBuilder, ptr uint32) {
+	if !g.resolveFDs {
+		return
+	}
+	e := f.local(i32)
+	f.tee(e).i32Eqz().if_().get(ptr).call(g.helper("fresh_fd")).end()
+	f.get(e)
 }
 
 // adapter describes one function that the translator adds to the module.
@@ -198,43 +249,122 @@ var helpers = map[string]*adapter{
 			f.get(b).i64Load(offStat + 8).i64(0x24).i64And().i64Eqz()
 			f.i32And()
 		}},
-	// resolve_fd(fd) -> the host fd behind an alias made by fd_dup.
-	"resolve_fd": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+	// The fd table of the fd_dup/dup2 emulation: entries {guest fd + 1,
+	// host fd} (0 = a free slot), one per guest fd number whose meaning
+	// differs from the host fd of the same number. Host fd -1 is a
+	// tombstone: the guest closed that number while aliases still use the
+	// host fd, which stays open for them. A guest fd without an entry is
+	// the host fd of the same number. The count of entries for numbers
+	// below aliasFDBase (made by dup2) lets resolve_fd skip the table for
+	// ordinary fds in the usual case where there are none.
+	//
+	// alias_find(g) -> the address of g's entry, or 0.
+	"alias_find": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			e, i := f.local(i32), f.local(i32)
-			f.get(0).i32(aliasFDBase).i32LtU().if_().get(0).return_().end()
 			f.call(g.helper("region")).u(g.lay.offAliases).i32Add().set(e)
 			f.block().loop()
 			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
-			f.get(e).i32Load(0).get(0).i32Eq().if_().get(e).i32Load(4).return_().end()
+			f.get(e).i32Load(0).get(0).i32(1).i32Add().i32Eq().if_().get(e).return_().end()
 			f.get(e).i32(8).i32Add().set(e)
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
+			f.i32(0)
+		}},
+	// alias_refs(h) -> how many guest fds (entries) use host fd h.
+	"alias_refs": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			e, i, n := f.local(i32), f.local(i32), f.local(i32)
+			f.call(g.helper("region")).u(g.lay.offAliases).i32Add().set(e)
+			f.block().loop()
+			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
+			f.get(e).i32Load(0).if_().get(e).i32Load(4).get(0).i32Eq().if_().get(n).i32(1).i32Add().set(n).end().end()
+			f.get(e).i32(8).i32Add().set(e)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.get(n)
+		}},
+	// alias_add(g, h) -> errno: a new entry g -> h (EMFILE when full).
+	"alias_add": {params: types(i32, i32), results: types(i32), helpers: []string{"region", "alias_find"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			e, b := f.local(i32), f.local(i32)
+			f.call(g.helper("region")).set(b)
+			f.i32(-1).call(g.helper("alias_find")).tee(e).i32Eqz().if_().i32(errnoMfile).return_().end() // a free slot: key 0
+			f.get(e).get(0).i32(1).i32Add().i32Store(0)
+			f.get(e).get(1).i32Store(4)
+			f.get(0).i32(aliasFDBase).i32LtU().if_().get(b).get(b).i32Load(offLowAliases).i32(1).i32Add().i32Store(offLowAliases).end()
+			f.i32(0)
+		}},
+	// alias_del(e): frees the entry at e.
+	"alias_del": {params: types(i32), helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			b := f.local(i32)
+			f.get(0).i32Load(0).i32(1).i32Sub().i32(aliasFDBase).i32LtU().if_()
+			f.call(g.helper("region")).tee(b).get(b).i32Load(offLowAliases).i32(1).i32Sub().i32Store(offLowAliases)
+			f.end()
+			f.get(0).i64(0).i64Store(0)
+		}},
+	// alias_release(h): host fd h lost a user. It is closed when no entry
+	// uses it any more and the guest fd of the same number means something
+	// else (an entry: an alias elsewhere, or a tombstone, which goes too).
+	// The host's stdio fds 0-2 are left open: closing them closes the host
+	// process's own (Node's node:wasi does), and an entry for the number
+	// keeps the guest from using them anyway.
+	"alias_release": {params: types(i32), p1: []string{"fd_close"}, helpers: []string{"alias_find", "alias_refs", "alias_del"},
+		build: func(g *gen, f *funcBuilder) {
+			e := f.local(i32)
+			f.get(0).i32(3).i32LtU().if_().return_().end()
+			f.get(0).i32(-1).i32Eq().if_().return_().end() // a tombstone's
+			f.get(0).call(g.helper("alias_refs")).if_().return_().end()
+			f.get(0).call(g.helper("alias_find")).tee(e).i32Eqz().if_().return_().end()
+			f.get(e).i32Load(4).i32(-1).i32Eq().if_().get(e).call(g.helper("alias_del")).end()
+			f.get(0).call(g.p1("fd_close")).drop()
+		}},
+	// resolve_fd(fd) -> the host fd behind a guest fd (-1 for a closed
+	// one, which the host answers with EBADF).
+	"resolve_fd": {params: types(i32), results: types(i32), helpers: []string{"region", "alias_find"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			e := f.local(i32)
+			// No region yet: no entries (and do not set it up: ordinary fd
+			// calls can come before the guest's allocator has started).
+			f.gget(g.baseGlobal).i32Eqz().if_().get(0).return_().end()
+			f.get(0).i32(aliasFDBase).i32LtU().if_()
+			f.call(g.helper("region")).i32Load(offLowAliases).i32Eqz().if_().get(0).return_().end()
+			f.end()
+			f.get(0).call(g.helper("alias_find")).tee(e).if_().get(e).i32Load(4).return_().end()
 			f.get(0)
+		}},
+	// new_alias(h) -> the next alias number (from aliasFDBase up), entered
+	// as an alias of host fd h, or -1 when the table is full.
+	"new_alias": {params: types(i32), results: types(i32), helpers: []string{"region", "alias_add"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			b, a := f.local(i32), f.local(i32)
+			f.call(g.helper("region")).set(b)
+			f.get(b).i32Load(g.lay.offAliasNext).tee(a).i32Eqz().if_().i32(aliasFDBase).set(a).end()
+			f.get(a).get(0).call(g.helper("alias_add")).if_().i32(-1).return_().end()
+			f.get(b).get(a).i32(1).i32Add().i32Store(g.lay.offAliasNext)
+			f.get(a)
 		}},
 	// dup(fd, *newfd) -> errno: a new alias number for the same host fd.
 	"dup": {params: types(i32, i32), results: types(i32), p1: []string{"fd_fdstat_get"},
-		helpers: []string{"region", "resolve_fd"}, region: true, build: func(g *gen, f *funcBuilder) {
-			real, b, e, i, a, err := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+		helpers: []string{"region", "resolve_fd", "new_alias"}, region: true, build: func(g *gen, f *funcBuilder) {
+			real, a, err := f.local(i32), f.local(i32), f.local(i32)
 			f.get(0).call(g.helper("resolve_fd")).set(real)
-			f.call(g.helper("region")).set(b)
-			f.get(real).get(b).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
+			f.get(real).call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
 			f.if_().get(err).return_().end()
-			f.get(b).u(g.lay.offAliases).i32Add().set(e)
-			f.block().loop()
-			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
-			f.get(e).i32Load(0).i32Eqz().if_()
-			f.get(b).i32Load(g.lay.offAliasNext).tee(a).i32Eqz().if_().i32(aliasFDBase).set(a).end()
-			f.get(e).get(a).i32Store(0)
-			f.get(e).get(real).i32Store(4)
-			f.get(b).get(a).i32(1).i32Add().i32Store(g.lay.offAliasNext)
+			f.get(real).call(g.helper("new_alias")).tee(a).i32(-1).i32Eq().if_().i32(errnoMfile).return_().end()
 			f.get(1).get(a).i32Store(0)
-			f.i32(0).return_()
-			f.end()
-			f.get(e).i32(8).i32Add().set(e)
-			f.get(i).i32(1).i32Add().set(i)
-			f.br(0).end().end()
-			f.i32(errnoMfile)
+			f.i32(0)
+		}},
+	// fresh_fd(ptr): the host just returned a new fd at *ptr; if its number
+	// is taken by an entry (dup2 made it mean another file), the guest gets
+	// an alias instead.
+	"fresh_fd": {params: types(i32), helpers: []string{"region", "alias_find", "new_alias"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			a := f.local(i32)
+			f.gget(g.baseGlobal).i32Eqz().if_().return_().end() // no region, no entries
+			f.get(0).i32Load(0).call(g.helper("alias_find")).i32Eqz().if_().return_().end()
+			f.get(0).i32Load(0).call(g.helper("new_alias")).tee(a).i32(-1).i32Ne().if_().get(0).get(a).i32Store(0).end()
 		}},
 	// normalize_path(base, n) -> new length: rewrites the absolute path at
 	// base+offCwd in place, dropping empty and "." components and resolving
@@ -297,12 +427,78 @@ var helpers = map[string]*adapter{
 		f.get(out).i32Eqz().if_().get(b).i32('/').i32Store8(g.lay.offCwd).i32(1).set(out).end()
 		f.get(out)
 	}},
+	// check_dir(b, n) -> errno: whether the normalised absolute path of n
+	// bytes at b+offChdirPath is a directory, as wazix's chdir decides: "/"
+	// always is; otherwise the preopen (fds 3 and up, until EBADF) whose
+	// name, made absolute and normalised, is the longest prefix of the path
+	// answers path_filestat_get (following symlinks) for the rest of it.
+	// No such preopen is ENOENT, anything but a directory ENOTDIR.
+	"check_dir": {params: types(i32, i32), results: types(i32), helpers: []string{"normalize_path"},
+		p1: []string{"fd_prestat_get", "fd_prestat_dir_name", "path_filestat_get"}, build: func(g *gen, f *funcBuilder) {
+			const b, n = 0, 1
+			fd, rc, nl, pl, best, bestLen, rel, j, bestRel := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32),
+				f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			path, pre := g.lay.offChdirPath, g.lay.offChdirPre
+			f.get(n).i32(1).i32Eq().if_().i32(0).return_().end()
+			f.i32(-1).set(best)
+			f.i32(3).set(fd)
+			f.block().loop() // preopens
+			f.get(fd).i32(3 + 4096).i32GeU().brIf(1)
+			f.get(fd).get(b).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).tee(rc).i32(errnoBadf).i32Eq().brIf(1)
+			f.block() // next
+			f.get(rc).brIf(0)
+			f.get(b).i32Load8U(offEvt).brIf(0) // not a directory preopen
+			f.get(b).i32Load(offEvt + 4).tee(nl).i32(1).i32Add().u(g.lay.cwdMax).i32GtU().brIf(0)
+			f.get(b).i32('/').i32Store8(pre)
+			f.get(fd).get(b).u(pre + 1).i32Add().get(nl).call(g.p1("fd_prestat_dir_name")).brIf(0)
+			f.get(b).u(pre - g.lay.offCwd).i32Add().get(nl).i32(1).i32Add().call(g.helper("normalize_path")).tee(pl)
+			f.get(bestLen).i32LeS().brIf(0) // not longer than the best match
+			// rel = where the rest of the path starts, if pre is a prefix
+			f.get(pl).i32(1).i32Eq().if_()
+			f.i32(1).set(rel)
+			f.else_()
+			f.get(pl).get(n).i32GtU().brIf(1)
+			f.get(pl).get(n).i32LtU().if_()
+			f.get(b).get(pl).i32Add().i32Load8U(path).i32('/').i32Ne().brIf(2)
+			f.get(pl).i32(1).i32Add().set(rel)
+			f.else_()
+			f.get(n).set(rel)
+			f.end()
+			f.i32(0).set(j)
+			f.block().loop()
+			f.get(j).get(pl).i32GeU().brIf(1)
+			f.get(b).get(j).i32Add().i32Load8U(path).get(b).get(j).i32Add().i32Load8U(pre).i32Ne().brIf(3) // next
+			f.get(j).i32(1).i32Add().set(j)
+			f.br(0).end().end()
+			f.end()
+			f.get(fd).set(best)
+			f.get(pl).set(bestLen)
+			f.get(rel).set(bestRel)
+			f.end() // next
+			f.get(fd).i32(1).i32Add().set(fd)
+			f.br(0).end().end()
+			f.get(best).i32(0).i32LtS().if_().i32(errnoNoent).return_().end()
+			// the rest of the path, or "." for the preopen itself
+			f.get(best).i32(1) // LOOKUP_SYMLINK_FOLLOW
+			f.get(bestRel).get(n).i32Eq().if_I32Fn(func() {
+				f.get(b).i32('.').i32Store8(pre)
+				f.get(b).u(pre).i32Add()
+			}, func() {
+				f.get(b).u(path).i32Add().get(bestRel).i32Add()
+			})
+			f.get(bestRel).get(n).i32Eq().if_I32(1, 0).get(n).get(bestRel).i32Sub().i32Add()
+			f.get(b) // filestat at offset 0 (64 bytes: the sleep scratch)
+			f.call(g.p1("path_filestat_get")).tee(rc).if_().get(rc).return_().end()
+			f.get(b).i32Load8U(16).i32(3).i32Ne().if_().i32(errnoNotdir).return_().end()
+			f.i32(0)
+		}},
 	// epoll_forget(fd): drop fd from every interest list, as Linux does when
 	// a registered fd is closed (wasmer keeps stale entries; a reused fd
 	// number would inherit them).
 	"epoll_forget": {params: types(i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
 		const fd = 0
 		inst, k, cnt, i, e, last := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+		f.gget(g.baseGlobal).i32Eqz().if_().return_().end() // no region, no epoll instance
 		f.call(g.helper("region")).u(g.lay.offEpoll).i32Add().set(inst)
 		f.block().loop() // instances
 		f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
@@ -323,6 +519,44 @@ var helpers = map[string]*adapter{
 		f.br(1) // continue without advancing i
 		f.end()
 		f.get(i).i32(1).i32Add().set(i)
+		f.br(0).end().end()
+		f.end()
+		f.get(inst).u(g.lay.epollStride).i32Add().set(inst)
+		f.get(k).i32(1).i32Add().set(k)
+		f.br(0).end().end()
+	}},
+	// not_epoll(fd) -> the errno for an fd that is not an epoll instance:
+	// EBADF (what fd_fdstat_get answers) when it is not open, else EINVAL,
+	// as Linux's epoll_ctl and epoll_wait answer.
+	"not_epoll": {params: types(i32), results: types(i32), p1: []string{"fd_fdstat_get"}, helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			e := f.local(i32)
+			g.fdArg(f, 0)
+			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e)
+			f.if_().get(e).return_().end()
+			f.i32(errnoInval)
+		}},
+	// epoll_touch(fd, mask): the guest read (mask etDoneIn) or wrote
+	// (etDoneOut) fd: its edge-triggered interests watch that direction
+	// again. Nothing to do until some registration asked for EPOLLET; it
+	// never sets the region up itself, since reads and writes can come
+	// before the guest's allocator has started (see regionPages).
+	"epoll_touch": {params: types(i32, i32), region: true, build: func(g *gen, f *funcBuilder) {
+		const fd, mask = 0, 1
+		b, inst, k, e, end := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+		f.gget(g.baseGlobal).tee(b).i32Eqz().if_().return_().end()
+		f.get(b).i32Load(offETUsed).i32Eqz().if_().return_().end()
+		f.get(b).u(g.lay.offEpoll).i32Add().set(inst)
+		f.block().loop() // instances
+		f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
+		f.get(inst).i32Load(0).if_()
+		f.get(inst).i32(16).i32Add().tee(e).get(inst).i32Load(4).i32(epollEntry).i32Mul().i32Add().set(end)
+		f.block().loop() // entries
+		f.get(e).get(end).i32GeU().brIf(1)
+		f.get(e).i32Load(0).get(fd).i32Eq().if_()
+		f.get(e).get(e).i32Load(4).get(mask).i32(-1).i32Xor().i32And().i32Store(4)
+		f.end()
+		f.get(e).i32(epollEntry).i32Add().set(e)
 		f.br(0).end().end()
 		f.end()
 		f.get(inst).u(g.lay.epollStride).i32Add().set(inst)
@@ -392,6 +626,7 @@ var emulations = map[string]*adapter{
 				f.get(l)
 			}
 			f.get(9).call(g.p1("path_open"))
+			g.freshFD(f, 9)
 		}},
 	"clock_time_set": {params: types(i32, i64), results: types(i32), pure: true, build: returnConst(errnoPerm)},
 	"proc_raise": {params: types(i32), results: types(i32), p1: []string{"proc_raise"}, build: func(g *gen, f *funcBuilder) {
@@ -437,27 +672,42 @@ var emulations = map[string]*adapter{
 			f.get(capacity).get(n).i32GtU().if_().get(0).get(n).i32Add().i32(0).i32Store8(0).end()
 			f.i32(0)
 		}},
-	// chdir(path, len): updates the directory string that getcwd reports.
-	// The path is joined textually; it is not checked against the host.
-	"chdir": {params: types(i32, i32), results: types(i32), helpers: []string{"region", "normalize_path"}, region: true,
+	// chdir(path, len): joins path to the current directory textually
+	// (absolute paths replace it), normalises the result, checks that it
+	// names a directory (check_dir) and only then makes it current.
+	"chdir": {params: types(i32, i32), results: types(i32), helpers: []string{"region", "normalize_path", "check_dir"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
-			b, n, i := f.local(i32), f.local(i32), f.local(i32)
+			b, n, i, err := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			tmp := g.lay.offChdirPath
 			f.get(1).i32Eqz().if_().i32(errnoNoent).return_().end()
 			f.call(g.helper("region")).set(b)
+			f.get(0).i32Load8U(0).i32('/').i32Ne().if_()
+			// relative: start from the current directory and a slash
 			f.get(b).i32Load(g.lay.offCwdLen).set(n)
-			f.get(0).i32Load8U(0).i32('/').i32Eq().if_().i32(0).set(n).else_()
-			f.get(b).get(n).i32Add().i32Load8U(g.lay.offCwd - 1).i32('/').i32Ne().if_()
-			f.get(b).get(n).i32Add().i32('/').i32Store8(g.lay.offCwd)
+			f.block().loop()
+			f.get(i).get(n).i32GeU().brIf(1)
+			f.get(b).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(g.lay.offCwd).i32Store8(tmp)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.get(b).get(n).i32Add().i32('/').i32Store8(tmp)
 			f.get(n).i32(1).i32Add().set(n)
-			f.end().end()
+			f.end()
 			f.get(n).get(1).i32Add().u(g.lay.cwdMax).i32GtU().if_().i32(errnoNametoolong).return_().end()
+			f.i32(0).set(i)
 			f.block().loop()
 			f.get(i).get(1).i32GeU().brIf(1)
-			f.get(b).get(n).i32Add().get(i).i32Add().get(0).get(i).i32Add().i32Load8U(0).i32Store8(g.lay.offCwd)
+			f.get(b).get(n).i32Add().get(i).i32Add().get(0).get(i).i32Add().i32Load8U(0).i32Store8(tmp)
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
 			f.get(n).get(1).i32Add().set(n)
-			f.get(b).get(n).call(g.helper("normalize_path")).set(n)
+			f.get(b).u(tmp - g.lay.offCwd).i32Add().get(n).call(g.helper("normalize_path")).set(n)
+			f.get(b).get(n).call(g.helper("check_dir")).tee(err).if_().get(err).return_().end()
+			f.i32(0).set(i)
+			f.block().loop()
+			f.get(i).get(n).i32GeU().brIf(1)
+			f.get(b).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(tmp).i32Store8(g.lay.offCwd)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
 			f.get(b).get(n).i32Store(g.lay.offCwdLen)
 			f.i32(0)
 		}},
@@ -505,7 +755,12 @@ func sockAccept() *adapter {
 		build: func(g *gen, f *funcBuilder) {
 			e := f.local(i32)
 			g.fdArg(f, 0)
-			f.get(1).get(2).call(g.p1("sock_accept")).tee(e)
+			f.get(1).get(2).call(g.p1("sock_accept"))
+			g.freshFD(f, 2)
+			if g.epoll {
+				g.touch(f, 0, etDoneIn)
+			}
+			f.tee(e)
 			f.i32Eqz().if_()
 			f.get(3).i64(0).i64Store(0).get(3).i64(0).i64Store(8).get(3).i32(0).i32Store(16)
 			f.end()
@@ -514,15 +769,29 @@ func sockAccept() *adapter {
 }
 
 // epollCtl registers interest. Both op numberings are accepted (wasix-abi.md
-// §4.1): 0 ADD, 1 ADD-or-MOD (WASIX MOD and Linux ADD), 2 DEL, 3 MOD.
+// §4.1): 0 ADD, 1 ADD-or-MOD (WASIX MOD and Linux ADD), 2 DEL, 3 MOD. The
+// checks come in wazix's order: the epoll fd (EBADF, EINVAL), op (EINVAL),
+// a null event for other ops than DEL (EFAULT), fd == epfd (EINVAL), fd not
+// open (EBADF), a regular file or directory (EPERM), then EEXIST for ADD of
+// a registered fd and ENOENT for DEL or MOD of an unregistered one.
 func epollCtl() *adapter {
 	return &adapter{params: types(i32, i32, i32, i32), results: types(i32), p1: []string{"fd_fdstat_get"},
-		helpers: []string{"epoll_instance", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
+		helpers: []string{"epoll_instance", "not_epoll", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
 			const epfd, op, fd, ev = 0, 1, 2, 3
 			inst, cnt, i, e, err := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().i32(errnoInval).return_().end()
+			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().get(epfd).call(g.helper("not_epoll")).return_().end()
 			f.get(op).i32(3).i32GtU().if_().i32(errnoInval).return_().end()
+			f.get(op).i32(2).i32Ne().if_().get(ev).i32Eqz().if_().i32(errnoFault).return_().end().end()
 			f.get(fd).get(epfd).i32Eq().if_().i32(errnoInval).return_().end()
+			// fd must be open; regular files and directories are refused as
+			// on Linux (their readiness never changes).
+			g.fdArg(f, fd)
+			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
+			f.if_().get(err).return_().end()
+			f.get(op).i32(2).i32Ne().if_()
+			f.call(g.helper("region")).i32Load8U(offStat).tee(err).i32(4).i32Eq().get(err).i32(3).i32Eq().i32Or()
+			f.if_().i32(errnoPerm).return_().end()
+			f.end()
 			f.get(inst).i32Load(4).set(cnt)
 			// find the entry for fd: i = index, or cnt when absent
 			f.get(inst).i32(16).i32Add().set(e)
@@ -542,21 +811,16 @@ func epollCtl() *adapter {
 			}
 			f.i32(0).return_()
 			f.end()
-			f.get(ev).i32Eqz().if_().i32(errnoInval).return_().end()
 			f.get(i).get(cnt).i32LtU().if_()
 			f.get(op).i32Eqz().if_().i32(errnoExist).return_().end()
 			f.else_()
 			f.get(op).i32(3).i32Eq().if_().i32(errnoNoent).return_().end()
 			f.get(cnt).u(g.lay.interests).i32GeU().if_().i32(errnoNospc).return_().end()
-			// A new fd must exist; regular files are refused as on Linux.
-			g.fdArg(f, fd)
-			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
-			f.if_().get(err).return_().end()
-			f.call(g.helper("region")).i32Load8U(offStat).i32(4).i32Eq().if_().i32(errnoPerm).return_().end()
 			f.get(inst).get(cnt).i32(1).i32Add().i32Store(4)
 			f.end()
 			f.get(e).get(fd).i32Store(0)
-			f.get(e).get(ev).i32Load(0).i32Store(4)
+			f.get(e).get(ev).i32Load(0).i32(epollUserBits).i32And().i32Store(4) // MOD also re-arms an edge
+			f.get(ev).i32Load(0).i32(epollET).i32And().if_().call(g.helper("region")).i32(1).i32Store(offETUsed).end()
 			for off := uint32(8); off < 32; off += 8 {
 				f.get(e).get(ev).i64Load(off).i64Store(off)
 			}
@@ -569,15 +833,18 @@ func epollCtl() *adapter {
 // watching EPOLLOUT, and a relative monotonic clock for a finite timeout.
 // Events are coalesced per fd (one epoll_event with all bits), ERR and HUP
 // are always reported, and EPOLLONESHOT entries are disarmed after firing.
-// poll_oneoff reports levels, so EPOLLET behaves level-triggered.
+// poll_oneoff reports levels; edge-triggered (EPOLLET) interests get edges
+// from per-interest state: a reported direction is not watched again until
+// the guest calls a read (write) function on the fd, which is when an edge
+// program drains it, or MODs the registration.
 func epollWait() *adapter {
 	return &adapter{params: types(i32, i32, i32, i64, i32), results: types(i32), p1: []string{"poll_oneoff"},
-		helpers: []string{"epoll_instance", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
+		helpers: []string{"epoll_instance", "not_epoll", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
 			const epfd, events, maxevents, timeout, nevents = 0, 1, 2, 3, 4
 			inst, b, cnt, i, e, s, nsubs, err, n, k, ev, bits, j, nout, o :=
 				f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32),
 				f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().i32(errnoInval).return_().end()
+			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().get(epfd).call(g.helper("not_epoll")).return_().end()
 			f.get(maxevents).i32(0).i32LeS().if_().i32(errnoInval).return_().end()
 			f.call(g.helper("region")).set(b)
 			f.get(inst).i32Load(4).set(cnt)
@@ -586,7 +853,8 @@ func epollWait() *adapter {
 
 			f.block().loop()
 			f.get(i).get(cnt).i32GeU().brIf(1)
-			f.get(e).i32Load(4).i32(epollIn | epollRdHup).i32And().if_()
+			f.get(e).i32Load(4).i32(epollIn | epollRdHup).i32And().i32(0).i32Ne()
+			f.get(e).i32Load(4).i32(etDoneIn).i32And().i32Eqz().i32And().if_()
 			f.get(s).get(i).i32(1).i32Shl().i32Store(0).get(s).i32(0).i32Store(4)
 			f.get(s).i64(1).i64Store(8) // FD_READ
 			f.get(s).get(e).i32Load(0)
@@ -597,7 +865,7 @@ func epollWait() *adapter {
 			f.get(s).i32(48).i32Add().set(s)
 			f.get(nsubs).i32(1).i32Add().set(nsubs)
 			f.end()
-			f.get(e).i32Load(4).i32(epollOut).i32And().if_()
+			f.get(e).i32Load(4).i32(epollOut | etDoneOut).i32And().i32(epollOut).i32Eq().if_()
 			f.get(s).get(i).i32(1).i32Shl().i32(1).i32Or().i32Store(0).get(s).i32(0).i32Store(4)
 			f.get(s).i64(2).i64Store(8) // FD_WRITE
 			f.get(s).get(e).i32Load(0)
@@ -664,16 +932,32 @@ func epollWait() *adapter {
 			f.get(k).i32(1).i32Add().set(k)
 			f.br(0).end().end()
 			// EPOLLONESHOT: disarm what was reported until the next MOD.
+			// EPOLLET: stop watching the reported directions until the
+			// guest reads or writes the fd (epoll_touch) or MODs it.
 			f.i32(0).set(j)
 			f.block().loop()
 			f.get(j).get(nout).i32GeU().brIf(1)
 			f.get(inst).i32(16).i32Add().get(b).get(j).i32(2).i32Shl().i32Add().i32Load(g.lay.offWaitOut).i32(epollEntry).i32Mul().i32Add().tee(e)
-			f.i32Load(4).i32(epollOneShot).i32And().if_().get(e).i32(0).i32Store(4).end()
+			f.i32Load(4).i32(epollOneShot).i32And().if_().get(e).i32(0).i32Store(4).else_()
+			f.get(e).i32Load(4).i32(epollET).i32And().if_()
+			f.get(e).get(e).i32Load(4)
+			f.get(events).get(j).i32(5).i32Shl().i32Add().i32Load(0).i32(epollIn | epollOut).i32And().i32(16).i32Shl()
+			f.i32Or().i32Store(4)
+			f.end().end()
 			f.get(j).i32(1).i32Add().set(j)
 			f.br(0).end().end()
 			f.get(nevents).get(nout).i32Store(0)
 			f.i32(0)
 		}}
+}
+
+// if_I32Fn selects between two i32 computations on the condition on the stack.
+func (f *funcBuilder) if_I32Fn(then, els func()) *funcBuilder {
+	f.ifI32()
+	then()
+	f.else_()
+	els()
+	return f.end()
 }
 
 // if_I32 selects between two constants on the i32 condition on the stack.

@@ -3,6 +3,7 @@ package translate
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -27,6 +28,10 @@ var reexported = []struct{ module, name, sig string }{
 	{"wasix_32v1", "getcwd", "ii:i"},
 	{"wasi_snapshot_preview1", "fd_fdstat_get", "ii:i"},
 	{"wasi_snapshot_preview1", "fd_close", "i:i"},
+	{"wasi_snapshot_preview1", "fd_renumber", "ii:i"},
+	{"wasi_snapshot_preview1", "path_open", "iiiiiIIii:i"},
+	{"wasi_snapshot_preview1", "fd_read", "iiii:i"},
+	{"wasi_snapshot_preview1", "fd_write", "iiii:i"},
 }
 
 func reexportModule() []byte {
@@ -83,6 +88,11 @@ type fakeP1 struct {
 	closed    []uint32
 	opened    []uint64
 	statted   []uint32
+	// preopens are named directories; path_filestat_get answers a
+	// directory for every path except those ending in "file" (a regular
+	// file) or containing "missing" (ENOENT), and records what it saw.
+	preopens  map[uint32]string
+	pathStats []string
 }
 
 func (f *fakeP1) instantiate(t *testing.T, ctx context.Context, rt wazero.Runtime) {
@@ -135,6 +145,47 @@ func (f *fakeP1) instantiate(t *testing.T, ctx context.Context, rt wazero.Runtim
 		mem.Write(uint32(s[1]), b)
 		s[0] = 0
 	})
+	fn("fd_prestat_get", []api.ValueType{u32, u32}, func(mem api.Memory, s []uint64) {
+		name, ok := f.preopens[uint32(s[0])]
+		if !ok {
+			s[0] = errnoBadf
+			return
+		}
+		mem.Write(uint32(s[1]), make([]byte, 8))
+		mem.WriteUint32Le(uint32(s[1])+4, uint32(len(name)))
+		s[0] = 0
+	})
+	fn("fd_prestat_dir_name", []api.ValueType{u32, u32, u32}, func(mem api.Memory, s []uint64) {
+		name, ok := f.preopens[uint32(s[0])]
+		if !ok || uint32(s[2]) < uint32(len(name)) {
+			s[0] = errnoBadf
+			return
+		}
+		mem.Write(uint32(s[1]), []byte(name))
+		s[0] = 0
+	})
+	fn("path_filestat_get", []api.ValueType{u32, u32, u32, u32, u32}, func(mem api.Memory, s []uint64) {
+		p, _ := mem.Read(uint32(s[2]), uint32(s[3]))
+		rel := string(p)
+		f.pathStats = append(f.pathStats, fmt.Sprintf("%d:%s:%d", uint32(s[0]), rel, uint32(s[1])))
+		if strings.Contains(rel, "missing") {
+			s[0] = errnoNoent
+			return
+		}
+		st := make([]byte, 64)
+		st[16] = 3
+		if strings.HasSuffix(rel, "file") {
+			st[16] = 4
+		}
+		mem.Write(uint32(s[4]), st)
+		s[0] = 0
+	})
+	for _, name := range []string{"fd_read", "fd_write"} {
+		fn(name, []api.ValueType{u32, u32, u32, u32}, func(mem api.Memory, s []uint64) {
+			mem.WriteUint32Le(uint32(s[3]), 0)
+			s[0] = 6 // EAGAIN
+		})
+	}
 	fn("fd_close", []api.ValueType{u32}, func(mem api.Memory, s []uint64) {
 		f.closed = append(f.closed, uint32(s[0]))
 		s[0] = 0
@@ -177,7 +228,8 @@ func newAdapterHarness(t *testing.T) *adapterHarness {
 	ctx := context.Background()
 	rt := wazero.NewRuntime(ctx)
 	t.Cleanup(func() { rt.Close(ctx) })
-	p1 := &fakeP1{filetypes: map[uint32]byte{5: 6, 6: 6, 7: 4}} // sockets 5, 6; regular file 7
+	p1 := &fakeP1{filetypes: map[uint32]byte{5: 6, 6: 6, 7: 4, 8: 6, 10: 3}, // sockets 5, 6, 8; regular file 7; directory 10
+		preopens: map[uint32]string{3: ".", 4: "/usr/local/"}}
 	p1.instantiate(t, ctx, rt)
 	mod, err := rt.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithStartFunctions())
 	if err != nil {
@@ -230,9 +282,12 @@ func TestEpollAdapter(t *testing.T) {
 		{1, 6, epollIn | epollOneShot, 0}, // 1 = Linux ADD / WASIX MOD: upsert
 		{0, 5, epollIn, errnoExist},
 		{0, 7, epollIn, errnoPerm},  // regular file
+		{0, 10, epollIn, errnoPerm}, // directory
 		{0, 99, epollIn, errnoBadf}, // unknown fd
 		{3, 8, epollIn, errnoNoent}, // MOD of an unregistered fd
 		{2, 8, 0, errnoNoent},       // DEL of an unregistered fd
+		{2, 99, 0, errnoBadf},       // DEL of an fd that is not open
+		{3, 99, epollIn, errnoBadf}, // MOD of an fd that is not open
 		{9, 5, epollIn, errnoInval}, // unknown op
 		{0, ep, epollIn, errnoInval},
 	}
@@ -240,6 +295,20 @@ func TestEpollAdapter(t *testing.T) {
 		h.epollEvent(evAddr, c.events, 70+c.fd)
 		if rc := h.call("epoll_ctl", ep, c.op, c.fd, evAddr); rc != c.want {
 			t.Errorf("epoll_ctl(op %d, fd %d) = %d, want %d", c.op, c.fd, rc, c.want)
+		}
+	}
+	if rc := h.call("epoll_ctl", ep, 0, 8, 0); rc != errnoFault {
+		t.Errorf("ADD with a null event = %d, want EFAULT", rc)
+	}
+	for _, c := range []struct {
+		epfd uint64
+		want uint32
+	}{{5, errnoInval}, {99, errnoBadf}, {ep + 1, errnoBadf}} {
+		if rc := h.call("epoll_ctl", c.epfd, 0, 8, evAddr); rc != c.want {
+			t.Errorf("epoll_ctl on epfd %#x = %d, want %d", c.epfd, rc, c.want)
+		}
+		if rc := h.call("epoll_wait", c.epfd, outAddr, 8, 0, nAddr); rc != c.want {
+			t.Errorf("epoll_wait on epfd %#x = %d, want %d", c.epfd, rc, c.want)
 		}
 	}
 
@@ -314,8 +383,8 @@ func TestEpollAdapter(t *testing.T) {
 	if rc := h.call("fd_close", ep); rc != 0 || len(h.p1.closed) != 0 {
 		t.Errorf("closing the epoll fd: rc %d, host closes %v", rc, h.p1.closed)
 	}
-	if rc := h.call("epoll_wait", ep, outAddr, 8, 0, nAddr); rc != errnoInval {
-		t.Errorf("epoll_wait on a closed epoll fd = %d, want EINVAL", rc)
+	if rc := h.call("epoll_wait", ep, outAddr, 8, 0, nAddr); rc != errnoBadf {
+		t.Errorf("epoll_wait on a closed epoll fd = %d, want EBADF", rc)
 	}
 	if rc := h.call("fd_close", 5); rc != 0 || len(h.p1.closed) != 1 || h.p1.closed[0] != 5 {
 		t.Errorf("fd_close(5) did not reach the host: %v", h.p1.closed)
@@ -393,22 +462,37 @@ func TestFdDupAliases(t *testing.T) {
 
 func TestChdirNormalizes(t *testing.T) {
 	h := newAdapterHarness(t)
-	steps := []struct{ chdir, want string }{
-		{"", "/"}, // initial directory
-		{"/usr/lib", "/usr/lib"},
-		{"..", "/usr"},
-		{"./local//share/", "/usr/local/share"},
-		{"../../..", "/"},
-		{"..", "/"},
-		{"a/./b/../c", "/a/c"},
-		{"/x/..//y/.", "/y"},
-		{"...", "/y/..."},
+	// Preopens: fd 3 "." (the root) and fd 4 "/usr/local/"; stat says
+	// which preopen and relative path the adapter checked ("" = "/", which
+	// needs no check).
+	steps := []struct {
+		chdir, want string
+		errno       uint32
+		stat        string
+	}{
+		{"", "/", 0, ""}, // initial directory
+		{"/usr/lib", "/usr/lib", 0, "3:usr/lib:1"},
+		{"..", "/usr", 0, "3:usr:1"},
+		{"./local//share/", "/usr/local/share", 0, "4:share:1"},
+		{"..", "/usr/local", 0, "4:.:1"},
+		{"/usr/localx", "/usr/localx", 0, "3:usr/localx:1"},
+		{"../../..", "/", 0, ""},
+		{"..", "/", 0, ""},
+		{"a/./b/../c", "/a/c", 0, "3:a/c:1"},
+		{"/x/..//y/.", "/y", 0, "3:y:1"},
+		{"...", "/y/...", 0, "3:y/...:1"},
+		{"missing", "/y/...", errnoNoent, "3:y/.../missing:1"},
+		{"/usr/local/file", "/y/...", errnoNotdir, "4:file:1"},
 	}
 	for _, s := range steps {
 		if s.chdir != "" {
+			h.p1.pathStats = nil
 			h.mod.Memory().Write(600, []byte(s.chdir))
-			if rc := h.call("chdir", 600, uint64(len(s.chdir))); rc != 0 {
-				t.Fatalf("chdir(%q) = %d", s.chdir, rc)
+			if rc := h.call("chdir", 600, uint64(len(s.chdir))); rc != s.errno {
+				t.Fatalf("chdir(%q) = %d, want %d", s.chdir, rc, s.errno)
+			}
+			if got := strings.Join(h.p1.pathStats, " "); got != s.stat {
+				t.Errorf("chdir(%q) checked %q, want %q", s.chdir, got, s.stat)
 			}
 		}
 		h.mod.Memory().WriteUint32Le(700, 256)
@@ -423,5 +507,174 @@ func TestChdirNormalizes(t *testing.T) {
 	}
 	if rc := h.call("chdir", 600, 0); rc != errnoNoent {
 		t.Errorf("chdir(\"\") = %d, want ENOENT", rc)
+	}
+}
+
+// TestDup2FdTable: in a WASIX module fd_renumber is dup2, kept in the fd
+// table: the source stays open, the host fd is closed only when its last
+// guest fd goes, and a host fd whose number dup2 took reaches the guest
+// under an alias.
+func TestDup2FdTable(t *testing.T) {
+	h := newAdapterHarness(t)
+	hostSees := func(fd uint64) uint32 {
+		t.Helper()
+		h.p1.statted = nil
+		h.call("fd_fdstat_get", fd, 500)
+		if len(h.p1.statted) != 1 {
+			t.Fatalf("fd_fdstat_get(%d) reached the host %d times", fd, len(h.p1.statted))
+		}
+		return h.p1.statted[0]
+	}
+	if rc := h.call("fd_renumber", 99, 9); rc != errnoBadf {
+		t.Errorf("dup2 of a closed fd = %d, want EBADF", rc)
+	}
+	if rc := h.call("fd_renumber", 5, 9); rc != 0 {
+		t.Fatalf("dup2(5, 9) = %d", rc)
+	}
+	if got := hostSees(9); got != 5 {
+		t.Errorf("fd 9 reaches host fd %d, want 5", got)
+	}
+	if got := hostSees(5); got != 5 {
+		t.Errorf("the source moved: fd 5 reaches host fd %d", got)
+	}
+	// 9 was not the guest's; the host's fd 9 (if any) is closed.
+	if len(h.p1.closed) != 1 || h.p1.closed[0] != 9 {
+		t.Errorf("host closes %v, want [9]", h.p1.closed)
+	}
+	h.p1.closed = nil
+	// Closing the source keeps the host fd open for 9; fd 5 itself is gone.
+	if rc := h.call("fd_close", 5); rc != 0 || len(h.p1.closed) != 0 {
+		t.Errorf("close(5) while 9 uses it: rc %d, host closes %v", rc, h.p1.closed)
+	}
+	if got := hostSees(5); got != 0xFFFF_FFFF {
+		t.Errorf("closed fd 5 reaches host fd %d, want none", got)
+	}
+	if rc := h.call("fd_close", 5); rc != errnoBadf {
+		t.Errorf("second close(5) = %d, want EBADF", rc)
+	}
+	if got := hostSees(9); got != 5 {
+		t.Errorf("fd 9 reaches host fd %d after close(5), want 5", got)
+	}
+	// The last user goes: now the host fd closes.
+	if rc := h.call("fd_close", 9); rc != 0 || len(h.p1.closed) != 1 || h.p1.closed[0] != 5 {
+		t.Errorf("close(9): rc %d, host closes %v, want [5]", rc, h.p1.closed)
+	}
+	if got := hostSees(5); got != 5 {
+		t.Errorf("fd 5 after everything closed reaches %d, want 5 (no entry left)", got)
+	}
+	h.p1.closed = nil
+
+	// dup2 onto the number the host hands out next (the fake's path_open
+	// returns 11): the new file reaches the guest under an alias.
+	if rc := h.call("fd_renumber", 6, 11); rc != 0 {
+		t.Fatalf("dup2(6, 11) = %d", rc)
+	}
+	if rc := h.call("path_open", 3, 0, 100, 1, 0, 0, 0, 0, 200); rc != 0 {
+		t.Fatalf("path_open = %d", rc)
+	}
+	if got := h.u32(200); got < aliasFDBase {
+		t.Errorf("path_open gave fd %d, which dup2 took", got)
+	} else if host := hostSees(uint64(got)); host != 11 {
+		t.Errorf("the new fd reaches host fd %d, want 11", host)
+	}
+	if got := hostSees(11); got != 6 {
+		t.Errorf("fd 11 reaches host fd %d, want 6", got)
+	}
+	// dup2 onto stdio does not close the host's own stdio.
+	h.p1.closed = nil
+	if rc := h.call("fd_renumber", 6, 1); rc != 0 || len(h.p1.closed) != 0 {
+		t.Errorf("dup2(6, 1): rc %d, host closes %v", rc, h.p1.closed)
+	}
+	if got := hostSees(1); got != 6 {
+		t.Errorf("fd 1 reaches host fd %d, want 6", got)
+	}
+	// A number above the host range that is not an alias: EBADF.
+	if rc := h.call("fd_renumber", 6, aliasFDBase+500); rc != errnoBadf {
+		t.Errorf("dup2 onto %#x = %d, want EBADF", aliasFDBase+500, rc)
+	}
+}
+
+// TestEpollEdgeTriggered: an EPOLLET interest is reported once per
+// direction, and watched again only after the guest reads (writes) the fd,
+// or MODs the registration; level-triggered interests keep reporting.
+func TestEpollEdgeTriggered(t *testing.T) {
+	h := newAdapterHarness(t)
+	const evAddr, outAddr, nAddr, epAddr = 1024, 2048, 4000, 4004
+	h.call("epoll_create", epAddr)
+	ep := uint64(h.u32(epAddr))
+	h.epollEvent(evAddr, epollIn|epollOut|epollET, 5)
+	if rc := h.call("epoll_ctl", ep, 0, 5, evAddr); rc != 0 {
+		t.Fatalf("ADD ET = %d", rc)
+	}
+	h.epollEvent(evAddr, epollIn, 6)
+	if rc := h.call("epoll_ctl", ep, 0, 6, evAddr); rc != 0 {
+		t.Fatalf("ADD = %d", rc)
+	}
+	h.p1.respond = func(subs []sub) []event { // every fd ready both ways
+		var evs []event
+		for _, s := range subs {
+			if s.tag != 0 {
+				evs = append(evs, event{userdata: s.userdata, tag: s.tag})
+			}
+		}
+		return evs
+	}
+	watched := func() string {
+		var w []string
+		for _, s := range h.p1.polls[len(h.p1.polls)-1] {
+			if s.tag != 0 {
+				w = append(w, fmt.Sprintf("%d:%s", s.fd, map[byte]string{1: "r", 2: "w"}[s.tag]))
+			}
+		}
+		return strings.Join(w, " ")
+	}
+	wait := func(step, wantWatched string, wantEvents map[uint64]uint32) {
+		t.Helper()
+		if rc := h.call("epoll_wait", ep, outAddr, 8, 1000, nAddr); rc != 0 {
+			t.Fatalf("%s: epoll_wait = %d", step, rc)
+		}
+		if got := watched(); got != wantWatched {
+			t.Errorf("%s: watched %q, want %q", step, got, wantWatched)
+		}
+		got := map[uint64]uint32{}
+		for i := uint32(0); i < h.u32(nAddr); i++ {
+			data2, _ := h.mod.Memory().ReadUint64Le(outAddr + 32*i + 24)
+			got[data2] = h.u32(outAddr + 32*i)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(wantEvents) {
+			t.Errorf("%s: events %v, want %v", step, got, wantEvents)
+		}
+	}
+	wait("first", "5:r 5:w 6:r", map[uint64]uint32{5: epollIn | epollOut, 6: epollIn})
+	wait("again", "6:r", map[uint64]uint32{6: epollIn})
+	h.call("fd_read", 5, 0, 0, 3000)
+	wait("after a read", "5:r 6:r", map[uint64]uint32{5: epollIn, 6: epollIn})
+	h.call("fd_write", 5, 0, 0, 3000)
+	wait("after a write", "5:w 6:r", map[uint64]uint32{5: epollOut, 6: epollIn})
+	h.epollEvent(evAddr, epollIn|epollOut|epollET, 5)
+	h.call("epoll_ctl", ep, 3, 5, evAddr)
+	wait("after MOD", "5:r 5:w 6:r", map[uint64]uint32{5: epollIn | epollOut, 6: epollIn})
+}
+
+// TestRegionStaysLazy: ordinary fd calls, which can come before the
+// guest's allocator has started, do not set up the adapter region (grow
+// memory) even though the fd table and epoll wrap them; the first call
+// that needs state does.
+func TestRegionStaysLazy(t *testing.T) {
+	h := newAdapterHarness(t)
+	size := func() uint32 { return h.mod.Memory().Size() }
+	before := size()
+	h.call("fd_write", 1, 0, 0, 3000)
+	h.call("fd_read", 5, 0, 0, 3000)
+	h.call("fd_fdstat_get", 5, 500)
+	h.call("path_open", 3, 0, 100, 1, 0, 0, 0, 0, 200)
+	if size() != before {
+		t.Fatalf("memory grew from %d to %d bytes on ordinary fd calls", before, size())
+	}
+	if rc := h.call("fd_dup", 5, 400); rc != 0 {
+		t.Fatalf("fd_dup = %d", rc)
+	}
+	if size() != before+regionPages*65536 {
+		t.Errorf("fd_dup: memory %d bytes, want the region grown (%d)", size(), before+regionPages*65536)
 	}
 }

@@ -121,3 +121,4 @@ func (f *funcBuilder) i32GtS() *funcBuilder { return f.op(0x4a) }
 
 // u pushes an i32 constant given as an unsigned offset or count.
 func (f *funcBuilder) u(v uint32) *funcBuilder { return f.i32(int32(v)) }
+func (f *funcBuilder) i32Xor() *funcBuilder    { return f.op(0x73) }

@@ -2,10 +2,15 @@ package translate
 
 import (
 	"context"
+	"io"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/wazix/wazix"
 	"github.com/wazix/wazix/internal/testtools"
 )
 
@@ -91,6 +96,115 @@ func BenchmarkEpollWaitTranslated(b *testing.B) {
 			if _, err := wait.Call(ctx, uint64(b.N)); err != nil {
 				b.Fatal(err)
 			}
+		})
+	}
+}
+
+// BenchmarkEpollWaitVsNative is the Measure of issue 6: one epoll_wait with
+// a zero timeout in the same module, run under wazix twice in one go —
+// "native" is the WASIX original calling wazix's own epoll, "translated" is
+// its translation, whose adapter walks the interest list and makes one
+// preview1 poll_oneoff on wazix. "idle" has no fd registered; "ready" has
+// stdin registered, a pipe holding unread data, so that every call reports
+// one event (level-triggered).
+func BenchmarkEpollWaitVsNative(b *testing.B) {
+	orig := testtools.Wat2Wasm(b, epollBenchWAT)
+	translated, _, err := Translate(orig, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, fds := range []uint64{0, 1} {
+		for _, kind := range []string{"native", "translated"} {
+			wasm := map[string][]byte{"native": orig, "translated": translated}[kind]
+			name := map[uint64]string{0: "idle", 1: "ready"}[fds] + "/" + kind
+			b.Run(name, func(b *testing.B) {
+				mod := epollBenchHost(b, wasm)
+				ctx := context.Background()
+				if res, err := mod.ExportedFunction("setup").Call(ctx, fds); err != nil || res[0] != 0 {
+					b.Fatalf("setup: %v %v", res, err)
+				}
+				wait := mod.ExportedFunction("wait")
+				if res, err := wait.Call(ctx, 1); err != nil || res[0] != uint64(fds) {
+					b.Fatalf("one wait: %v events, %v; want %d", res, err, fds)
+				}
+				b.ResetTimer()
+				res, err := wait.Call(ctx, uint64(b.N))
+				if err != nil || res[0] != uint64(fds) {
+					b.Fatalf("wait: %v events, %v; want %d", res, err, fds)
+				}
+			})
+		}
+	}
+}
+
+// epollBenchHost instantiates wasm under a wazix host whose stdin is a pipe
+// holding unread data.
+func epollBenchHost(b *testing.B, wasm []byte) api.Module {
+	ctx := context.Background()
+	r, w, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close(); w.Close() })
+	if _, err := w.WriteString("ready\n"); err != nil {
+		b.Fatal(err)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, wazix.NewRuntimeConfig())
+	b.Cleanup(func() { rt.Close(ctx) })
+	compiled, err := rt.CompileModule(ctx, wasm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := wazix.NewConfig().WithStdin(r).WithStdout(io.Discard).Instantiate(ctx, rt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close(ctx) })
+	mod, err := h.InstantiateModule(ctx, rt, compiled, wazero.NewModuleConfig().WithStartFunctions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return mod
+}
+
+// BenchmarkEpollWaitRatio runs the two modules of BenchmarkEpollWaitVsNative
+// in alternating batches of 1000 waits, so that both see the same machine
+// load, and reports the time of one wait for each and their ratio
+// (translated/native). One op is one batch pair.
+func BenchmarkEpollWaitRatio(b *testing.B) {
+	orig := testtools.Wat2Wasm(b, epollBenchWAT)
+	translated, _, err := Translate(orig, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, fds := range []uint64{0, 1} {
+		b.Run(map[uint64]string{0: "idle", 1: "ready"}[fds], func(b *testing.B) {
+			ctx := context.Background()
+			var waits [2]api.Function
+			for i, wasm := range [][]byte{orig, translated} {
+				mod := epollBenchHost(b, wasm)
+				if res, err := mod.ExportedFunction("setup").Call(ctx, fds); err != nil || res[0] != 0 {
+					b.Fatalf("setup: %v %v", res, err)
+				}
+				waits[i] = mod.ExportedFunction("wait")
+			}
+			const batch = 1000
+			var spent [2]time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for k, wait := range waits {
+					start := time.Now()
+					res, err := wait.Call(ctx, batch)
+					spent[k] += time.Since(start)
+					if err != nil || res[0] != fds {
+						b.Fatalf("wait: %v events, %v; want %d", res, err, fds)
+					}
+				}
+			}
+			n := float64(b.N * batch)
+			b.ReportMetric(float64(spent[0].Nanoseconds())/n, "native-ns/wait")
+			b.ReportMetric(float64(spent[1].Nanoseconds())/n, "translated-ns/wait")
+			b.ReportMetric(float64(spent[1])/float64(spent[0]), "translated/native")
 		})
 	}
 }

@@ -211,7 +211,22 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			uses[p.im.Name] = true
 		}
 	}
-	resolveFDs := uses["fd_dup"] || uses["fd_dup2"]
+	// A WASIX module's fd_renumber is dup2 (wasix-abi.md §4.10).
+	dup2 := false
+	wasixModule := det.Flavour == compat.FlavourWASIX
+	hasMemory := len(in.Memories) > 0
+	for _, im := range in.Imports {
+		hasMemory = hasMemory || im.Kind == wasmbin.KindMemory
+	}
+	if wasixModule {
+		for _, p := range plans {
+			if p.im.Name == "fd_renumber" && (p.im.Module == compat.ModulePreview1 || p.im.Module == compat.ModuleWASIX32) &&
+				p.action != ActionStub {
+				dup2 = true
+			}
+		}
+	}
+	resolveFDs := uses["fd_dup"] || uses["fd_dup2"] || dup2
 	epoll := uses["epoll_create"] || uses["epoll_ctl"] || uses["epoll_wait"]
 
 	var stubbed []string
@@ -230,12 +245,16 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			if !isP1 {
 				break
 			}
-			if p.im.Name == "fd_close" && (resolveFDs || epoll) {
+			if p.im.Name == "fd_close" && (resolveFDs || epoll || wasixModule && hasMemory) {
 				p.action = ActionWrapped
-				p.adapter = fdCloseWrapper(resolveFDs, epoll)
-			} else if _, known := compat.Find(compat.ModulePreview1, p.im.Name, toAPI(p.sig.Params), toAPI(p.sig.Results)); known && resolveFDs && len(fdParams(p.im.Name)) > 0 {
+				p.adapter = fdCloseWrapper(resolveFDs, epoll, wasixModule && hasMemory)
+			} else if p.im.Name == "fd_renumber" && dup2 {
+				p.action = ActionEmulated
+				p.adapter = fdRenumberDup2(epoll)
+			} else if _, known := compat.Find(compat.ModulePreview1, p.im.Name, toAPI(p.sig.Params), toAPI(p.sig.Results)); known &&
+				(resolveFDs && len(fdParams(p.im.Name)) > 0 || epoll && epollTouchMask(p.im.Name) != 0) {
 				p.action = ActionWrapped
-				p.adapter = fdWrapper(p.im.Name, p.sig)
+				p.adapter = fdWrapper(p.im.Name, p.sig, resolveFDs, epoll)
 			}
 		}
 	}
@@ -273,6 +292,10 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		}
 		if resolveFDs && p.action != ActionStub {
 			addHelper("resolve_fd")
+			addHelper("fresh_fd")
+		}
+		if epoll && p.action != ActionStub {
+			addHelper("epoll_touch")
 		}
 		for _, n := range p.adapter.p1 {
 			needP1[n] = true
@@ -363,7 +386,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			names[idx] = "wazix:" + p.im.Module + "." + p.im.Name
 		}
 	}
-	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs}
+	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs, epoll: epoll}
 	for _, n := range helperNames {
 		idx := firstAdapter + uint32(len(adapters))
 		g.helperIndex[n] = idx
@@ -599,14 +622,35 @@ func appendSection(m *wasmbin.Module, id byte, items [][]byte) error {
 	return nil
 }
 
+// epollTouchMask says which edge-triggered direction a preview1 call on
+// an fd re-arms (see epoll_touch), or 0.
+func epollTouchMask(name string) int32 {
+	switch name {
+	case "fd_read", "fd_pread", "sock_recv", "sock_accept":
+		return etDoneIn
+	case "fd_write", "fd_pwrite", "sock_send":
+		return etDoneOut
+	}
+	return 0
+}
+
 // fdWrapper calls a preview1 function with its fd arguments translated
-// through the fd_dup alias table.
-func fdWrapper(name string, sig wasmbin.FuncType) *adapter {
+// through the fd table (when there is one), and tells the epoll adapter
+// when the guest reads or writes an fd (when epoll is emulated).
+func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll bool) *adapter {
 	fds := map[int]bool{}
 	for _, i := range fdParams(name) {
 		fds[i] = true
 	}
-	return &adapter{params: sig.Params, results: sig.Results, p1: []string{name}, helpers: []string{"resolve_fd"},
+	touch := int32(0)
+	if epoll {
+		touch = epollTouchMask(name)
+	}
+	// The fd a call returns may need an alias (see fresh_fd).
+	newFD := map[string]uint32{"path_open": 8, "sock_accept": 2}
+	ret, returnsFD := newFD[name]
+	returnsFD = returnsFD && resolveFDs
+	a := &adapter{params: sig.Params, results: sig.Results, p1: []string{name}, helpers: []string{"resolve_fd"},
 		build: func(g *gen, f *funcBuilder) {
 			for i := range sig.Params {
 				if fds[i] {
@@ -616,39 +660,117 @@ func fdWrapper(name string, sig wasmbin.FuncType) *adapter {
 				}
 			}
 			f.call(g.p1(name))
+			if returnsFD {
+				e := f.local(i32)
+				f.tee(e).i32Eqz().if_().get(ret).call(g.helper("fresh_fd")).end()
+				f.get(e)
+			}
+			if touch != 0 {
+				g.touch(f, 0, touch)
+			}
 		}}
+	if returnsFD {
+		a.helpers = append(a.helpers, "fresh_fd")
+	}
+	if touch != 0 {
+		a.helpers = append(a.helpers, "epoll_touch")
+	}
+	return a
 }
 
-// fdCloseWrapper closes adapter-made fds (epoll instances, aliases) in the
-// adapter and passes every other fd to preview1 fd_close.
-func fdCloseWrapper(aliases, epoll bool) *adapter {
-	a := &adapter{params: types(i32), results: types(i32), p1: []string{"fd_close"}, region: aliases || epoll}
+// fdCloseWrapper closes adapter-made fds (epoll instances, fd table
+// entries) in the adapter and passes every other fd to preview1 fd_close.
+// With the fd table, a host fd is closed only when its last guest fd goes.
+//
+// In a WASIX module closing a preopen succeeds and leaves it open, as under
+// wazix and wasmer (libcs that close every fd at start-up rely on it).
+func fdCloseWrapper(aliases, epoll, keepPreopens bool) *adapter {
+	a := &adapter{params: types(i32), results: types(i32), p1: []string{"fd_close"}, region: aliases || epoll || keepPreopens}
+	if keepPreopens {
+		a.p1 = append(a.p1, "fd_prestat_get")
+		a.helpers = append(a.helpers, "region")
+	}
 	if epoll {
 		a.helpers = append(a.helpers, "epoll_instance", "epoll_forget")
 	}
 	if aliases {
-		a.helpers = append(a.helpers, "region")
+		a.helpers = append(a.helpers, "alias_find", "alias_refs", "alias_add", "alias_del", "alias_release")
 	}
 	a.build = func(g *gen, f *funcBuilder) {
-		e, i := f.local(i32), f.local(i32)
+		e, h := f.local(i32), f.local(i32)
 		if epoll {
 			f.get(0).call(g.helper("epoll_instance")).tee(e).if_().get(e).i32(0).i32Store(0).i32(0).return_().end()
 		}
 		if aliases {
-			f.get(0).i32(aliasFDBase).i32GeU().if_()
-			f.call(g.helper("region")).u(g.lay.offAliases).i32Add().set(e)
-			f.block().loop()
-			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
-			f.get(e).i32Load(0).get(0).i32Eq().if_().get(e).i32(0).i32Store(0).i32(0).return_().end()
-			f.get(e).i32(8).i32Add().set(e)
-			f.get(i).i32(1).i32Add().set(i)
-			f.br(0).end().end()
+			// (no region yet: no entries)
+			f.gget(g.baseGlobal).if_()
+			f.get(0).call(g.helper("alias_find")).tee(e).if_()
+			// an entry: drop it, then the host fd if nothing uses it
+			f.get(e).i32Load(4).tee(h).i32(-1).i32Eq().if_().i32(errnoBadf).return_().end()
+			f.get(e).call(g.helper("alias_del"))
+			if epoll {
+				f.get(0).call(g.helper("epoll_forget"))
+			}
+			f.get(h).call(g.helper("alias_release"))
+			f.i32(0).return_()
+			f.end()
+			f.end()
+		}
+		if keepPreopens {
+			f.get(0).call(g.helper("region")).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).i32Eqz().if_().i32(0).return_().end()
+		}
+		if aliases {
+			// the guest fd is the host fd: keep it open (a tombstone) while
+			// aliases use it
+			f.gget(g.baseGlobal).if_()
+			f.get(0).call(g.helper("alias_refs")).if_()
+			f.get(0).i32(-1).call(g.helper("alias_add")).tee(h).if_().get(h).return_().end()
+			if epoll {
+				f.get(0).call(g.helper("epoll_forget"))
+			}
+			f.i32(0).return_()
+			f.end()
 			f.end()
 		}
 		if epoll {
 			f.get(0).call(g.helper("epoll_forget"))
 		}
 		f.get(0).call(g.p1("fd_close"))
+	}
+	return a
+}
+
+// fdRenumberDup2 is fd_renumber for a WASIX module, which wasix-libc's
+// dup2 and dup3 call: to becomes another name of from's file (closing
+// what to was), and from stays open, as under wazix and wasmer. preview1
+// can only move an fd, so to becomes an fd table entry. to must be below
+// aliasFDBase or already an alias (else EBADF, as for a number above the
+// fd limit).
+func fdRenumberDup2(epoll bool) *adapter {
+	a := &adapter{params: types(i32, i32), results: types(i32), p1: []string{"fd_fdstat_get"}, region: true,
+		helpers: []string{"region", "resolve_fd", "alias_find", "alias_add", "alias_release"}}
+	if epoll {
+		a.helpers = append(a.helpers, "epoll_forget")
+	}
+	a.build = func(g *gen, f *funcBuilder) {
+		const from, to = 0, 1
+		real, e, old := f.local(i32), f.local(i32), f.local(i32)
+		f.get(from).call(g.helper("resolve_fd")).tee(real)
+		f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e).if_().get(e).return_().end()
+		f.get(from).get(to).i32Eq().if_().i32(0).return_().end()
+		if epoll {
+			f.get(to).call(g.helper("epoll_forget"))
+		}
+		f.get(to).call(g.helper("alias_find")).tee(e).if_()
+		f.get(e).i32Load(4).set(old)
+		f.get(e).get(real).i32Store(4)
+		f.get(old).call(g.helper("alias_release"))
+		f.i32(0).return_()
+		f.end()
+		f.get(to).i32(aliasFDBase).i32GeU().if_().i32(errnoBadf).return_().end()
+		f.get(to).get(real).call(g.helper("alias_add")).tee(e).if_().get(e).return_().end()
+		f.get(to).call(g.helper("alias_release"))
+		f.i32(0)
 	}
 	return a
 }

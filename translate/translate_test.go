@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 	"github.com/wazix/wazix/compat"
+	"github.com/wazix/wazix/internal/testrun"
 	"github.com/wazix/wazix/internal/testtools"
 	"github.com/wazix/wazix/internal/wasmbin"
 )
@@ -52,35 +54,54 @@ type proof struct {
 	fixture string
 	opts    Options
 	stdin   string
-	want    testtools.Result
+	// mounts are the preopened directories every host gets: guest path →
+	// what to create in a fresh host directory ("name/" a directory, "name"
+	// an empty file).
+	mounts map[string][]string
+	// doc is what the original prints under wazix today, kept as
+	// documentation next to the fixture's source; the proof compares each
+	// host with a fresh run of the original, not with this.
+	doc testtools.Result
 }
 
 var proofs = []proof{
 	{fixture: "signals.wat", opts: Options{UnshareMemory: true},
-		want: testtools.Result{Stdout: "signals ok 0\n", Exit: 7}},
+		doc: testtools.Result{Stdout: "signals ok 0\n", Exit: 7}},
 	{fixture: "atomics.wat", opts: Options{UnshareMemory: true},
-		want: testtools.Result{Stdout: "atomics ok\n", Exit: 41}},
-	{fixture: "indices.wat", want: testtools.Result{Stdout: "1\n5\n7\n", Exit: 5}},
-	{fixture: "epoll.c", stdin: "hello epoll\n", want: testtools.Result{Exit: 0, Stdout: `create: 0
+		doc: testtools.Result{Stdout: "atomics ok\n", Exit: 41}},
+	{fixture: "indices.wat", doc: testtools.Result{Stdout: "1\n5\n7\n", Exit: 5}},
+	{fixture: "epoll.c", stdin: "hello epoll\n", doc: testtools.Result{Exit: 0, Stdout: `create: 0
 add stdin: 0
 add again: 20
-wait: 0 n=1 events=1 fd=0 data2=42
+null event: 21
+wait: 0 n=1 in=1 other=0 fd=0 data2=42
+edge: 0 first=1 again=0 level=1
+edge after MOD: 0 n=1
 read: hello epoll
-del unknown: 44
+del unregistered: 44
+del bad fd: 8
 timer: 0 n=0 waited>=20ms: 1
+wait on stdout: 28
 close: 0
-bad epfd: 28
+bad epfd: 8
 `}},
-	{fixture: "posix.c", want: testtools.Result{Exit: 3, Stdout: `signals: 0 count=0
+	{fixture: "posix.c", mounts: map[string][]string{"/tmp": {"sub/", "file"}}, doc: testtools.Result{Exit: 3, Stdout: `signals: 0 count=0
 dup: 0 distinct=1
 written through the duplicate
 close dup: 0
+written through 9
+renumber: 0 close 9: 0 close again: -1 errno=8
+stderr now reaches stdout
+renumber onto stderr: 0 close source: 0
 getcwd size: 68 len=1
 getcwd small: 68 len=1
 cwd: /
+close preopen: 0
 chdir: 0 cwd: /tmp/sub
+chdir missing: 44 file: 54 cwd: /tmp/sub
+chdir ..: 0 cwd: /tmp
 thread_id: 0 1
-parallelism: 0 1
+parallelism: 0 >=1: 1
 sched_yield: 0
 thread_sleep: 0 slept>=5ms: 1
 futex changed: 0 woken=1
@@ -90,8 +111,8 @@ clock_time_set: 63
 tty: 0 80x25
 sock_open: 52
 `}},
-	{fixture: "goepoll", stdin: "hello from go\n", want: testtools.Result{Exit: 0, Stdout: `epoll: 0 0 20
-wait: 0 1 1 7
+	{fixture: "goepoll", stdin: "hello from go\n", mounts: map[string][]string{"/srv": {"www/"}}, doc: testtools.Result{Exit: 0, Stdout: `epoll: 0 0 20
+wait: 0 1 1 0 7
 read: hello from go
 timer: 0 0 true
 dup: 0 true
@@ -100,19 +121,21 @@ cwd: 0 /srv/www
 sleep: 0 true
 futex: 0 0
 `}},
-	{fixture: "gowasix", want: testtools.Result{Exit: 4, Stdout: "thread_id 0 1\nparallelism 0 1\nsignals 0 0\nsleep 0\nsock_open 52\n"}},
+	{fixture: "gowasix", doc: testtools.Result{Exit: 4, Stdout: "thread_id 0 1\nparallelism 0 true\nsignals 0 0\nsleep 0\nsock_open 52\n"}},
 }
 
 // TestProof translates each fixture and checks that the result validates,
-// imports nothing but preview1, and behaves as expected under every
-// preview1 host available (the stock wazero CLI and Node's node:wasi).
+// imports nothing but preview1, and gives the same stdout and exit code as
+// the original run under wazix (WASIX semantics), on every host available:
+// the stock wazero CLI, Node's node:wasi, wazero as a library and wazix.
 func TestProof(t *testing.T) {
 	for _, p := range proofs {
 		t.Run(p.fixture, func(t *testing.T) {
 			if strings.HasPrefix(p.fixture, "go") && testing.Short() {
 				t.Skip("builds a Go guest")
 			}
-			out, rep, err := Translate(fixture(t, p.fixture), p.opts)
+			orig := fixture(t, p.fixture)
+			out, rep, err := Translate(orig, p.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,34 +149,95 @@ func TestProof(t *testing.T) {
 			if p.fixture == "goepoll" && !strings.Contains(rep.Region, "fixed at 0x1000") {
 				t.Errorf("Go module: region %q, want the fixed low area", rep.Region)
 			}
-			provePreview1Hosts(t, out, p.stdin, p.want)
+			mounts := makeMounts(t, p.mounts)
+			want := runWazix(t, orig, p.stdin, mounts...)
+			if want != p.doc {
+				t.Errorf("the original under wazix no longer prints what the table documents:\n%s(exit %d)\ndocumented:\n%s(exit %d)",
+					want.Stdout, want.Exit, p.doc.Stdout, p.doc.Exit)
+			}
+			provePreview1Hosts(t, out, p.stdin, mounts, want)
 		})
 	}
 }
 
-// provePreview1Hosts checks a translated module against the expected
-// result on every available preview1 host. want comes from the test table
-// today; once the WASIX runtime lands it should come from `wazix run` of the
-// original module, and `wazix run` of the translated one is one more host.
-func provePreview1Hosts(t *testing.T, wasm []byte, stdin string, want testtools.Result) {
+// makeMounts creates one host directory per guest path, with the entries
+// asked for.
+func makeMounts(t *testing.T, spec map[string][]string) []testtools.Mount {
+	t.Helper()
+	var mounts []testtools.Mount
+	for guest, entries := range spec {
+		dir := t.TempDir()
+		for _, e := range entries {
+			p := filepath.Join(dir, strings.TrimSuffix(e, "/"))
+			var err error
+			if strings.HasSuffix(e, "/") {
+				err = os.MkdirAll(p, 0o755)
+			} else {
+				err = os.WriteFile(p, nil, 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		mounts = append(mounts, testtools.Mount{Host: dir, Guest: guest})
+	}
+	sort.Slice(mounts, func(i, j int) bool { return mounts[i].Guest < mounts[j].Guest })
+	return mounts
+}
+
+// provePreview1Hosts checks a translated module against want, the result
+// of the original module under wazix, on every available host.
+func provePreview1Hosts(t *testing.T, wasm []byte, stdin string, mounts []testtools.Mount, want testtools.Result) {
 	t.Helper()
 	t.Run("wasm-validate", func(t *testing.T) { testtools.Validate(t, wasm) })
-	hosts := map[string]func(testing.TB, []byte, string) testtools.Result{
-		"wazero":         testtools.RunWazero,
-		"node":           testtools.RunNode,
-		"wazero-library": runWazeroLibrary, // needs no tool: runs even where the CLIs are absent
+	hosts := []struct {
+		name string
+		run  func(testing.TB, []byte, string, ...testtools.Mount) testtools.Result
+	}{
+		{"wazero", testtools.RunWazero},
+		{"node", testtools.RunNode},
+		{"wazero-library", runWazeroLibrary}, // needs no tool: runs even where the CLIs are absent
+		{"wazix", runWazix},
 	}
-	for name, run := range hosts {
-		t.Run(name, func(t *testing.T) {
-			got := run(t, wasm, stdin)
+	for _, h := range hosts {
+		t.Run(h.name, func(t *testing.T) {
+			got := h.run(t, wasm, stdin, mounts...)
 			if got.Stdout != want.Stdout {
-				t.Errorf("stdout:\n%s\nwant:\n%s", got.Stdout, want.Stdout)
+				t.Errorf("stdout:\n%s\nwant (the original under wazix):\n%s", got.Stdout, want.Stdout)
 			}
 			if got.Exit != want.Exit {
-				t.Errorf("exit code %d, want %d", got.Exit, want.Exit)
+				t.Errorf("exit code %d, want %d (the original under wazix)", got.Exit, want.Exit)
 			}
 		})
 	}
+}
+
+// runWazix runs a module in process under wazix (WASIX semantics for a
+// WASIX module, preview1 for a translated one), with stdin as a pipe, as
+// `wazix run` gets it from a shell pipeline.
+func runWazix(t testing.TB, wasm []byte, stdin string, mounts ...testtools.Mount) testtools.Result {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := w.WriteString(stdin); err != nil { // fixtures' stdin fits the pipe buffer
+		t.Fatal(err)
+	}
+	w.Close()
+	o := testrun.Options{Stdin: r}
+	for _, m := range mounts {
+		o.Dirs = append(o.Dirs, [2]string{m.Host, m.Guest})
+	}
+	res := testrun.Run(t, wasm, o)
+	if res.Err != nil {
+		t.Fatalf("wazix: %v\nstdout:\n%s", res.Err, res.Stdout)
+	}
+	if res.Stderr != "" {
+		t.Logf("wazix stderr:\n%s", res.Stderr)
+	}
+	return testtools.Result{Stdout: res.Stdout, Exit: int(res.Code)}
 }
 
 func checkPreview1Only(t *testing.T, wasm []byte) {
@@ -207,6 +291,7 @@ func TestReportActions(t *testing.T) {
 		"wasi_snapshot_preview1.proc_exit":     ActionKeep,
 		"wasix_32v1.clock_time_get":            ActionPreview1,
 		"wasi_snapshot_preview1.fd_fdstat_get": ActionWrapped,
+		"wasi_snapshot_preview1.fd_renumber":   ActionEmulated, // dup2 in a WASIX module
 	}
 	got := map[string]ImportReport{}
 	for _, im := range rep.Imports {
@@ -400,6 +485,9 @@ func TestNoMemory(t *testing.T) {
 	if _, _, err := Translate(build("proc_exit2", "i:"), Options{}); err != nil {
 		t.Errorf("proc_exit2 without memory: %v", err)
 	}
+	if _, _, err := Translate(build("fd_close", "i:i"), Options{}); err != nil {
+		t.Errorf("fd_close without memory: %v", err)
+	}
 	if _, _, err := Translate(build("sock_open", "iiii:i"), Options{}); err != nil {
 		t.Errorf("a stub without memory: %v", err)
 	}
@@ -468,7 +556,7 @@ func TestGoRegionFree(t *testing.T) {
 
 // runWazeroLibrary runs a preview1 module in process with wazero's own
 // preview1 implementation and real clocks.
-func runWazeroLibrary(t testing.TB, wasm []byte, stdin string) testtools.Result {
+func runWazeroLibrary(t testing.TB, wasm []byte, stdin string, mounts ...testtools.Mount) testtools.Result {
 	t.Helper()
 	ctx := context.Background()
 	rt := wazero.NewRuntime(ctx)
@@ -477,6 +565,11 @@ func runWazeroLibrary(t testing.TB, wasm []byte, stdin string) testtools.Result 
 	var stdout bytes.Buffer
 	cfg := wazero.NewModuleConfig().WithStdin(strings.NewReader(stdin)).WithStdout(&stdout).
 		WithSysNanotime().WithSysNanosleep().WithSysWalltime().WithArgs("guest")
+	fsc := wazero.NewFSConfig()
+	for _, m := range mounts {
+		fsc = fsc.WithDirMount(m.Host, m.Guest)
+	}
+	cfg = cfg.WithFSConfig(fsc)
 	_, err := rt.InstantiateWithConfig(ctx, wasm, cfg)
 	res := testtools.Result{Stdout: stdout.String()}
 	var exit *sys.ExitError

@@ -162,3 +162,91 @@ func TestTranslateCommand(t *testing.T) {
 		}
 	})
 }
+
+// TestTranslateThenRun: `wazix translate in.wasm -o out.wasm`, then
+// `wazix run out.wasm` prints the same stdout and exits with the same code
+// as `wazix run in.wasm`, with the same stdin (a pipe) and preopens.
+func TestTranslateThenRun(t *testing.T) {
+	dir := filepath.Join("..", "..", "fixtures", "translate")
+	tmp := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(tmp, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(srv, "www"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		build     func(t *testing.T) []byte
+		flags     []string // translate flags
+		runFlags  []string
+		stdin     string
+		wantLines int // a floor, so that an empty run cannot pass
+	}{
+		{name: "signals.wat", flags: []string{"--unshare-memory"}, wantLines: 1, build: func(t *testing.T) []byte {
+			return readWAT(t, filepath.Join(dir, "signals.wat"))
+		}},
+		{name: "epoll.c", stdin: "hello epoll\n", wantLines: 14, build: func(t *testing.T) []byte {
+			return testtools.Clang(t, filepath.Join(dir, "epoll.c"), dir)
+		}},
+		{name: "posix.c", runFlags: []string{"--dir", tmp + "::/tmp"}, wantLines: 20, build: func(t *testing.T) []byte {
+			return testtools.Clang(t, filepath.Join(dir, "posix.c"), dir)
+		}},
+		{name: "goepoll", stdin: "hello from go\n", runFlags: []string{"--dir", srv + "::/srv"}, wantLines: 9, build: func(t *testing.T) []byte {
+			if testing.Short() {
+				t.Skip("builds a Go guest")
+			}
+			return testtools.GoWasip1(t, filepath.Join(dir, "goepoll"))
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := filepath.Join(t.TempDir(), "in.wasm")
+			out := filepath.Join(t.TempDir(), "out.wasm")
+			if err := os.WriteFile(in, c.build(t), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tr := runCLI(t, nil, append(append([]string{"translate", in, "-o", out}, c.flags...), "--report", "none")...)
+			if tr.code != 0 {
+				t.Fatalf("translate: exit %d\n%s", tr.code, tr.stderr)
+			}
+			run := func(module string) cliResult {
+				// stdin is a pipe whose writer has closed before the guest
+				// starts, so that readiness (and EPOLLHUP) does not race.
+				r, w, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				w.WriteString(c.stdin)
+				w.Close()
+				args := append(append([]string{"run"}, c.runFlags...), module)
+				return runCLI(t, r, args...)
+			}
+			orig, translated := run(in), run(out)
+			if orig.stderr != "" || translated.stderr != "" {
+				t.Logf("stderr: original %q, translated %q", orig.stderr, translated.stderr)
+			}
+			if strings.Count(orig.stdout, "\n") < c.wantLines {
+				t.Fatalf("the original printed too little (exit %d):\n%s", orig.code, orig.stdout)
+			}
+			if translated.stdout != orig.stdout || translated.code != orig.code {
+				t.Errorf("translated: exit %d\n%s\noriginal: exit %d\n%s", translated.code, translated.stdout, orig.code, orig.stdout)
+			}
+		})
+	}
+}
+
+// readWAT compiles a WAT file.
+func readWAT(t *testing.T, path string) []byte {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testtools.Wat2Wasm(t, string(src))
+}

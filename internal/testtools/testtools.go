@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -98,29 +99,38 @@ type Result struct {
 	Exit   int
 }
 
+// Mount is a host directory given to a guest as a preopen named Guest.
+type Mount struct{ Host, Guest string }
+
 // RunWazero runs a preview1 module under the stock wazero CLI
 // (go install github.com/tetratelabs/wazero/cmd/wazero@v1.12.0), or skips.
-func RunWazero(t testing.TB, wasm []byte, stdin string) Result {
+// stdin reaches the guest through a pipe.
+func RunWazero(t testing.TB, wasm []byte, stdin string, mounts ...Mount) Result {
 	t.Helper()
 	tool := Need(t, "wazero", "go install github.com/tetratelabs/wazero/cmd/wazero@v1.12.0")
 	f := filepath.Join(t.TempDir(), "guest.wasm")
 	if err := os.WriteFile(f, wasm, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return run(t, exec.Command(tool, "run", f), stdin)
+	args := []string{"run"}
+	for _, m := range mounts {
+		args = append(args, "-mount="+m.Host+":"+m.Guest)
+	}
+	return run(t, exec.Command(tool, append(args, f)...), stdin)
 }
 
 const nodeRunner = `import { readFile } from 'node:fs/promises';
 import { WASI } from 'node:wasi';
-const wasi = new WASI({ version: 'preview1', args: [process.argv[2]], env: {}, returnOnExit: true });
+const preopens = JSON.parse(process.argv[3] || '{}');
+const wasi = new WASI({ version: 'preview1', args: [process.argv[2]], env: {}, preopens, returnOnExit: true });
 const mod = await WebAssembly.compile(await readFile(process.argv[2]));
 const inst = await WebAssembly.instantiate(mod, wasi.getImportObject());
 process.exitCode = wasi.start(inst);
 `
 
 // RunNode runs a preview1 module under Node's node:wasi, or skips when
-// node is absent.
-func RunNode(t testing.TB, wasm []byte, stdin string) Result {
+// node is absent. stdin reaches the guest through a pipe.
+func RunNode(t testing.TB, wasm []byte, stdin string, mounts ...Mount) Result {
 	t.Helper()
 	tool := Need(t, "node", "apt-get install nodejs (Node 20 or later)")
 	dir := t.TempDir()
@@ -132,7 +142,15 @@ func RunNode(t testing.TB, wasm []byte, stdin string) Result {
 	if err := os.WriteFile(script, []byte(nodeRunner), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return run(t, exec.Command(tool, "--no-warnings", script, f), stdin)
+	preopens := "{"
+	for i, m := range mounts {
+		if i > 0 {
+			preopens += ","
+		}
+		preopens += strconv.Quote(m.Guest) + ":" + strconv.Quote(m.Host)
+	}
+	preopens += "}"
+	return run(t, exec.Command(tool, "--no-warnings", script, f, preopens), stdin)
 }
 
 func run(t testing.TB, cmd *exec.Cmd, stdin string) Result {
