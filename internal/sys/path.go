@@ -262,14 +262,26 @@ func (f *HostFile) Rename(oldPath string, dst *HostFile, newPath string) Errno {
 		return e
 	}
 	defer unix.Close(npfd)
-	return ErrnoOf(unix.Renameat(opfd, oname, npfd, nname))
+	err := unix.Renameat(opfd, oname, npfd, nname)
+	if err == unix.EEXIST {
+		// rename(2) may say EEXIST or ENOTEMPTY for a non-empty target
+		// directory; report one (the suites expect ENOTEMPTY).
+		err = unix.ENOTEMPTY
+	}
+	return ErrnoOf(err)
 }
 
-// Symlink creates newPath pointing at target. The target is stored as given;
-// resolving it later is confined like any other path.
+// Symlink creates newPath pointing at target. A relative target is stored
+// as given; resolving it later is confined like any other path. An absolute
+// target could never resolve inside the directory, so it is refused, as
+// wasmtime does (wasi-testsuite's symlink_create expects an error), except
+// under a preopen of the host's root, where absolute paths resolve.
 func (f *HostFile) Symlink(target, newPath string) Errno {
 	if strings.IndexByte(target, 0) >= 0 {
 		return EINVAL
+	}
+	if strings.HasPrefix(target, "/") && !f.hostRoot {
+		return ErrnoEscape
 	}
 	pfd, name, e := f.parent(newPath)
 	if e != ESUCCESS {
