@@ -281,12 +281,21 @@ cleanup 0`,
 		},
 		{
 			section: "readdir",
-			why:     "fd_readdir: \".\" has the directory's inode, entries carry st_ino, cookies resume, and a 302-entry listing read 256 bytes at a time sees every entry once.",
+			why:     "fd_readdir: \".\" has the directory's inode, entries carry st_ino, cookies resume, a directory opened with no rights at all can be listed (wasmtime's preview1_fd_readdir), and a 302-entry listing read 256 bytes at a time sees every entry once.",
 			want: `empty 0
 empty_entries 2 dot_ino=1 dots_are_dirs=2
 one_file 3 file_ok=1
 from_cookie used=28
 unlink 0
+mkdir_nested 0
+no_rights_open 0
+no_rights_filestat 0
+no_rights_readdir 0
+no_rights_entries used=51
+rmdir_nested 0
+no_rights_file_write 76
+no_rights_file_read 0
+unlink_ro 0
 many 302
 cleanup 0`,
 		},

@@ -165,6 +165,16 @@ func OpenPath(s *sys.System, mem api.Memory, stack []uint64, closeOnExec bool, r
 		f.Close()
 		return sys.EISDIR
 	}
+	if stack[5] == 0 && stack[6] == 0 {
+		// A guest that asks for no rights at all does not use rights:
+		// wasmtime ignores the requested rights, and its preview1 tests open
+		// a directory with none and then read it (preview1_fd_readdir). Give
+		// such a fd what the directory may hand down, except writing, as the
+		// file was opened read-only; it is capped by the file type below. A
+		// guest that asks for specific rights still gets only those.
+		base = dirEntry.RightsInheriting &^ writeRights
+		inh = dirEntry.RightsInheriting
+	}
 	switch f.Filetype() {
 	case sys.FiletypeDirectory:
 		base &= sys.RightsDirectory | sys.RightFdFilestatGet
