@@ -64,3 +64,40 @@ func TestDirectoryFdErrnos(t *testing.T) {
 		}
 	}
 }
+
+// TestAllocate checks fd_allocate on a regular file: ENOTSUP without
+// touching the file for preview1 guests (wasmtime's preview1_file_allocate),
+// a real allocation for WASIX guests.
+func TestAllocate(t *testing.T) {
+	for _, wasix := range []bool{false, true} {
+		s, err := sys.NewSystem(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		s.WASIX = wasix
+		d, err := sys.OpenDir(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, e := d.OpenAt("f", sys.OpenOptions{Oflags: sys.OflagCreat, Read: true, Write: true})
+		if e != sys.ESUCCESS {
+			t.Fatal(e)
+		}
+		defer d.Close()
+		fd, e := s.Table.Insert(&sys.Entry{File: f, RightsBase: sys.RightsRegularFile}, 3)
+		if e != sys.ESUCCESS {
+			t.Fatal(e)
+		}
+		h := &host{sys: s}
+		e = fdAllocate(h, context.Background(), nil, []uint64{uint64(fd), 0, 100})
+		st, _ := f.Stat()
+		want, wantSize := sys.ENOTSUP, uint64(0)
+		if wasix {
+			want, wantSize = sys.ESUCCESS, 100
+		}
+		if e != want || st.Size != wantSize {
+			t.Errorf("wasix=%v: fd_allocate errno %d size %d, want %d size %d", wasix, e, st.Size, want, wantSize)
+		}
+	}
+}

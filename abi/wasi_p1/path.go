@@ -89,7 +89,15 @@ func pathLink(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errn
 	if e != sys.ESUCCESS {
 		return e
 	}
-	return od.Link(opath, u32(stack[1])&lookupSymlinkFollow != 0, nd, npath)
+	follow := u32(stack[1])&lookupSymlinkFollow != 0
+	if follow && !h.sys.WASIX {
+		// wasmtime rejects SYMLINK_FOLLOW in path_link with EINVAL, and its
+		// preview1_path_link requires that (wasi-testsuite's accepts EINVAL
+		// or ENOENT). link(2) and wasi-libc's link() never follow; only
+		// linkat(AT_SYMLINK_FOLLOW) does. WASIX guests can still follow.
+		return sys.EINVAL
+	}
+	return od.Link(opath, follow, nd, npath)
 }
 
 // Rights that imply write access when path_open is asked for them; preview1
