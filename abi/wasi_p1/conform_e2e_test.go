@@ -350,6 +350,43 @@ regrant 76
 unlink 0
 cleanup 0`,
 		},
+		{
+			section: "zero",
+			why:     "wasmtime's preview1 tests open their scratch directory and files with no rights at all and then use them fully: a request for no rights opens read-only, reads, and gets every right but the write ones; FD_READ|FD_WRITE alone gives a fully usable file.",
+			want: `open_dir 0
+mkdir 0
+create 0
+create_write 76
+create_read 0
+create_filestat 0
+open_rw 0
+rw_write 0
+rw_seek 0
+rw_read 0
+rw_tell 0
+rw_set_size 0
+rw_set_times 0
+rw_sync 0
+rw_set_flags 0
+path_filestat 0
+size 2
+path_set_times 0
+symlink 0
+readlink 0
+link 0
+rename 0
+readdir 0
+open_sub 0
+sub_readdir 0
+sub_open_rw 0
+sub_rw_write 0
+unlink_l 0
+unlink_h2 0
+unlink_f 0
+rmdir 0
+dir_rights_like_preopen 1
+cleanup 0`,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.section, func(t *testing.T) {
