@@ -15,9 +15,21 @@ func (h *host) entry(fd uint32, rights sys.Rights) (*sys.Entry, sys.Errno) {
 		return nil, errno
 	}
 	if !e.Can(rights) {
-		return nil, sys.ENOTCAPABLE
+		return nil, lacking(e, rights)
 	}
 	return e, sys.ESUCCESS
+}
+
+// lacking is the errno for a fd that lacks some of rights: EBADF when it
+// cannot read or write and the call needs to, as read(2) and write(2) say
+// for a fd opened the other way (wasmtime's preview1_path_open_read_write
+// accepts only EBADF there, wasi-testsuite's EBADF or ENOTCAPABLE), and
+// ENOTCAPABLE for any other missing right.
+func lacking(e *sys.Entry, rights sys.Rights) sys.Errno {
+	if (rights&^e.RightsBase)&(sys.RightFdRead|sys.RightFdWrite) != 0 {
+		return sys.EBADF
+	}
+	return sys.ENOTCAPABLE
 }
 
 // hostFile returns the host file of fd if it has one and holds rights.
@@ -65,7 +77,7 @@ func (h *host) entryNotDir(fd uint32, rights sys.Rights) (*sys.Entry, sys.Errno)
 		return nil, sys.EBADF
 	}
 	if !e.Can(rights) {
-		return nil, sys.ENOTCAPABLE
+		return nil, lacking(e, rights)
 	}
 	return e, sys.ESUCCESS
 }

@@ -12,17 +12,21 @@ import (
 // lookupSymlinkFollow is lookupflags bit 0.
 const lookupSymlinkFollow = 1
 
-// dir returns the directory behind fd if the fd holds rights.
+// dir returns the directory behind fd if the fd holds rights. A fd that
+// is not a directory is ENOTDIR before its rights are looked at, as
+// openat(2) says (wasmtime's preview1_path_open_dirfd_not_dir accepts only
+// ENOTDIR; wasi-testsuite's ENOTDIR or ENOTCAPABLE).
 func (h *host) dir(fd uint32, rights sys.Rights) (*sys.HostFile, *sys.Entry, sys.Errno) {
-	f, e, errno := h.hostFile(fd, rights)
-	if errno == sys.ESPIPE {
-		return nil, nil, sys.ENOTDIR
-	}
+	e, errno := h.sys.Table.Get(fd)
 	if errno != sys.ESUCCESS {
 		return nil, nil, errno
 	}
-	if f.Filetype() != sys.FiletypeDirectory {
+	f, ok := e.File.(*sys.HostFile)
+	if !ok || f.Filetype() != sys.FiletypeDirectory {
 		return nil, nil, sys.ENOTDIR
+	}
+	if !e.Can(rights) {
+		return nil, nil, sys.ENOTCAPABLE
 	}
 	return f, e, sys.ESUCCESS
 }

@@ -25,7 +25,7 @@ func (h *host) socket(fd uint32, rights sys.Rights) (*sys.HostFile, *sys.Entry, 
 		return nil, nil, sys.ENOTSOCK
 	}
 	if !e.Can(rights) {
-		return nil, nil, sys.ENOTCAPABLE
+		return nil, nil, lacking(e, rights)
 	}
 	return f, e, sys.ESUCCESS
 }
