@@ -151,7 +151,7 @@ mkdir_t 0
 slash_dir 20
 exists_dir 20
 rmdir_t 0
-slash_file ok
+slash_file 54
 exists_file 20
 unlink_t 0
 cleanup 0`,

@@ -289,12 +289,18 @@ func (f *HostFile) Symlink(target, newPath string) Errno {
 	}
 	defer unix.Close(pfd)
 	if strings.HasSuffix(name, "/") {
-		// symlinkat cannot create "name/"; POSIX wants ENOENT or EEXIST.
+		// symlinkat cannot create "name/": ENOENT when nothing is there,
+		// EEXIST for a directory, ENOTDIR for anything else, as Linux says
+		// (wasmtime's preview1_path_symlink_trailing_slashes accepts only
+		// ENOTDIR or ENOENT for a file; wasi-testsuite also EEXIST).
 		var st unix.Stat_t
-		if unix.Fstatat(pfd, strings.TrimRight(name, "/"), &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		if unix.Fstatat(pfd, strings.TrimRight(name, "/"), &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			return ENOENT
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 			return EEXIST
 		}
-		return ENOENT
+		return ENOTDIR
 	}
 	return ErrnoOf(unix.Symlinkat(target, pfd, name))
 }
