@@ -1,6 +1,7 @@
 package wasi_p1_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -20,7 +21,18 @@ func TestConformance(t *testing.T) {
 		section string
 		why     string
 		want    string
+		// pipeStdin gives the guest a host pipe as stdin instead of a Go reader.
+		pipeStdin bool
 	}{
+		{
+			section:   "stdstat",
+			why:       "fd_filestat_get on stdio reports size 0 and no times, for a host pipe as for a Go stream (wasmtime's preview1_fd_filestat_get).",
+			pipeStdin: true,
+			want: `filestat_0 0 type=2 size=0 times_zero=1
+filestat_1 0 type=2 size=0 times_zero=1
+filestat_2 0 type=2 size=0 times_zero=1
+cleanup 0`,
+		},
 		{
 			section: "dirfd",
 			why:     "fd_read/pread/write/pwrite/seek/tell/allocate/set_size/advise/datasync/sync/fdstat_set_flags on a directory are EBADF (8), as wasmtime's preview1_dir_fd_op_failures wants and wasi-testsuite's dir_fd_op_failures accepts; readdir works, and a directory opened with FD_SEEK does not get it (directory_seek).",
@@ -393,10 +405,21 @@ cleanup 0`,
 	for _, tc := range tests {
 		t.Run(tc.section, func(t *testing.T) {
 			t.Parallel()
-			r := testrun.Run(t, fixtures.Build(t, "c/conform"), testrun.Options{
+			o := testrun.Options{
 				Args: []string{tc.section},
 				Dirs: [][2]string{{t.TempDir(), "/"}},
-			})
+			}
+			if tc.pipeStdin {
+				pr, pw, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer pr.Close()
+				defer pw.Close()
+				pw.Write([]byte("some input"))
+				o.Stdin = pr
+			}
+			r := testrun.Run(t, fixtures.Build(t, "c/conform"), o)
 			if r.Err != nil || r.Code != 0 {
 				t.Fatalf("code %d err %v\nstdout:\n%s\nstderr:\n%s", r.Code, r.Err, r.Stdout, r.Stderr)
 			}

@@ -240,6 +240,13 @@ func fdFilestatGet(h *host, _ context.Context, m api.Module, stack []uint64) sys
 		if st, errno = hf.Stat(); errno != sys.ESUCCESS {
 			return errno
 		}
+		if st.Filetype == sys.FiletypeCharacterDevice {
+			// Terminals and pipes (which preview1 calls character devices)
+			// are streams: no size, and no times a guest could use. wasmtime
+			// reports zeros for stdio, and its preview1_fd_filestat_get
+			// checks that size and times are 0.
+			st.Size, st.Atim, st.Mtim, st.Ctim = 0, 0, 0, 0
+		}
 	} else {
 		st.Filetype = e.File.Filetype()
 		st.Nlink = 1
