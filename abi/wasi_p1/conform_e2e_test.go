@@ -184,6 +184,7 @@ escape 63
 rmdir_nonempty 55
 missing 44
 creat_dir 28
+creat_dir_left_nothing 44
 trunc_dir 31
 excl_existing 20
 unlink_file 0

@@ -146,6 +146,12 @@ func OpenPath(s *sys.System, mem api.Memory, stack []uint64, closeOnExec bool, r
 	if oflags&^(sys.OflagCreat|sys.OflagDirectory|sys.OflagExcl|sys.OflagTrunc) != 0 {
 		return sys.EINVAL
 	}
+	if oflags&(sys.OflagCreat|sys.OflagDirectory) == sys.OflagCreat|sys.OflagDirectory {
+		// path_open cannot create a directory. Linux 6.4 and later say
+		// EINVAL, older kernels created a regular file and then said
+		// ENOTDIR; answer EINVAL on every host, as wasmtime does.
+		return sys.EINVAL
+	}
 	if fdflags&^(sys.FdflagAppend|sys.FdflagDsync|sys.FdflagNonblock|sys.FdflagRsync|sys.FdflagSync) != 0 {
 		return sys.EINVAL
 	}
