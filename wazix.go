@@ -141,6 +141,9 @@ func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, err
 
 func (h *Host) setup(c *Config) error {
 	s := h.sys
+	if err := sys.CheckArgsEnv(c.args, c.env); err != nil {
+		return fmt.Errorf("wazix: %w", err)
+	}
 	s.Args = append([]string(nil), c.args...)
 	s.AllowClockSet = c.allowClockSet
 	s.Environ = append([]string(nil), c.env...)

@@ -8,17 +8,24 @@ import (
 	"github.com/wazix/wazix/internal/sys"
 )
 
-// socket returns the host socket behind fd.
+// socket returns the host socket behind fd. A fd that is not a socket gets
+// ENOTSOCK before its rights are looked at: stdio and files lack the socket
+// rights, and shutdown(2) on them must still say ENOTSOCK (wasi-testsuite's
+// sock_shutdown-not_sock).
 func (h *host) socket(fd uint32, rights sys.Rights) (*sys.HostFile, *sys.Entry, sys.Errno) {
-	f, e, errno := h.hostFile(fd, rights)
-	if errno == sys.ESPIPE {
-		return nil, nil, sys.ENOTSOCK
-	}
+	e, errno := h.sys.Table.Get(fd)
 	if errno != sys.ESUCCESS {
 		return nil, nil, errno
 	}
+	f, ok := e.File.(*sys.HostFile)
+	if !ok {
+		return nil, nil, sys.ENOTSOCK
+	}
 	if t := f.Filetype(); t != sys.FiletypeSocketStream && t != sys.FiletypeSocketDgram {
 		return nil, nil, sys.ENOTSOCK
+	}
+	if !e.Can(rights) {
+		return nil, nil, lacking(e, rights)
 	}
 	return f, e, sys.ESUCCESS
 }

@@ -87,6 +87,24 @@ func TestRunArgsEnvExitCode(t *testing.T) {
 	}
 }
 
+// TestRunExitCodes checks that exit codes reach the process, and that one
+// too large for an exit status does not turn into success (256 & 0xff == 0).
+func TestRunExitCodes(t *testing.T) {
+	hello := fixtures.Path(t, "go/hello")
+	for _, tc := range []struct {
+		guest string
+		code  int
+	}{{"0", 0}, {"1", 1}, {"33", 33}, {"255", 255}, {"256", 1}, {"512", 1}, {"70000", 1}} {
+		r := runCLI(t, nil, "run", hello, "-exit", tc.guest)
+		if r.code != tc.code {
+			t.Errorf("guest exit %s: code %d, want %d (stderr %q)", tc.guest, r.code, tc.code, r.stderr)
+		}
+		if tc.code == 1 && tc.guest != "1" && !strings.Contains(r.stderr, "exited with code "+tc.guest) {
+			t.Errorf("guest exit %s: stderr %q does not give the real code", tc.guest, r.stderr)
+		}
+	}
+}
+
 func TestRunDirs(t *testing.T) {
 	fs := fixtures.Path(t, "go/fs")
 	a, b := t.TempDir(), t.TempDir()

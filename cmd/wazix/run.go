@@ -31,7 +31,8 @@ environment unless you pass it (--env, --env-inherit) and no network except
 the listening sockets you preopen (--listen). Preopened directories get fds
 3, 4, ... in the order given, then the listening sockets.
 
-Exit status: the guest's exit code; 130 when interrupted; 134 when the guest
+Exit status: the guest's exit code (1 if it is above 255, which an exit
+status cannot hold); 130 when interrupted; 134 when the guest
 traps (the trap and its wasm stack are printed on one line); 1 when the
 module cannot be loaded; 2 for usage errors.`,
 		Flags: []cli.Flag{
@@ -175,6 +176,12 @@ func runAction(c *cli.Context) error {
 			return &exitError{code: 130}
 		}
 		return &exitError{code: 134, msg: "trap: " + oneLine(err)}
+	}
+	if code > 255 {
+		// A process exit status keeps only the low 8 bits, so proc_exit(256)
+		// would look like success. Such codes cannot be passed through:
+		// report a failure and the real code.
+		return &exitError{code: 1, msg: fmt.Sprintf("guest exited with code %d, which does not fit in an exit status", code)}
 	}
 	if code != 0 {
 		return &exitError{code: int(code)}
