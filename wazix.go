@@ -25,6 +25,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -35,6 +36,7 @@ import (
 	"github.com/wazix/wazix/abi/wasix"
 	"github.com/wazix/wazix/compat"
 	"github.com/wazix/wazix/internal/sys"
+	"github.com/wazix/wazix/internal/wasmbin"
 )
 
 // Config describes the process a guest runs in: arguments, environment,
@@ -49,6 +51,7 @@ type Config struct {
 	dirs    []preopen
 	listens []string
 	maxFds  int
+	maxThr  int
 }
 
 type preopen struct{ host, guest string }
@@ -94,13 +97,19 @@ func (c *Config) WithListen(addr string) *Config { c.listens = append(c.listens,
 // WithMaxFds limits how many fds the guest may hold open (default 65536).
 func (c *Config) WithMaxFds(n int) *Config { c.maxFds = n; return c }
 
+// WithMaxThreads limits how many threads the guest may have alive at once,
+// the main thread included (default 512); spawning more fails with EAGAIN.
+func (c *Config) WithMaxThreads(n int) *Config { c.maxThr = n; return c }
+
 // NewRuntimeConfig returns the wazero runtime configuration wazix expects:
 // the threads feature is on for guests that import shared memory.
 //
 // A guest blocked in a wazix host call (poll_oneoff, a blocking read or
 // accept) stops as soon as its context is done. To also interrupt a guest
 // that computes without calling the host, add WithCloseOnContextDone(true);
-// it is off by default because it slows Go guests several times.
+// it is off by default because it slows Go guests several times. Turn it on
+// for guests that spawn threads (see SpawnsThreads): when one thread exits
+// or traps, the others are then stopped even while they compute.
 func NewRuntimeConfig() wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().
 		WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesThreads)
@@ -111,6 +120,8 @@ func NewRuntimeConfig() wazero.RuntimeConfig {
 type Host struct {
 	sys       *sys.System
 	listeners []string
+	maxThr    int
+	stderr    io.Writer
 }
 
 // Instantiate creates the process state described by c and adds the host
@@ -121,7 +132,7 @@ func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, err
 	if err != nil {
 		return nil, fmt.Errorf("wazix: %w", err)
 	}
-	h := &Host{sys: s}
+	h := &Host{sys: s, maxThr: c.maxThr, stderr: c.stderr}
 	if err := h.setup(c); err != nil {
 		s.Close()
 		return nil, err
@@ -272,15 +283,26 @@ func CheckImports(compiled wazero.CompiledModule) []string {
 // semantics where they differ from preview1's, and the memory the guest
 // imports (shared when it has a maximum, as threaded WASIX binaries import
 // env.memory). Call Run once per Host.
+//
+// Threads: a guest that imports a shared memory may spawn threads
+// (wasix_32v1 thread_spawn in either ABI generation, wasi.thread-spawn);
+// each is a new instance of compiled over the same memory. proc_exit from
+// any thread ends the process with its code, a trap in any thread ends it
+// with the trap as the error, and the main thread returning ends it with 0;
+// Run returns once every thread has stopped (threads blocked in the host
+// are woken; for threads that compute without calling the host, configure
+// the runtime WithCloseOnContextDone(true), or Run gives up on them after a
+// grace period of a few seconds and says so on stderr).
 func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) (uint32, error) {
 	if missing := CheckImports(compiled); len(missing) > 0 {
 		return 1, fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
 	}
 	imports := importsOf(compiled)
 	det := compat.Detect(imports)
+	th := wasix.NewThreads(ctx, h.sys, rt, compiled, h.maxThr, h.stderr)
 	if det.Flavour == compat.FlavourWASIX {
 		b := rt.NewHostModuleBuilder(wasix.ModuleName)
-		if err := wasix.Define(b, h.sys, imports); err != nil {
+		if err := wasix.Define(b, h.sys, imports, th); err != nil {
 			return 1, err
 		}
 		if _, err := b.Instantiate(ctx); err != nil {
@@ -288,7 +310,7 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 		}
 	}
 	if det.WASIThreads {
-		if err := wasix.InstantiateWASIThreads(ctx, rt, h.sys); err != nil {
+		if err := wasix.InstantiateWASIThreads(ctx, rt, h.sys, th); err != nil {
 			return 1, fmt.Errorf("wazix: %w", err)
 		}
 	}
@@ -304,21 +326,62 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 		}
 	}
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions("_start")
-	mod, err := rt.InstantiateModule(ctx, compiled, cfg)
+	mod, err := rt.InstantiateModule(th.Context(), compiled, cfg)
+	th.MainDone()
+	// The main thread's end is the process's end, unless another thread
+	// ended it first.
+	code, err := mainStatus(err)
+	h.sys.End(code, err)
+	if !th.Wait(threadGrace) && h.stderr != nil {
+		fmt.Fprintf(h.stderr, "wazix: %d guest threads did not stop within %v of the exit (computing without host calls; see NewRuntimeConfig)\n",
+			th.Live(), threadGrace)
+	}
 	if mod != nil {
-		defer mod.Close(ctx)
+		_ = mod.Close(ctx)
 	}
-	if err != nil {
-		var exit *wsys.ExitError
-		if errors.As(err, &exit) {
-			if exit.ExitCode() == wsys.ExitCodeContextCanceled || exit.ExitCode() == wsys.ExitCodeDeadlineExceeded {
-				return exit.ExitCode(), err
-			}
-			return exit.ExitCode(), nil
+	code, err, _ = h.sys.ExitStatus()
+	return code, err
+}
+
+// threadGrace is how long Run waits for the other threads after the
+// process ended.
+const threadGrace = 3 * time.Second
+
+// mainStatus turns the result of running _start into an exit code and error.
+func mainStatus(err error) (uint32, error) {
+	if err == nil {
+		return 0, nil
+	}
+	var exit *wsys.ExitError
+	if errors.As(err, &exit) {
+		if exit.ExitCode() == wsys.ExitCodeContextCanceled || exit.ExitCode() == wsys.ExitCodeDeadlineExceeded {
+			return exit.ExitCode(), err
 		}
-		return 1, err
+		return exit.ExitCode(), nil
 	}
-	return 0, nil
+	return 1, err
+}
+
+// SpawnsThreads reports whether the module in wasm can spawn threads: it
+// imports wasi.thread-spawn or a wasix_32v1 thread_spawn form. Runtimes for
+// such guests should be configured WithCloseOnContextDone(true).
+func SpawnsThreads(wasm []byte) bool {
+	m, err := wasmbin.Parse(wasm)
+	if err != nil {
+		return false
+	}
+	in, err := m.Decode()
+	if err != nil {
+		return false
+	}
+	for _, im := range in.Imports {
+		switch {
+		case im.Module == compat.ModuleWASIThreads && im.Name == compat.ThreadSpawn.Name,
+			im.Module == compat.ModuleWASIX32 && (im.Name == "thread_spawn" || im.Name == "thread_spawn_v2"):
+			return true
+		}
+	}
+	return false
 }
 
 // memoryModule is a module that defines one memory with the given limits

@@ -67,12 +67,13 @@ func threadSleep(h *host, ctx context.Context, _ api.Module, stack []uint64) sys
 	return sys.ESUCCESS
 }
 
-// threadExit is thread_exit(code: exitcode): ends the calling thread. The
-// main thread ending ends the process with that code.
+// threadExit is thread_exit(code: exitcode): ends the calling thread only
+// (its instance is closed and the call unwinds). The main thread ending ends
+// the process with that code.
 func threadExit(h *host, ctx context.Context, m api.Module, stack []uint64) {
 	code := uint32(stack[0])
-	if h.sys.ThreadExit != nil && h.tidOf(m) != mainTid {
-		h.sys.ThreadExit(ctx, m, code) // does not return
+	if h.tidOf(m) == mainTid {
+		h.sys.End(code, nil)
 	}
 	_ = m.CloseWithExitCode(ctx, code)
 	panic(wsys.NewExitError(code))

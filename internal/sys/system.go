@@ -30,11 +30,17 @@ type System struct {
 	Raise func(ctx context.Context, m api.Module, sig uint32) Errno
 
 	// Threads: the id of each guest thread's instance (api.Module -> uint32;
-	// absent = the main thread), the limit on threads, and how a thread
-	// other than the main one ends (set by the threads support).
+	// absent = the main thread) and the limit on live threads (main included).
 	ThreadIDs  sync.Map
 	MaxThreads int
-	ThreadExit func(ctx context.Context, m api.Module, code uint32)
+
+	// The end of the process (see End): the first exit wins.
+	endOnce sync.Once
+	ended   atomic.Bool
+	endMu   sync.Mutex
+	endCode uint32
+	endErr  error
+	onEnd   []func()
 
 	// AllowClockSet lets the guest set its realtime clock (clock_time_set),
 	// as an offset seen only by this guest.
@@ -60,6 +66,53 @@ func (s *System) OnClose(f func()) {
 	s.onCloseMu.Lock()
 	s.onClose = append(s.onClose, f)
 	s.onCloseMu.Unlock()
+}
+
+// End ends the guest process with code, or with err when a thread trapped:
+// proc_exit from any thread, a trap in any thread, the main thread
+// returning. Only the first call counts; it runs the functions registered
+// with OnEnd (which stop every other thread) and reports true.
+func (s *System) End(code uint32, err error) bool {
+	first := false
+	s.endOnce.Do(func() {
+		first = true
+		s.endMu.Lock()
+		s.endCode, s.endErr = code, err
+		fs := s.onEnd
+		s.onEnd = nil
+		s.ended.Store(true)
+		s.endMu.Unlock()
+		for _, f := range fs {
+			f()
+		}
+	})
+	return first
+}
+
+// Ended reports whether End was called. It is one atomic load: host
+// functions check it to stop a thread whose process has ended.
+func (s *System) Ended() bool { return s.ended.Load() }
+
+// ExitStatus returns what End recorded; ok is false before End.
+func (s *System) ExitStatus() (code uint32, err error, ok bool) {
+	if !s.ended.Load() {
+		return 0, nil, false
+	}
+	s.endMu.Lock()
+	defer s.endMu.Unlock()
+	return s.endCode, s.endErr, true
+}
+
+// OnEnd registers f to run when the process ends (at once if it has).
+func (s *System) OnEnd(f func()) {
+	s.endMu.Lock()
+	if !s.ended.Load() {
+		s.onEnd = append(s.onEnd, f)
+		s.endMu.Unlock()
+		return
+	}
+	s.endMu.Unlock()
+	f()
 }
 
 // NewSystem returns a System with an empty fd table and a running registry.
