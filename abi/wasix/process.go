@@ -22,7 +22,7 @@ type process struct {
 	pending []uint32
 	// tpending are the signals sent to one thread (thread_signal), by tid.
 	tpending map[uint32][]uint32
-	timers  map[uint32]*time.Timer
+	timers   map[uint32]*time.Timer
 
 	futex *futexes
 	tty   ttyState
