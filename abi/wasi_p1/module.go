@@ -133,6 +133,11 @@ func Define(b wazero.HostModuleBuilder, s *sys.System, unstable bool, skip map[s
 		} else {
 			results = []api.ValueType{i32}
 			gf = func(ctx context.Context, m api.Module, stack []uint64) {
+				if s.Ended() {
+					// Another thread ended the process: this one stops
+					// before doing anything more.
+					h.stopIfCanceled(ctx, m)
+				}
 				errno := d.fn(h, ctx, m, stack)
 				if errno == sys.EINTR || errno == sys.ECANCELED || s.Ended() {
 					h.stopIfCanceled(ctx, m)

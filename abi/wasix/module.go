@@ -178,6 +178,11 @@ func (h *host) wrap(f compat.Func) api.GoModuleFunc {
 
 func (h *host) errnoFunc(impl fn) api.GoModuleFunc {
 	return func(ctx context.Context, m api.Module, stack []uint64) {
+		if h.sys.Ended() {
+			// Another thread ended the process: this one stops before
+			// doing anything more.
+			wasi_p1.StopIfCanceled(ctx, h.sys, m)
+		}
 		errno := impl(h, ctx, m, stack)
 		if errno == sys.EINTR || errno == sys.ECANCELED || h.sys.Ended() {
 			wasi_p1.StopIfCanceled(ctx, h.sys, m)

@@ -106,17 +106,44 @@ func (t *Threads) MainDone() {
 }
 
 // Wait waits up to timeout for every spawned thread to end and reports
-// whether they all did. Call it after the process ended.
+// whether they all did. Call it after the process ended: while threads
+// remain, the ones blocked in memory.atomic.wait32/64 (which no context
+// reaches) are woken every few milliseconds so that they can stop.
 func (t *Threads) Wait(timeout time.Duration) bool {
 	done := make(chan struct{})
 	go func() { t.wg.Wait(); close(done) }()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	select {
-	case <-done:
-		return true
-	case <-timer.C:
-		return false
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return true
+		case <-timer.C:
+			return false
+		case <-tick.C:
+			if t.sys.Ended() {
+				t.wakeAtomicWaiters()
+			}
+		}
+	}
+}
+
+// wakeAtomicWaiters notifies every address of the shared memory that has
+// memory.atomic.wait32/64 waiters. Run only while the process is ending.
+func (t *Threads) wakeAtomicWaiters() {
+	var mem api.Memory
+	t.mu.Lock()
+	for _, th := range t.live {
+		if th.mod != nil {
+			mem = th.mod.Memory()
+			break
+		}
+	}
+	t.mu.Unlock()
+	if mem != nil {
+		notifyAll(mem)
 	}
 }
 

@@ -102,6 +102,7 @@ func TestThreadsExit(t *testing.T) {
 		{mode: "h", code: 0, stdout: "16\n0\n"},
 		{mode: "i", code: 0, stdout: "28\n21\n28\n21\n16\n28\n71\n0\n21\n"},
 		{mode: "j", code: 0},
+		{mode: "k", code: 4, closeOn: true},
 	}
 	for _, c := range cases {
 		t.Run(c.mode, func(t *testing.T) {
