@@ -52,6 +52,8 @@ type Config struct {
 	listens []string
 	maxFds  int
 	maxThr  int
+
+	allowClockSet bool
 }
 
 type preopen struct{ host, guest string }
@@ -101,6 +103,10 @@ func (c *Config) WithMaxFds(n int) *Config { c.maxFds = n; return c }
 // the main thread included (default 512); spawning more fails with EAGAIN.
 func (c *Config) WithMaxThreads(n int) *Config { c.maxThr = n; return c }
 
+// WithClockSet lets a WASIX guest set its realtime clock with clock_time_set
+// (otherwise EPERM). Only the guest's own view changes, never the host's.
+func (c *Config) WithClockSet(allow bool) *Config { c.allowClockSet = allow; return c }
+
 // NewRuntimeConfig returns the wazero runtime configuration wazix expects:
 // the threads feature is on for guests that import shared memory.
 //
@@ -122,6 +128,7 @@ type Host struct {
 	listeners []string
 	maxThr    int
 	stderr    io.Writer
+	threads   *wasix.Threads // set by InstantiateModule
 }
 
 // Instantiate creates the process state described by c and adds the host
@@ -147,6 +154,7 @@ func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, err
 func (h *Host) setup(c *Config) error {
 	s := h.sys
 	s.Args = append([]string(nil), c.args...)
+	s.AllowClockSet = c.allowClockSet
 	s.Environ = append([]string(nil), c.env...)
 	for fd, std := range []any{c.stdin, c.stdout, c.stderr} {
 		f, err := stdioFile(s, std)
@@ -234,8 +242,13 @@ func stdioFile(s *sys.System, std any) (sys.File, error) {
 // ListenAddrs returns the bound addresses of the preopened sockets, in fd order.
 func (h *Host) ListenAddrs() []string { return append([]string(nil), h.listeners...) }
 
-// Close closes every fd of the guest and stops the readiness registry.
+// Close ends the guest process if it still runs (stopping its threads),
+// closes every fd of the guest and stops the readiness registry.
 func (h *Host) Close(context.Context) error {
+	if h.threads != nil {
+		h.sys.End(0, nil)
+		h.waitThreads()
+	}
 	h.sys.Close()
 	return nil
 }
@@ -277,65 +290,29 @@ func CheckImports(compiled wazero.CompiledModule) []string {
 // Run instantiates compiled as the guest, runs its _start function and
 // returns its exit code: the code passed to proc_exit, or 0 when _start
 // returns. A trap or a failed instantiation is returned as an error.
-//
-// Run provides what the guest's imports ask for: for a WASIX guest the
-// wasix_32v1 module (in the ABI generation the guest was built for), WASIX
-// semantics where they differ from preview1's, and the memory the guest
-// imports (shared when it has a maximum, as threaded WASIX binaries import
-// env.memory). Call Run once per Host.
+// Call Run (or InstantiateModule) once per Host.
 //
 // Threads: a guest that imports a shared memory may spawn threads
 // (wasix_32v1 thread_spawn in either ABI generation, wasi.thread-spawn);
 // each is a new instance of compiled over the same memory. proc_exit from
 // any thread ends the process with its code, a trap in any thread ends it
-// with the trap as the error, and the main thread returning ends it with 0;
-// Run returns once every thread has stopped (threads blocked in the host
-// are woken; for threads that compute without calling the host, configure
-// the runtime WithCloseOnContextDone(true), or Run gives up on them after a
-// grace period of a few seconds and says so on stderr).
+// with the trap as the error (exit code 1), and the main thread returning
+// ends it with 0. Run returns once every thread has stopped: threads blocked
+// in the host are woken; threads that compute without calling the host stop
+// only if the runtime was configured WithCloseOnContextDone(true), otherwise
+// Run gives up on them after a grace period of a few seconds and says so on
+// stderr.
 func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) (uint32, error) {
-	if missing := CheckImports(compiled); len(missing) > 0 {
-		return 1, fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
+	mod, err := h.InstantiateModule(ctx, rt, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions("_start"))
+	if h.threads == nil { // nothing ran
+		return 1, err
 	}
-	imports := importsOf(compiled)
-	det := compat.Detect(imports)
-	th := wasix.NewThreads(ctx, h.sys, rt, compiled, h.maxThr, h.stderr)
-	if det.Flavour == compat.FlavourWASIX {
-		b := rt.NewHostModuleBuilder(wasix.ModuleName)
-		if err := wasix.Define(b, h.sys, imports, th); err != nil {
-			return 1, err
-		}
-		if _, err := b.Instantiate(ctx); err != nil {
-			return 1, fmt.Errorf("wazix: %w", err)
-		}
-	}
-	if det.WASIThreads {
-		if err := wasix.InstantiateWASIThreads(ctx, rt, h.sys, th); err != nil {
-			return 1, fmt.Errorf("wazix: %w", err)
-		}
-	}
-	for _, mem := range compiled.ImportedMemories() {
-		mod, name, _ := mem.Import()
-		if rt.Module(mod) != nil {
-			continue
-		}
-		max, hasMax := mem.Max()
-		if _, err := rt.InstantiateWithConfig(ctx, memoryModule(name, mem.Min(), max, hasMax),
-			wazero.NewModuleConfig().WithName(mod)); err != nil {
-			return 1, fmt.Errorf("wazix: providing memory %s.%s: %w", mod, name, err)
-		}
-	}
-	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions("_start")
-	mod, err := rt.InstantiateModule(th.Context(), compiled, cfg)
-	th.MainDone()
+	h.threads.MainDone()
 	// The main thread's end is the process's end, unless another thread
 	// ended it first.
 	code, err := mainStatus(err)
 	h.sys.End(code, err)
-	if !th.Wait(threadGrace) && h.stderr != nil {
-		fmt.Fprintf(h.stderr, "wazix: %d guest threads did not stop within %v of the exit (computing without host calls; see NewRuntimeConfig)\n",
-			th.Live(), threadGrace)
-	}
+	h.waitThreads()
 	if mod != nil {
 		_ = mod.Close(ctx)
 	}
@@ -343,9 +320,20 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 	return code, err
 }
 
-// threadGrace is how long Run waits for the other threads after the
+// threadGrace is how long the host waits for the other threads after the
 // process ended.
 const threadGrace = 3 * time.Second
+
+// waitThreads waits for the guest's threads to stop after the process ended.
+func (h *Host) waitThreads() {
+	if h.threads == nil {
+		return
+	}
+	if !h.threads.Wait(threadGrace) && h.stderr != nil {
+		fmt.Fprintf(h.stderr, "wazix: %d guest threads did not stop within %v of the exit (computing without host calls; see NewRuntimeConfig)\n",
+			h.threads.Live(), threadGrace)
+	}
+}
 
 // mainStatus turns the result of running _start into an exit code and error.
 func mainStatus(err error) (uint32, error) {
@@ -382,6 +370,57 @@ func SpawnsThreads(wasm []byte) bool {
 		}
 	}
 	return false
+}
+
+// InstantiateModule provides what the guest's imports ask for and
+// instantiates compiled with cfg (whose start functions run), leaving the
+// module open for the caller: for reactor modules, or to call exports.
+//
+// For a WASIX guest it adds the wasix_32v1 module (in the ABI generation the
+// guest was built for) and switches on WASIX semantics where they differ
+// from preview1's; for a wasi-threads guest the wasi module; and it provides
+// the memory the guest imports (shared when it has a maximum, as threaded
+// WASIX binaries import env.memory).
+//
+// The module runs as the guest's main thread; threads it spawns are new
+// instances of compiled (see Run). Closing the Host ends them.
+func (h *Host) InstantiateModule(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig) (api.Module, error) {
+	if missing := CheckImports(compiled); len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
+	}
+	if h.threads != nil {
+		return nil, errors.New("wazix: the Host already runs a guest")
+	}
+	imports := importsOf(compiled)
+	det := compat.Detect(imports)
+	th := wasix.NewThreads(ctx, h.sys, rt, compiled, h.maxThr, h.stderr)
+	h.threads = th
+	if det.Flavour == compat.FlavourWASIX {
+		b := rt.NewHostModuleBuilder(wasix.ModuleName)
+		if err := wasix.Define(b, h.sys, imports, th); err != nil {
+			return nil, err
+		}
+		if _, err := b.Instantiate(ctx); err != nil {
+			return nil, fmt.Errorf("wazix: %w", err)
+		}
+	}
+	if det.WASIThreads {
+		if err := wasix.InstantiateWASIThreads(ctx, rt, h.sys, th); err != nil {
+			return nil, fmt.Errorf("wazix: %w", err)
+		}
+	}
+	for _, mem := range compiled.ImportedMemories() {
+		mod, name, _ := mem.Import()
+		if rt.Module(mod) != nil {
+			continue
+		}
+		max, hasMax := mem.Max()
+		if _, err := rt.InstantiateWithConfig(ctx, memoryModule(name, mem.Min(), max, hasMax),
+			wazero.NewModuleConfig().WithName(mod)); err != nil {
+			return nil, fmt.Errorf("wazix: providing memory %s.%s: %w", mod, name, err)
+		}
+	}
+	return rt.InstantiateModule(th.Context(), compiled, cfg)
 }
 
 // memoryModule is a module that defines one memory with the given limits

@@ -161,9 +161,12 @@ var wasixSigs = []string{
 }
 
 // wasix2022Sigs are the first-generation forms that differ from the current
-// ABI. thread_spawn existed in two five-argument shapes: by export name
-// (method ptr, len, user_data, reactor, *tid) and later by stack addresses
-// (user_data, stack_base, stack_start, reactor, *tid).
+// ABI (read from wasmer 3.x's lib/wasi syscalls; wasix-abi.md does not list
+// them): thread_local_create(user_data u64, *key), thread_local_destroy(key),
+// thread_local_set(key, value u64), thread_local_get(key, *value u64);
+// thread_spawn in two five-argument shapes, by export name (method ptr, len,
+// user_data u64, reactor, *tid) and later by stack addresses (user_data,
+// stack_base, stack_start as u64, reactor, *tid); proc_join(*pid, *exit_code).
 var wasix2022Sigs = []string{
 	"thread_local_create Ii i", "thread_local_destroy i i", "thread_local_set iI i",
 	"thread_local_get ii i",

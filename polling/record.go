@@ -13,7 +13,7 @@ type Record struct {
 
 	mu      sync.Mutex
 	bits    uint32
-	gen     uint64
+	gen     uint64 // InGen in the high half, OutGen in the low half
 	always  bool
 	waiters []*Waiter
 }
@@ -42,6 +42,37 @@ func (r *Record) Bits() (bits uint32, gen uint64) {
 	return
 }
 
+// Generations count events separately for the two directions, so that a
+// write-side event (EPOLLOUT after a read drained a buffer) does not keep a
+// reader's Clear from taking effect.
+const (
+	inSide  = In | RdHup | Hup | Err | Pri
+	outSide = Out | Hup | Err
+)
+
+// bump advances the generation halves that bits touch.
+func (r *Record) bump(bits uint32) {
+	if bits&inSide != 0 || bits == 0 {
+		r.gen += 1 << 32
+	}
+	if bits&outSide != 0 || bits == 0 {
+		r.gen = r.gen&^0xffffffff | uint64(uint32(r.gen)+1)
+	}
+}
+
+// GenFor returns the part of gen that changes with events on the side of
+// bits (In-side, Out-side or both), for comparing generations.
+func GenFor(gen uint64, bits uint32) uint64 {
+	var g uint64
+	if bits&inSide != 0 {
+		g |= gen &^ 0xffffffff
+	}
+	if bits&outSide != 0 {
+		g |= gen & 0xffffffff
+	}
+	return g
+}
+
 // Post sets bits and wakes every waiter.
 func (r *Record) Post(bits uint32) {
 	if r.always {
@@ -49,7 +80,7 @@ func (r *Record) Post(bits uint32) {
 	}
 	r.mu.Lock()
 	r.bits |= bits
-	r.gen++
+	r.bump(bits)
 	ws := r.waiters
 	for _, w := range ws {
 		w.Wake()
@@ -66,7 +97,7 @@ func (r *Record) Set(bits uint32) {
 	r.mu.Lock()
 	added := bits &^ r.bits
 	r.bits = bits
-	r.gen++
+	r.bump(0) // the whole state was replaced: both sides moved
 	if added != 0 {
 		for _, w := range r.waiters {
 			w.Wake()
@@ -75,14 +106,15 @@ func (r *Record) Set(bits uint32) {
 	r.mu.Unlock()
 }
 
-// Clear removes bits if no event arrived since generation gen was read. I/O
-// code calls it after EAGAIN with the generation read before the syscall.
+// Clear removes bits if no event on their side arrived since generation gen
+// was read. I/O code calls it after EAGAIN (or a read that drained the fd)
+// with the generation read before the syscall.
 func (r *Record) Clear(bits uint32, gen uint64) {
 	if r.always {
 		return
 	}
 	r.mu.Lock()
-	if r.gen == gen {
+	if GenFor(r.gen, bits) == GenFor(gen, bits) {
 		r.bits &^= bits
 	}
 	r.mu.Unlock()

@@ -188,6 +188,35 @@ func (r *Registry) Unwatch(rec *Record) {
 	rec.Post(Hup)
 }
 
+// Drain dispatches the host events that are pending right now, from the
+// calling goroutine, without waiting. The poller goroutine dispatches them
+// too, but a moment later: a guest that writes to a pipe and then polls its
+// other end with a zero timeout must see the data, as it would on Linux.
+func (r *Registry) Drain() {
+	var events [64]unix.EpollEvent
+	n, err := unix.EpollWait(r.epfd, events[:], 0)
+	if err != nil || n <= 0 {
+		return
+	}
+	r.dispatch(events[:n])
+}
+
+func (r *Registry) dispatch(events []unix.EpollEvent) {
+	r.mu.Lock()
+	for i := range events {
+		id := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
+		if id == 0 {
+			continue
+		}
+		if rec := r.records[id]; rec != nil {
+			// Post under r.mu keeps Unwatch from racing a dispatch to a removed record.
+			rec.Post(events[i].Events)
+		}
+	}
+	r.mu.Unlock()
+	r.hostEvents.Add(uint64(len(events)))
+}
+
 func (r *Registry) poll() {
 	defer close(r.stopped)
 	events := make([]unix.EpollEvent, 256)
@@ -204,20 +233,6 @@ func (r *Registry) poll() {
 			return
 		default:
 		}
-		r.mu.Lock()
-		for i := 0; i < n; i++ {
-			id := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
-			if id == 0 {
-				continue
-			}
-			rec := r.records[id]
-			if rec == nil {
-				continue
-			}
-			// Post under r.mu keeps Unwatch from racing a dispatch to a removed record.
-			rec.Post(events[i].Events)
-		}
-		r.mu.Unlock()
-		r.hostEvents.Add(uint64(n))
+		r.dispatch(events[:n])
 	}
 }

@@ -222,3 +222,19 @@ func BenchmarkWaitWake(b *testing.B) {
 		rec.Clear(In, gen)
 	}
 }
+
+func TestClearIgnoresOtherSide(t *testing.T) {
+	rec := NewRecord(In | Out)
+	_, gen := rec.Bits()
+	rec.Post(Out) // a write-side event, e.g. EPOLLOUT after the read
+	rec.Clear(In, gen)
+	if b, _ := rec.Bits(); b&In != 0 {
+		t.Fatal("an Out event kept a reader's Clear from taking effect")
+	}
+	_, gen = rec.Bits()
+	rec.Post(In)
+	rec.Clear(In, gen)
+	if b, _ := rec.Bits(); b&In == 0 {
+		t.Fatal("a racing In event was cleared")
+	}
+}

@@ -19,37 +19,70 @@ const (
 	errnoChild       = 12
 )
 
-// The adapter's reserved memory region. It is one wasm page that the
-// adapter takes with memory.grow the first time an adapter needs it, and
-// whose address it keeps in a global of its own. Growing lazily rather than at
+// The adapter region holds the adapters' state. Normally it is one wasm page
+// that the adapters take with memory.grow the first time one needs it; its
+// address is kept in a global of their own. Growing lazily rather than at
 // start-up matters: allocators such as wasi-libc's dlmalloc hand out all
 // memory that exists when they start, and treat later growth by others as a
-// foreign, non-contiguous block, which they tolerate.
+// foreign, non-contiguous block, which they tolerate. Go modules are the
+// exception (see goLayout).
+//
+// regionPages is how much memory.grow takes for the region.
+const regionPages = 1
+
+// Fixed offsets of the region's scratch space.
 const (
-	regionPages = 1
+	offSub  = 0   // one poll_oneoff subscription (48 B) for sleeps
+	offEvt  = 64  // one event (32 B)
+	offNev  = 96  // nevents (4 B)
+	offStat = 104 // fdstat scratch (24 B)
+	// epollEntry is the size of one interest: {fd u32, events u32, data 24 B}.
+	epollEntry = 32
+)
 
-	offSub       = 0    // one poll_oneoff subscription (48 B) for sleeps
-	offEvt       = 64   // one event (32 B)
-	offNev       = 96   // nevents (4 B)
-	offStat      = 104  // fdstat scratch (24 B)
-	offAliasNext = 128  // next alias fd number (0 = not started)
-	offAliases   = 256  // alias table: {alias u32, real u32} × maxAliases
-	maxAliases   = 64   //
-	offCwdLen    = 1024 // current directory length
-	offCwd       = 1028 // current directory bytes
-	cwdMax       = 4096 //
-	offEpoll     = 8192 // epoll instances: {in_use u32, count u32, pad 8, entries}
-	maxEpolls    = 8
-	maxInterest  = 64                  // registered fds per epoll instance
-	epollEntry   = 32                  // {fd u32, events u32, data 24 B}
-	epollStride  = 16 + maxInterest*32 // bytes per instance
-	offWaitSubs  = offEpoll + maxEpolls*epollStride
-	maxWaitSubs  = 2*maxInterest + 1
-	offWaitEvts  = offWaitSubs + maxWaitSubs*48
-	offWaitNev   = offWaitEvts + maxWaitSubs*32
-	offWaitOut   = offWaitNev + 8 // entry index of each reported event, u32 × maxInterest
-	regionEnd    = offWaitOut + maxInterest*4
+// regionLayout places the adapter state inside the region.
+type regionLayout struct {
+	// fixedBase is 0 when the region is grown on first use, or the address
+	// of memory the module is known never to use (see goLayout).
+	fixedBase uint32
+	aliases   uint32 // fd_dup alias table entries
+	cwdMax    uint32 // longest current directory
+	epolls    uint32 // epoll instances
+	interests uint32 // registered fds per epoll instance
 
+	offAliasNext, offAliases, offCwdLen, offCwd, offEpoll, epollStride uint32
+	offWaitSubs, offWaitEvts, offWaitNev, offWaitOut, size             uint32
+}
+
+func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regionLayout {
+	align8 := func(v uint32) uint32 { return (v + 7) &^ 7 }
+	l := &regionLayout{fixedBase: fixedBase, aliases: aliases, cwdMax: cwdMax, epolls: epolls, interests: interests}
+	l.offAliasNext = 128                           // next alias fd number (0 = not started)
+	l.offAliases = 136                             // {alias u32, real u32} × aliases
+	l.offCwdLen = align8(l.offAliases + 8*aliases) // current directory length, then bytes
+	l.offCwd = l.offCwdLen + 4
+	l.offEpoll = align8(l.offCwd + cwdMax) // instances: {in_use u32, count u32, pad 8, interests}
+	l.epollStride = 16 + interests*epollEntry
+	l.offWaitSubs = l.offEpoll + epolls*l.epollStride // one epoll_wait: subscriptions,
+	maxWaitSubs := 2*interests + 1                    // (FD_READ and FD_WRITE per fd, one clock)
+	l.offWaitEvts = l.offWaitSubs + maxWaitSubs*48    // events,
+	l.offWaitNev = l.offWaitEvts + maxWaitSubs*32     // nevents,
+	l.offWaitOut = l.offWaitNev + 8                   // the entry index of each reported event
+	l.size = l.offWaitOut + 4*interests
+	return l
+}
+
+var (
+	// grownLayout is the default: one page taken with memory.grow.
+	grownLayout = newRegionLayout(0, 64, 4096, 8, 64)
+	// goLayout fits the 8 KiB that Go's linker reserves at 4096 for
+	// wasm_exec.js's arguments (cmd/link: wasmMinDataAddr = 4096 + 8192),
+	// which GOOS=wasip1 programs never touch. Go's sbrk assumes it alone
+	// grows memory, so a grown page is not safe in a Go module.
+	goLayout = newRegionLayout(4096, 16, 1024, 4, 16)
+)
+
+const (
 	// aliasFDBase is the first fd number handed out by the fd_dup emulation
 	// and epollFDBase the first epoll fd; both lie far above the numbers
 	// preview1 hosts allocate.
@@ -69,6 +102,7 @@ const (
 
 // gen gives adapter bodies the final indices of what they call.
 type gen struct {
+	lay         *regionLayout
 	p1Index     map[string]uint32
 	helperIndex map[string]uint32
 	baseGlobal  uint32
@@ -99,7 +133,10 @@ type adapter struct {
 	p1      []string // preview1 functions it calls
 	helpers []string // helpers it calls
 	region  bool     // uses the reserved region
-	build   func(g *gen, f *funcBuilder)
+	// pure adapters never touch linear memory, so modules without a memory
+	// can have them.
+	pure  bool
+	build func(g *gen, f *funcBuilder)
 }
 
 // storeConst builds "*(ptr+off) = v; return 0".
@@ -120,10 +157,14 @@ var helpers = map[string]*adapter{
 	"region": {results: types(i32), build: func(g *gen, f *funcBuilder) {
 		p := f.local(i32)
 		f.gget(g.baseGlobal).i32Eqz().if_()
-		f.i32(regionPages).memoryGrow().tee(p).i32(-1).i32Eq().if_().unreachable().end()
-		f.get(p).i32(16).i32Shl().gset(g.baseGlobal)
-		f.gget(g.baseGlobal).i32(1).i32Store(offCwdLen)
-		f.gget(g.baseGlobal).i32('/').i32Store8(offCwd)
+		if g.lay.fixedBase != 0 {
+			f.u(g.lay.fixedBase).gset(g.baseGlobal)
+		} else {
+			f.i32(regionPages).memoryGrow().tee(p).i32(-1).i32Eq().if_().unreachable().end()
+			f.get(p).i32(16).i32Shl().gset(g.baseGlobal)
+		}
+		f.gget(g.baseGlobal).i32(1).i32Store(g.lay.offCwdLen)
+		f.gget(g.baseGlobal).i32('/').i32Store8(g.lay.offCwd)
 		f.end()
 		f.gget(g.baseGlobal)
 	}},
@@ -162,9 +203,9 @@ var helpers = map[string]*adapter{
 		build: func(g *gen, f *funcBuilder) {
 			e, i := f.local(i32), f.local(i32)
 			f.get(0).i32(aliasFDBase).i32LtU().if_().get(0).return_().end()
-			f.call(g.helper("region")).i32(offAliases).i32Add().set(e)
+			f.call(g.helper("region")).u(g.lay.offAliases).i32Add().set(e)
 			f.block().loop()
-			f.get(i).i32(maxAliases).i32GeU().brIf(1)
+			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
 			f.get(e).i32Load(0).get(0).i32Eq().if_().get(e).i32Load(4).return_().end()
 			f.get(e).i32(8).i32Add().set(e)
 			f.get(i).i32(1).i32Add().set(i)
@@ -179,14 +220,14 @@ var helpers = map[string]*adapter{
 			f.call(g.helper("region")).set(b)
 			f.get(real).get(b).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
 			f.if_().get(err).return_().end()
-			f.get(b).i32(offAliases).i32Add().set(e)
+			f.get(b).u(g.lay.offAliases).i32Add().set(e)
 			f.block().loop()
-			f.get(i).i32(maxAliases).i32GeU().brIf(1)
+			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
 			f.get(e).i32Load(0).i32Eqz().if_()
-			f.get(b).i32Load(offAliasNext).tee(a).i32Eqz().if_().i32(aliasFDBase).set(a).end()
+			f.get(b).i32Load(g.lay.offAliasNext).tee(a).i32Eqz().if_().i32(aliasFDBase).set(a).end()
 			f.get(e).get(a).i32Store(0)
 			f.get(e).get(real).i32Store(4)
-			f.get(b).get(a).i32(1).i32Add().i32Store(offAliasNext)
+			f.get(b).get(a).i32(1).i32Add().i32Store(g.lay.offAliasNext)
 			f.get(1).get(a).i32Store(0)
 			f.i32(0).return_()
 			f.end()
@@ -202,7 +243,7 @@ var helpers = map[string]*adapter{
 	"normalize_path": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
 		const b, n = 0, 1
 		out, i, start, l := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-		byteAt := func(idx uint32) { f.get(b).get(idx).i32Add().i32Load8U(offCwd) }
+		byteAt := func(idx uint32) { f.get(b).get(idx).i32Add().i32Load8U(g.lay.offCwd) }
 		f.block().loop() // components
 		// skip slashes
 		f.block().loop()
@@ -231,37 +272,69 @@ var helpers = map[string]*adapter{
 		f.get(l).i32(2).i32Eq().if_()
 		byteAt(start)
 		f.i32('.').i32Eq().if_()
-		f.get(b).get(start).i32Add().i32Load8U(offCwd + 1).i32('.').i32Eq().if_()
+		f.get(b).get(start).i32Add().i32Load8U(g.lay.offCwd + 1).i32('.').i32Eq().if_()
 		f.block().loop()
 		f.get(out).i32Eqz().brIf(1)
-		f.get(b).get(out).i32Add().i32Load8U(offCwd - 1).i32('/').i32Eq().brIf(1)
+		f.get(b).get(out).i32Add().i32Load8U(g.lay.offCwd - 1).i32('/').i32Eq().brIf(1)
 		f.get(out).i32(1).i32Sub().set(out)
 		f.br(0).end().end()
 		f.get(out).if_().get(out).i32(1).i32Sub().set(out).end()
 		f.br(4) // handled
 		f.end().end().end()
 		// otherwise append "/" and the component
-		f.get(b).get(out).i32Add().i32('/').i32Store8(offCwd)
+		f.get(b).get(out).i32Add().i32('/').i32Store8(g.lay.offCwd)
 		f.get(out).i32(1).i32Add().set(out)
 		f.block().loop()
 		f.get(start).get(i).i32GeU().brIf(1)
 		f.get(b).get(out).i32Add()
 		byteAt(start)
-		f.i32Store8(offCwd)
+		f.i32Store8(g.lay.offCwd)
 		f.get(out).i32(1).i32Add().set(out)
 		f.get(start).i32(1).i32Add().set(start)
 		f.br(0).end().end()
 		f.end() // handled
 		f.br(0).end().end()
-		f.get(out).i32Eqz().if_().get(b).i32('/').i32Store8(offCwd).i32(1).set(out).end()
+		f.get(out).i32Eqz().if_().get(b).i32('/').i32Store8(g.lay.offCwd).i32(1).set(out).end()
 		f.get(out)
+	}},
+	// epoll_forget(fd): drop fd from every interest list, as Linux does when
+	// a registered fd is closed (wasmer keeps stale entries; a reused fd
+	// number would inherit them).
+	"epoll_forget": {params: types(i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+		const fd = 0
+		inst, k, cnt, i, e, last := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+		f.call(g.helper("region")).u(g.lay.offEpoll).i32Add().set(inst)
+		f.block().loop() // instances
+		f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
+		f.get(inst).i32Load(0).if_()
+		f.get(inst).i32Load(4).set(cnt)
+		f.i32(0).set(i)
+		f.block().loop() // entries
+		f.get(i).get(cnt).i32GeU().brIf(1)
+		f.get(inst).i32(16).i32Add().get(i).i32(epollEntry).i32Mul().i32Add().tee(e)
+		f.i32Load(0).get(fd).i32Eq().if_()
+		// move the last entry into this slot and look at the slot again
+		f.get(cnt).i32(1).i32Sub().set(cnt)
+		f.get(inst).get(cnt).i32Store(4)
+		f.get(inst).i32(16).i32Add().get(cnt).i32(epollEntry).i32Mul().i32Add().set(last)
+		for off := uint32(0); off < epollEntry; off += 8 {
+			f.get(e).get(last).i64Load(off).i64Store(off)
+		}
+		f.br(1) // continue without advancing i
+		f.end()
+		f.get(i).i32(1).i32Add().set(i)
+		f.br(0).end().end()
+		f.end()
+		f.get(inst).u(g.lay.epollStride).i32Add().set(inst)
+		f.get(k).i32(1).i32Add().set(k)
+		f.br(0).end().end()
 	}},
 	// epoll_instance(fd) -> address of the epoll instance, or 0.
 	"epoll_instance": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			k, p := f.local(i32), f.local(i32)
-			f.get(0).i32(epollFDBase).i32Sub().tee(k).i32(maxEpolls).i32GeU().if_().i32(0).return_().end()
-			f.call(g.helper("region")).get(k).i32(epollStride).i32Mul().i32Add().i32(offEpoll).i32Add().tee(p)
+			f.get(0).i32(epollFDBase).i32Sub().tee(k).u(g.lay.epolls).i32GeU().if_().i32(0).return_().end()
+			f.call(g.helper("region")).get(k).u(g.lay.epollStride).i32Mul().i32Add().u(g.lay.offEpoll).i32Add().tee(p)
 			f.i32Load(0).i32Eqz().if_().i32(0).return_().end()
 			f.get(p)
 		}},
@@ -269,19 +342,19 @@ var helpers = map[string]*adapter{
 
 // emulations are the wasix_32v1 functions implemented inside the module.
 var emulations = map[string]*adapter{
-	"proc_exit2": {params: types(i32), p1: []string{"proc_exit"}, build: func(g *gen, f *funcBuilder) {
+	"proc_exit2": {params: types(i32), p1: []string{"proc_exit"}, pure: true, build: func(g *gen, f *funcBuilder) {
 		f.get(0).call(g.p1("proc_exit")).unreachable()
 	}},
 	// Ending the only thread ends the process.
-	"thread_exit": {params: types(i32), p1: []string{"proc_exit"}, build: func(g *gen, f *funcBuilder) {
+	"thread_exit": {params: types(i32), p1: []string{"proc_exit"}, pure: true, build: func(g *gen, f *funcBuilder) {
 		f.get(0).call(g.p1("proc_exit")).unreachable()
 	}},
 	// Signals at start-up: no inherited dispositions, handler registration
 	// accepted (wasix-libc's _start exits with 71 if these fail).
 	"proc_signals_sizes_get": {params: types(i32), results: types(i32), build: storeConst(0, 0)},
-	"proc_signals_get":       {params: types(i32), results: types(i32), build: returnConst(0)},
-	"callback_signal":        {params: types(i32, i32), build: func(g *gen, f *funcBuilder) {}},
-	"proc_snapshot":          {results: types(i32), build: returnConst(0)},
+	"proc_signals_get":       {params: types(i32), results: types(i32), pure: true, build: returnConst(0)},
+	"callback_signal":        {params: types(i32, i32), pure: true, build: func(g *gen, f *funcBuilder) {}},
+	"proc_snapshot":          {results: types(i32), pure: true, build: returnConst(0)},
 	// Single process, single thread.
 	"proc_id":            {params: types(i32), results: types(i32), build: storeConst(0, 1)},
 	"thread_id":          {params: types(i32), results: types(i32), build: storeConst(0, 1)},
@@ -311,7 +384,7 @@ var emulations = map[string]*adapter{
 	"fd_fdflags_get": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
 		f.get(1).i32(0).i32Store16(0).i32(0)
 	}},
-	"fd_fdflags_set": {params: types(i32, i32), results: types(i32), build: returnConst(0)},
+	"fd_fdflags_set": {params: types(i32, i32), results: types(i32), pure: true, build: returnConst(0)},
 	"path_open2": {params: types(i32, i32, i32, i32, i32, i64, i64, i32, i32, i32), results: types(i32),
 		p1: []string{"path_open"}, build: func(g *gen, f *funcBuilder) {
 			g.fdArg(f, 0)
@@ -320,7 +393,7 @@ var emulations = map[string]*adapter{
 			}
 			f.get(9).call(g.p1("path_open"))
 		}},
-	"clock_time_set": {params: types(i32, i64), results: types(i32), build: returnConst(errnoPerm)},
+	"clock_time_set": {params: types(i32, i64), results: types(i32), pure: true, build: returnConst(errnoPerm)},
 	"proc_raise": {params: types(i32), results: types(i32), p1: []string{"proc_raise"}, build: func(g *gen, f *funcBuilder) {
 		raiseRenumbered(g, f, 0)
 	}},
@@ -344,21 +417,21 @@ var emulations = map[string]*adapter{
 		f.get(0).i32(0).i32Store16(22)
 		f.i32(0)
 	}},
-	"tty_set": {params: types(i32), results: types(i32), build: returnConst(0)},
+	"tty_set": {params: types(i32), results: types(i32), pure: true, build: returnConst(0)},
 	// getcwd(buf, *len): wasmer's protocol — always report the length,
 	// ERANGE when the buffer is too small, EINVAL for a null buffer.
 	"getcwd": {params: types(i32, i32), results: types(i32), helpers: []string{"region"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			b, n, capacity, i := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
 			f.call(g.helper("region")).set(b)
-			f.get(b).i32Load(offCwdLen).set(n)
+			f.get(b).i32Load(g.lay.offCwdLen).set(n)
 			f.get(1).i32Load(0).set(capacity)
 			f.get(1).get(n).i32Store(0)
 			f.get(capacity).get(n).i32LtU().if_().i32(errnoRange).return_().end()
 			f.get(0).i32Eqz().if_().i32(errnoInval).return_().end()
 			f.block().loop()
 			f.get(i).get(n).i32GeU().brIf(1)
-			f.get(0).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(offCwd).i32Store8(0)
+			f.get(0).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(g.lay.offCwd).i32Store8(0)
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
 			f.get(capacity).get(n).i32GtU().if_().get(0).get(n).i32Add().i32(0).i32Store8(0).end()
@@ -371,21 +444,21 @@ var emulations = map[string]*adapter{
 			b, n, i := f.local(i32), f.local(i32), f.local(i32)
 			f.get(1).i32Eqz().if_().i32(errnoNoent).return_().end()
 			f.call(g.helper("region")).set(b)
-			f.get(b).i32Load(offCwdLen).set(n)
+			f.get(b).i32Load(g.lay.offCwdLen).set(n)
 			f.get(0).i32Load8U(0).i32('/').i32Eq().if_().i32(0).set(n).else_()
-			f.get(b).get(n).i32Add().i32Load8U(offCwd - 1).i32('/').i32Ne().if_()
-			f.get(b).get(n).i32Add().i32('/').i32Store8(offCwd)
+			f.get(b).get(n).i32Add().i32Load8U(g.lay.offCwd - 1).i32('/').i32Ne().if_()
+			f.get(b).get(n).i32Add().i32('/').i32Store8(g.lay.offCwd)
 			f.get(n).i32(1).i32Add().set(n)
 			f.end().end()
-			f.get(n).get(1).i32Add().i32(cwdMax).i32GtU().if_().i32(errnoNametoolong).return_().end()
+			f.get(n).get(1).i32Add().u(g.lay.cwdMax).i32GtU().if_().i32(errnoNametoolong).return_().end()
 			f.block().loop()
 			f.get(i).get(1).i32GeU().brIf(1)
-			f.get(b).get(n).i32Add().get(i).i32Add().get(0).get(i).i32Add().i32Load8U(0).i32Store8(offCwd)
+			f.get(b).get(n).i32Add().get(i).i32Add().get(0).get(i).i32Add().i32Load8U(0).i32Store8(g.lay.offCwd)
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
 			f.get(n).get(1).i32Add().set(n)
 			f.get(b).get(n).call(g.helper("normalize_path")).set(n)
-			f.get(b).get(n).i32Store(offCwdLen)
+			f.get(b).get(n).i32Store(g.lay.offCwdLen)
 			f.i32(0)
 		}},
 	"fd_dup": {params: types(i32, i32), results: types(i32), helpers: []string{"dup"}, build: func(g *gen, f *funcBuilder) {
@@ -399,15 +472,15 @@ var emulations = map[string]*adapter{
 	"epoll_create": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			p, k := f.local(i32), f.local(i32)
-			f.call(g.helper("region")).i32(offEpoll).i32Add().set(p)
+			f.call(g.helper("region")).u(g.lay.offEpoll).i32Add().set(p)
 			f.block().loop()
-			f.get(k).i32(maxEpolls).i32GeU().brIf(1)
+			f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
 			f.get(p).i32Load(0).i32Eqz().if_()
 			f.get(p).i32(1).i32Store(0).get(p).i32(0).i32Store(4)
 			f.get(0).get(k).i32(epollFDBase).i32Add().i32Store(0)
 			f.i32(0).return_()
 			f.end()
-			f.get(p).i32(epollStride).i32Add().set(p)
+			f.get(p).u(g.lay.epollStride).i32Add().set(p)
 			f.get(k).i32(1).i32Add().set(k)
 			f.br(0).end().end()
 			f.i32(errnoMfile)
@@ -474,7 +547,7 @@ func epollCtl() *adapter {
 			f.get(op).i32Eqz().if_().i32(errnoExist).return_().end()
 			f.else_()
 			f.get(op).i32(3).i32Eq().if_().i32(errnoNoent).return_().end()
-			f.get(cnt).i32(maxInterest).i32GeU().if_().i32(errnoNospc).return_().end()
+			f.get(cnt).u(g.lay.interests).i32GeU().if_().i32(errnoNospc).return_().end()
 			// A new fd must exist; regular files are refused as on Linux.
 			g.fdArg(f, fd)
 			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
@@ -508,7 +581,7 @@ func epollWait() *adapter {
 			f.get(maxevents).i32(0).i32LeS().if_().i32(errnoInval).return_().end()
 			f.call(g.helper("region")).set(b)
 			f.get(inst).i32Load(4).set(cnt)
-			f.get(b).i32(offWaitSubs).i32Add().set(s)
+			f.get(b).u(g.lay.offWaitSubs).i32Add().set(s)
 			f.get(inst).i32(16).i32Add().set(e)
 
 			f.block().loop()
@@ -550,13 +623,13 @@ func epollWait() *adapter {
 			f.end()
 			// Nothing to wait for: report no events rather than block forever.
 			f.get(nsubs).i32Eqz().if_().get(nevents).i32(0).i32Store(0).i32(0).return_().end()
-			f.get(b).i32(offWaitSubs).i32Add()
-			f.get(b).i32(offWaitEvts).i32Add()
+			f.get(b).u(g.lay.offWaitSubs).i32Add()
+			f.get(b).u(g.lay.offWaitEvts).i32Add()
 			f.get(nsubs)
-			f.get(b).i32(offWaitNev).i32Add()
+			f.get(b).u(g.lay.offWaitNev).i32Add()
 			f.call(g.p1("poll_oneoff")).tee(err).if_().get(err).return_().end()
-			f.get(b).i32Load(offWaitNev).set(n)
-			f.get(b).i32(offWaitEvts).i32Add().set(ev)
+			f.get(b).i32Load(g.lay.offWaitNev).set(n)
+			f.get(b).u(g.lay.offWaitEvts).i32Add().set(ev)
 			f.block().loop()
 			f.get(k).get(n).i32GeU().brIf(1)
 			f.block()
@@ -572,14 +645,14 @@ func epollWait() *adapter {
 			f.i32(0).set(j)
 			f.block().loop()
 			f.get(j).get(nout).i32GeU().brIf(1)
-			f.get(b).get(j).i32(2).i32Shl().i32Add().i32Load(offWaitOut).get(i).i32Eq().if_()
+			f.get(b).get(j).i32(2).i32Shl().i32Add().i32Load(g.lay.offWaitOut).get(i).i32Eq().if_()
 			f.get(events).get(j).i32(5).i32Shl().i32Add().tee(o).get(o).i32Load(0).get(bits).i32Or().i32Store(0)
 			f.br(3) // next event
 			f.end()
 			f.get(j).i32(1).i32Add().set(j)
 			f.br(0).end().end()
 			f.get(nout).get(maxevents).i32GeU().brIf(0)
-			f.get(b).get(nout).i32(2).i32Shl().i32Add().get(i).i32Store(offWaitOut)
+			f.get(b).get(nout).i32(2).i32Shl().i32Add().get(i).i32Store(g.lay.offWaitOut)
 			f.get(events).get(nout).i32(5).i32Shl().i32Add().tee(o).get(bits).i32Store(0)
 			f.get(o).i32(0).i32Store(4)
 			for off := uint32(8); off < 32; off += 8 {
@@ -594,7 +667,7 @@ func epollWait() *adapter {
 			f.i32(0).set(j)
 			f.block().loop()
 			f.get(j).get(nout).i32GeU().brIf(1)
-			f.get(inst).i32(16).i32Add().get(b).get(j).i32(2).i32Shl().i32Add().i32Load(offWaitOut).i32(epollEntry).i32Mul().i32Add().tee(e)
+			f.get(inst).i32(16).i32Add().get(b).get(j).i32(2).i32Shl().i32Add().i32Load(g.lay.offWaitOut).i32(epollEntry).i32Mul().i32Add().tee(e)
 			f.i32Load(4).i32(epollOneShot).i32And().if_().get(e).i32(0).i32Store(4).end()
 			f.get(j).i32(1).i32Add().set(j)
 			f.br(0).end().end()

@@ -3,39 +3,62 @@ package translate
 import (
 	"context"
 	"encoding/binary"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/wazix/wazix/internal/testtools"
+	"github.com/wazix/wazix/internal/wasmbin"
 )
 
-// adapterWAT re-exports the WASIX imports under test, so that after
-// translation each export is the adapter and the test can call it directly.
-const adapterWAT = `(module
-  (import "wasix_32v1" "epoll_create" (func $epoll_create (param i32) (result i32)))
-  (import "wasix_32v1" "epoll_ctl" (func $epoll_ctl (param i32 i32 i32 i32) (result i32)))
-  (import "wasix_32v1" "epoll_wait" (func $epoll_wait (param i32 i32 i32 i64 i32) (result i32)))
-  (import "wasix_32v1" "proc_raise" (func $proc_raise (param i32) (result i32)))
-  (import "wasix_32v1" "path_open2" (func $path_open2 (param i32 i32 i32 i32 i32 i64 i64 i32 i32 i32) (result i32)))
-  (import "wasix_32v1" "sock_accept" (func $sock_accept (param i32 i32 i32 i32) (result i32)))
-  (import "wasix_32v1" "fd_dup" (func $fd_dup (param i32 i32) (result i32)))
-  (import "wasix_32v1" "chdir" (func $chdir (param i32 i32) (result i32)))
-  (import "wasix_32v1" "getcwd" (func $getcwd (param i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fd_fdstat_get (param i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_close" (func $fd_close (param i32) (result i32)))
-  (memory (export "memory") 1)
-  (export "epoll_create" (func $epoll_create))
-  (export "epoll_ctl" (func $epoll_ctl))
-  (export "epoll_wait" (func $epoll_wait))
-  (export "proc_raise" (func $proc_raise))
-  (export "path_open2" (func $path_open2))
-  (export "sock_accept" (func $sock_accept))
-  (export "fd_dup" (func $fd_dup))
-  (export "fd_fdstat_get" (func $fd_fdstat_get))
-  (export "fd_close" (func $fd_close))
-  (export "chdir" (func $chdir))
-  (export "getcwd" (func $getcwd)))`
+// reexported lists the imports under test. The module built from it
+// re-exports each import under its own name, so that after translation each
+// export is the adapter and the test can call it directly. It is assembled
+// here rather than from WAT so that these tests need no external tool.
+var reexported = []struct{ module, name, sig string }{
+	{"wasix_32v1", "epoll_create", "i:i"},
+	{"wasix_32v1", "epoll_ctl", "iiii:i"},
+	{"wasix_32v1", "epoll_wait", "iiiIi:i"},
+	{"wasix_32v1", "proc_raise", "i:i"},
+	{"wasix_32v1", "path_open2", "iiiiiIIiii:i"},
+	{"wasix_32v1", "sock_accept", "iiii:i"},
+	{"wasix_32v1", "fd_dup", "ii:i"},
+	{"wasix_32v1", "chdir", "ii:i"},
+	{"wasix_32v1", "getcwd", "ii:i"},
+	{"wasi_snapshot_preview1", "fd_fdstat_get", "ii:i"},
+	{"wasi_snapshot_preview1", "fd_close", "i:i"},
+}
+
+func reexportModule() []byte {
+	letters := func(s string) []wasmbin.ValType {
+		var ts []wasmbin.ValType
+		for _, c := range s {
+			if c == 'I' {
+				ts = append(ts, wasmbin.I64)
+			} else {
+				ts = append(ts, wasmbin.I32)
+			}
+		}
+		return ts
+	}
+	var typesSec, importSec, exportSec []byte
+	typesSec = wasmbin.AppendU32(typesSec, uint32(len(reexported)))
+	importSec = wasmbin.AppendU32(importSec, uint32(len(reexported)))
+	exportSec = wasmbin.AppendU32(exportSec, uint32(len(reexported)+1))
+	for i, r := range reexported {
+		params, results, _ := strings.Cut(r.sig, ":")
+		typesSec = wasmbin.AppendFuncType(typesSec, wasmbin.FuncType{Params: letters(params), Results: letters(results)})
+		importSec = wasmbin.AppendImport(importSec, wasmbin.Import{Module: r.module, Name: r.name, Kind: wasmbin.KindFunc, TypeIndex: uint32(i)})
+		exportSec = wasmbin.AppendExport(exportSec, wasmbin.Export{Name: r.name, Kind: wasmbin.KindFunc, Index: uint32(i)})
+	}
+	exportSec = wasmbin.AppendExport(exportSec, wasmbin.Export{Name: "memory", Kind: wasmbin.KindMemory})
+	m := &wasmbin.Module{}
+	m.SetSection(wasmbin.SecType, typesSec)
+	m.SetSection(wasmbin.SecImport, importSec)
+	m.SetSection(wasmbin.SecMemory, wasmbin.AppendLimits(wasmbin.AppendU32(nil, 1), wasmbin.Limits{Min: 1}))
+	m.SetSection(wasmbin.SecExport, exportSec)
+	return m.Encode()
+}
 
 type sub struct {
 	userdata uint64
@@ -147,7 +170,7 @@ type adapterHarness struct {
 }
 
 func newAdapterHarness(t *testing.T) *adapterHarness {
-	out, _, err := Translate(testtools.Wat2Wasm(t, adapterWAT), Options{})
+	out, _, err := Translate(reexportModule(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,6 +295,17 @@ func TestEpollAdapter(t *testing.T) {
 	if h.u32(nAddr) != 1 || h.u32(outAddr) != epollOut|epollErr {
 		t.Errorf("error event: n %d events %#x", h.u32(nAddr), h.u32(outAddr))
 	}
+
+	// Closing a registered fd drops its registration (fd 6 is disarmed but
+	// still registered: ADD must see it gone and succeed).
+	if rc := h.call("fd_close", 6); rc != 0 {
+		t.Errorf("fd_close(6) = %d", rc)
+	}
+	h.epollEvent(evAddr, epollIn, 99)
+	if rc := h.call("epoll_ctl", ep, 0, 6, evAddr); rc != 0 {
+		t.Errorf("ADD after close = %d, want 0 (registration dropped on close)", rc)
+	}
+	h.p1.closed = nil
 
 	// DEL, then close the epoll fd: the host never sees it.
 	if rc := h.call("epoll_ctl", ep, 2, 5, 0); rc != 0 {

@@ -118,3 +118,6 @@ func types(ts ...wasmbin.ValType) []wasmbin.ValType { return ts }
 func (f *funcBuilder) i64And() *funcBuilder { return f.op(0x83) }
 func (f *funcBuilder) i64Ne() *funcBuilder  { return f.op(0x52) }
 func (f *funcBuilder) i32GtS() *funcBuilder { return f.op(0x4a) }
+
+// u pushes an i32 constant given as an unsigned offset or count.
+func (f *funcBuilder) u(v uint32) *funcBuilder { return f.i32(int32(v)) }

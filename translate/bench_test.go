@@ -9,10 +9,11 @@ import (
 	"github.com/wazix/wazix/internal/testtools"
 )
 
-// BenchmarkTranslateGo translates the largest fixture, a Go guest, and
+// BenchmarkTranslateGo translates the largest fixture, a Go guest using
+// epoll, fd_dup, cwd, sleep and futex adapters, and
 // reports the size overhead of the output.
 func BenchmarkTranslateGo(b *testing.B) {
-	in := fixture(b, "gowasix")
+	in := fixture(b, "goepoll")
 	var out []byte
 	b.SetBytes(int64(len(in)))
 	b.ResetTimer()

@@ -21,6 +21,7 @@
 package translate
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sort"
@@ -37,8 +38,8 @@ type Options struct {
 	Strict bool
 	// UnshareMemory turns an imported memory (the env.memory that WASIX
 	// toolchains import, usually shared) into a defined, non-shared memory,
-	// for hosts without threads. It is refused when the module can spawn
-	// threads.
+	// and lowers atomic instructions to plain ones, for hosts without the
+	// threads feature. It is refused when the module can spawn threads.
 	UnshareMemory bool
 }
 
@@ -78,21 +79,26 @@ type Report struct {
 	Stubbed  []string       `json:"stubbed"`
 	Memory   string         `json:"memory"`
 	Adapters []string       `json:"adapters"`
-	// AdapterRegion is set when the output reserves a page of memory at run
-	// time for adapter state.
-	AdapterRegion bool     `json:"adapter_region"`
-	Warnings      []string `json:"warnings,omitempty"`
-	InputBytes    int      `json:"input_bytes"`
-	OutputBytes   int      `json:"output_bytes"`
+	// AdapterRegion is set when adapters keep state in linear memory;
+	// Region says where.
+	AdapterRegion bool   `json:"adapter_region"`
+	Region        string `json:"region,omitempty"`
+	// AtomicsLowered counts the atomic instructions replaced by plain ones
+	// (with --unshare-memory; see wasmbin.Module.LowerAtomics).
+	AtomicsLowered int      `json:"atomics_lowered,omitempty"`
+	Warnings       []string `json:"warnings,omitempty"`
+	InputBytes     int      `json:"input_bytes"`
+	OutputBytes    int      `json:"output_bytes"`
 }
 
 // ErrStrict is wrapped by the error Translate returns in strict mode when
 // some imports can only be stubbed.
 var ErrStrict = errors.New("imports that can only be stubbed")
 
-// Classify tells what Translate does with a function import, without
-// translating anything: the action, and for re-pointed imports the preview1
-// name. It is what `wazix inspect` shows.
+// Classify tells what Translate does with a function import judged on its
+// own: ActionKeep, ActionPreview1, ActionEmulated or ActionStub. Whether a
+// preview1 import is wrapped depends on the rest of the module (it is when
+// fd_dup is emulated); the Report of a translation has the exact answer.
 func Classify(module, name string, params, results []api.ValueType) Action {
 	return classify(module, name, fromAPI(params), fromAPI(results))
 }
@@ -216,7 +222,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		case ActionStub:
 			desc, body := stubBehaviour(p.im.Module, p.im.Name, p.sig.Results)
 			p.stub = desc
-			p.adapter = &adapter{params: p.sig.Params, results: p.sig.Results,
+			p.adapter = &adapter{params: p.sig.Params, results: p.sig.Results, pure: true,
 				build: func(g *gen, f *funcBuilder) { body(f) }}
 			stubbed = append(stubbed, p.im.Module+"."+p.im.Name)
 		case ActionPreview1, ActionKeep:
@@ -357,7 +363,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			names[idx] = "wazix:" + p.im.Module + "." + p.im.Name
 		}
 	}
-	g := &gen{p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs}
+	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs}
 	for _, n := range helperNames {
 		idx := firstAdapter + uint32(len(adapters))
 		g.helperIndex[n] = idx
@@ -377,14 +383,18 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	if memLimits != nil && memLimits.Is64 {
 		return nil, rep, errors.New("memory64 modules are not supported")
 	}
-	if len(adapters) > 0 && memLimits == nil {
-		return nil, rep, errors.New("the module has no memory, which the adapters need")
+	if memLimits == nil {
+		for _, ad := range adapters {
+			if !ad.a.pure {
+				return nil, rep, fmt.Errorf("the module has no memory, which the adapter for %s needs", ad.key)
+			}
+		}
+	}
+	if opts.UnshareMemory && det.SpawnsThreads {
+		return nil, rep, errors.New("--unshare-memory: the module can spawn threads, which need a shared memory")
 	}
 	switch {
 	case memImported >= 0 && opts.UnshareMemory:
-		if det.SpawnsThreads {
-			return nil, rep, errors.New("--unshare-memory: the module can spawn threads, which need a shared memory")
-		}
 		im := newImports[memImported]
 		newImports = append(newImports[:memImported], newImports[memImported+1:]...)
 		l := im.Limits
@@ -392,9 +402,6 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		m.SetSection(wasmbin.SecMemory, wasmbin.AppendLimits(wasmbin.AppendU32(nil, 1), l))
 		rep.Memory = fmt.Sprintf("imported %s.%s (%s) turned into a defined memory (%s)", im.Module, im.Name, im.Limits, l)
 	case memDefined && opts.UnshareMemory && in.Memories[0].Shared:
-		if det.SpawnsThreads {
-			return nil, rep, errors.New("--unshare-memory: the module can spawn threads, which need a shared memory")
-		}
 		l := in.Memories[0]
 		l.Shared = false
 		payload := wasmbin.AppendU32(nil, uint32(len(in.Memories)))
@@ -428,10 +435,28 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		}
 		g.baseGlobal = uint32(importedGlobals + len(in.Globals))
 		rep.AdapterRegion = true
-		if m.Custom("go:buildid") != nil || m.Custom("go.buildid") != nil {
-			rep.Warnings = append(rep.Warnings, "Go module: the Go runtime assumes it alone grows memory, so the adapter region (used by "+
-				"epoll, fd_dup, getcwd/chdir, thread_sleep and futex timeouts) can be overwritten by the Go heap")
+		if m.Custom("go:buildid") != nil {
+			if goRegionFree(in, memLimits) {
+				g.lay = goLayout
+				rep.Region = fmt.Sprintf("fixed at %#x (%d bytes, the area Go's linker leaves free)", goLayout.fixedBase, goLayout.size)
+			} else {
+				rep.Warnings = append(rep.Warnings, "Go module whose reserved low memory is in use: the adapter region is grown, "+
+					"and the Go heap, which assumes it alone grows memory, may overwrite it")
+			}
 		}
+	}
+	if g.lay == grownLayout && region {
+		rep.Region = fmt.Sprintf("one %d KiB page grown on first use", regionPages*64)
+	}
+
+	if opts.UnshareMemory {
+		// Hosts without the threads feature reject atomic instructions even
+		// on an unshared memory; with one thread they are plain accesses.
+		n, err := m.LowerAtomics()
+		if err != nil {
+			return nil, rep, err
+		}
+		rep.AtomicsLowered = n
 	}
 
 	// Index map, then rewrite every reference.
@@ -484,9 +509,13 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	if len(allTypes) > 0 {
 		m.SetSection(wasmbin.SecType, typePayload)
 	}
-	m.SetSection(wasmbin.SecImport, wasmbin.EncodeImports(newImports))
-	if len(newImports) == 0 {
-		m.RemoveSection(wasmbin.SecImport, "")
+	// An unchanged import list keeps its original bytes (some linkers pad
+	// their LEB128s), so a preview1-only module comes out identical.
+	if newPayload := wasmbin.EncodeImports(newImports); !bytes.Equal(newPayload, wasmbin.EncodeImports(in.Imports)) {
+		m.SetSection(wasmbin.SecImport, newPayload)
+		if len(newImports) == 0 {
+			m.RemoveSection(wasmbin.SecImport, "")
+		}
 	}
 	if len(adapters) > 0 {
 		if err := appendSection(m, wasmbin.SecFunction, funcEntries); err != nil {
@@ -536,6 +565,27 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	return out, rep, nil
 }
 
+// goRegionFree reports whether a Go module leaves goLayout's addresses
+// alone: its memory covers them and no active data segment overlaps them.
+func goRegionFree(in *wasmbin.Info, mem *wasmbin.Limits) bool {
+	lo, hi := uint64(goLayout.fixedBase), uint64(goLayout.fixedBase)+uint64(goLayout.size)
+	if mem == nil || mem.Min*65536 < hi || hi > 4096+8192 {
+		return false
+	}
+	for _, d := range in.Data {
+		if !d.Active {
+			continue
+		}
+		if !d.OffsetKnown {
+			return false
+		}
+		if start, end := uint64(d.Offset), uint64(d.Offset)+uint64(d.Size); start < hi && end > lo {
+			return false
+		}
+	}
+	return true
+}
+
 func appendSection(m *wasmbin.Module, id byte, items [][]byte) error {
 	var payload []byte
 	if s := m.Section(id); s != nil {
@@ -574,7 +624,7 @@ func fdWrapper(name string, sig wasmbin.FuncType) *adapter {
 func fdCloseWrapper(aliases, epoll bool) *adapter {
 	a := &adapter{params: types(i32), results: types(i32), p1: []string{"fd_close"}, region: aliases || epoll}
 	if epoll {
-		a.helpers = append(a.helpers, "epoll_instance")
+		a.helpers = append(a.helpers, "epoll_instance", "epoll_forget")
 	}
 	if aliases {
 		a.helpers = append(a.helpers, "region")
@@ -586,14 +636,17 @@ func fdCloseWrapper(aliases, epoll bool) *adapter {
 		}
 		if aliases {
 			f.get(0).i32(aliasFDBase).i32GeU().if_()
-			f.call(g.helper("region")).i32(offAliases).i32Add().set(e)
+			f.call(g.helper("region")).u(g.lay.offAliases).i32Add().set(e)
 			f.block().loop()
-			f.get(i).i32(maxAliases).i32GeU().brIf(1)
+			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
 			f.get(e).i32Load(0).get(0).i32Eq().if_().get(e).i32(0).i32Store(0).i32(0).return_().end()
 			f.get(e).i32(8).i32Add().set(e)
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
 			f.end()
+		}
+		if epoll {
+			f.get(0).call(g.helper("epoll_forget"))
 		}
 		f.get(0).call(g.p1("fd_close"))
 	}

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 	"github.com/wazix/wazix/compat"
 	"github.com/wazix/wazix/internal/testtools"
 	"github.com/wazix/wazix/internal/wasmbin"
@@ -56,6 +58,8 @@ type proof struct {
 var proofs = []proof{
 	{fixture: "signals.wat", opts: Options{UnshareMemory: true},
 		want: testtools.Result{Stdout: "signals ok 0\n", Exit: 7}},
+	{fixture: "atomics.wat", opts: Options{UnshareMemory: true},
+		want: testtools.Result{Stdout: "atomics ok\n", Exit: 41}},
 	{fixture: "indices.wat", want: testtools.Result{Stdout: "1\n5\n7\n", Exit: 5}},
 	{fixture: "epoll.c", stdin: "hello epoll\n", want: testtools.Result{Exit: 0, Stdout: `create: 0
 add stdin: 0
@@ -86,6 +90,16 @@ clock_time_set: 63
 tty: 0 80x25
 sock_open: 52
 `}},
+	{fixture: "goepoll", stdin: "hello from go\n", want: testtools.Result{Exit: 0, Stdout: `epoll: 0 0 20
+wait: 0 1 1 7
+read: hello from go
+timer: 0 0 true
+dup: 0 true
+through the duplicate
+cwd: 0 /srv/www
+sleep: 0 true
+futex: 0 0
+`}},
 	{fixture: "gowasix", want: testtools.Result{Exit: 4, Stdout: "thread_id 0 1\nparallelism 0 1\nsignals 0 0\nsleep 0\nsock_open 52\n"}},
 }
 
@@ -95,7 +109,7 @@ sock_open: 52
 func TestProof(t *testing.T) {
 	for _, p := range proofs {
 		t.Run(p.fixture, func(t *testing.T) {
-			if p.fixture == "gowasix" && testing.Short() {
+			if strings.HasPrefix(p.fixture, "go") && testing.Short() {
 				t.Skip("builds a Go guest")
 			}
 			out, rep, err := Translate(fixture(t, p.fixture), p.opts)
@@ -106,6 +120,12 @@ func TestProof(t *testing.T) {
 				t.Errorf("report says %d output bytes, got %d", rep.OutputBytes, len(out))
 			}
 			checkPreview1Only(t, out)
+			if p.fixture == "atomics.wat" && rep.AtomicsLowered != 8 {
+				t.Errorf("atomics lowered: %d, want 8", rep.AtomicsLowered)
+			}
+			if p.fixture == "goepoll" && !strings.Contains(rep.Region, "fixed at 0x1000") {
+				t.Errorf("Go module: region %q, want the fixed low area", rep.Region)
+			}
 			provePreview1Hosts(t, out, p.stdin, p.want)
 		})
 	}
@@ -117,10 +137,11 @@ func TestProof(t *testing.T) {
 // original module, and `wazix run` of the translated one is one more host.
 func provePreview1Hosts(t *testing.T, wasm []byte, stdin string, want testtools.Result) {
 	t.Helper()
-	testtools.Validate(t, wasm)
+	t.Run("wasm-validate", func(t *testing.T) { testtools.Validate(t, wasm) })
 	hosts := map[string]func(testing.TB, []byte, string) testtools.Result{
-		"wazero": testtools.RunWazero,
-		"node":   testtools.RunNode,
+		"wazero":         testtools.RunWazero,
+		"node":           testtools.RunNode,
+		"wazero-library": runWazeroLibrary, // needs no tool: runs even where the CLIs are absent
 	}
 	for name, run := range hosts {
 		t.Run(name, func(t *testing.T) {
@@ -339,6 +360,54 @@ func TestPreview1Unchanged(t *testing.T) {
 	}
 }
 
+// TestGoPreview1Unchanged: the same for a Go program, whose linker pads
+// LEB128 sizes, so any re-encoding would show.
+func TestGoPreview1Unchanged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Go guest")
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hi\") }\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hi\n\ngo 1.21\n"), 0o644)
+	in := testtools.GoWasip1(t, dir)
+	out, _, err := Translate(in, Options{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, in) {
+		t.Error("a preview1-only Go module was changed")
+	}
+}
+
+// TestNoMemory: adapters that touch no memory work in a module without one;
+// the others are refused with a clear error.
+func TestNoMemory(t *testing.T) {
+	build := func(name, sig string) []byte {
+		m := &wasmbin.Module{}
+		params, results, _ := strings.Cut(sig, ":")
+		ft := wasmbin.FuncType{}
+		for range params {
+			ft.Params = append(ft.Params, wasmbin.I32)
+		}
+		for range results {
+			ft.Results = append(ft.Results, wasmbin.I32)
+		}
+		m.SetSection(wasmbin.SecType, wasmbin.AppendFuncType(wasmbin.AppendU32(nil, 1), ft))
+		m.SetSection(wasmbin.SecImport, wasmbin.EncodeImports([]wasmbin.Import{{Module: "wasix_32v1", Name: name, Kind: wasmbin.KindFunc}}))
+		m.SetSection(wasmbin.SecExport, wasmbin.AppendExport(wasmbin.AppendU32(nil, 1), wasmbin.Export{Name: "f", Kind: wasmbin.KindFunc}))
+		return m.Encode()
+	}
+	if _, _, err := Translate(build("proc_exit2", "i:"), Options{}); err != nil {
+		t.Errorf("proc_exit2 without memory: %v", err)
+	}
+	if _, _, err := Translate(build("sock_open", "iiii:i"), Options{}); err != nil {
+		t.Errorf("a stub without memory: %v", err)
+	}
+	if _, _, err := Translate(build("thread_id", "i:i"), Options{}); err == nil || !strings.Contains(err.Error(), "no memory") {
+		t.Errorf("thread_id without memory: err = %v, want a refusal", err)
+	}
+}
+
 func TestHostileInputNeverPanics(t *testing.T) {
 	for _, in := range [][]byte{nil, []byte("\x00asm\x01\x00\x00\x00\x02\xff\xff\xff\xff\x0f"), []byte("junk")} {
 		if _, _, err := Translate(in, Options{}); err == nil {
@@ -364,4 +433,58 @@ func FuzzTranslate(f *testing.F) {
 			t.Fatalf("output does not parse: %v", err)
 		}
 	})
+}
+
+func TestGoRegionFree(t *testing.T) {
+	mem := &wasmbin.Limits{Min: 1}
+	seg := func(off, size uint32) wasmbin.DataSegment {
+		return wasmbin.DataSegment{Active: true, Offset: off, OffsetKnown: true, Size: size}
+	}
+	tests := []struct {
+		name string
+		data []wasmbin.DataSegment
+		mem  *wasmbin.Limits
+		want bool
+	}{
+		{"Go layout: data from 12288", []wasmbin.DataSegment{seg(12288, 100)}, mem, true},
+		{"data inside the area", []wasmbin.DataSegment{seg(5000, 10)}, mem, false},
+		{"data ending inside", []wasmbin.DataSegment{seg(0, 4100)}, mem, false},
+		{"passive data is fine", []wasmbin.DataSegment{{Active: false, Size: 1 << 20}}, mem, true},
+		{"unknown offset", []wasmbin.DataSegment{{Active: true}}, mem, false},
+		{"no memory", nil, nil, false},
+	}
+	for _, tt := range tests {
+		if got := goRegionFree(&wasmbin.Info{Data: tt.data}, tt.mem); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if goLayout.fixedBase+goLayout.size > 4096+8192 {
+		t.Errorf("goLayout needs %d bytes, more than the 8 KiB Go leaves free", goLayout.size)
+	}
+	if grownLayout.size > regionPages*65536 {
+		t.Errorf("grownLayout needs %d bytes, more than %d pages", grownLayout.size, regionPages)
+	}
+}
+
+// runWazeroLibrary runs a preview1 module in process with wazero's own
+// preview1 implementation and real clocks.
+func runWazeroLibrary(t testing.TB, wasm []byte, stdin string) testtools.Result {
+	t.Helper()
+	ctx := context.Background()
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	var stdout bytes.Buffer
+	cfg := wazero.NewModuleConfig().WithStdin(strings.NewReader(stdin)).WithStdout(&stdout).
+		WithSysNanotime().WithSysNanosleep().WithSysWalltime().WithArgs("guest")
+	_, err := rt.InstantiateWithConfig(ctx, wasm, cfg)
+	res := testtools.Result{Stdout: stdout.String()}
+	var exit *sys.ExitError
+	switch {
+	case errors.As(err, &exit):
+		res.Exit = int(exit.ExitCode())
+	case err != nil:
+		t.Fatalf("wazero: %v", err)
+	}
+	return res
 }

@@ -70,7 +70,7 @@ func BenchmarkArgsSizesGet(b *testing.B) {
 		b.Run(h.name, func(b *testing.B) {
 			m, done := benchGuest(b, h.cfg())
 			defer done()
-			fn := m.ExportedFunction("call_args_sizes_get")
+			fn := m.ExportedFunction("call_wasi_snapshot_preview1_args_sizes_get")
 			ctx := context.Background()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -88,7 +88,7 @@ func benchFdWrite(b *testing.B, cfg *wazix.Config) {
 	mem := m.Memory()
 	mem.WriteUint32Le(0, 16) // iovec.buf
 	mem.WriteUint32Le(4, 1)  // iovec.len
-	fn := m.ExportedFunction("call_fd_write")
+	fn := m.ExportedFunction("call_wasi_snapshot_preview1_fd_write")
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -123,7 +123,7 @@ func benchPollClock(b *testing.B, cfg *wazix.Config) {
 	m, done := benchGuest(b, cfg)
 	defer done()
 	writeSub(m.Memory(), 0, 1, 0, 0, 0)
-	fn := m.ExportedFunction("call_poll_oneoff")
+	fn := m.ExportedFunction("call_wasi_snapshot_preview1_poll_oneoff")
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -155,7 +155,7 @@ func BenchmarkPollOneoffFds(b *testing.B) {
 			writeSub(mem, uint32((n-1)*48), 999, 1, 0, 0)
 			out := uint32(n * 48)
 			nev := out + uint32(n*32)
-			fn := m.ExportedFunction("call_poll_oneoff")
+			fn := m.ExportedFunction("call_wasi_snapshot_preview1_poll_oneoff")
 			ctx := context.Background()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

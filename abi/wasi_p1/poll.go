@@ -133,9 +133,11 @@ func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) 
 			h.sys.InterruptRecord().Detach(w)
 		}
 	}()
+	drained := false
 	for {
 		now := time.Now()
 		n := uint32(0)
+		idleHost := false
 		var earliest time.Time
 		for i := range subs {
 			s := &subs[i]
@@ -156,8 +158,18 @@ func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) 
 				if fired, errno, nbytes, flags := fdReady(s); fired {
 					writeEvent(evBuf[n*eventSize:], s.userdata, errno, s.tag, nbytes, flags)
 					n++
+				} else if !s.entry.File.Record().IsAlways() {
+					idleHost = true
 				}
 			}
+		}
+		if idleHost && !drained {
+			// Host events may be pending but not yet dispatched by the poller:
+			// dispatch them now and look again, so that this call sees what
+			// Linux's poll would see.
+			drained = true
+			h.sys.Registry.Drain()
+			continue
 		}
 		if n > 0 {
 			return n, sys.ESUCCESS

@@ -155,7 +155,12 @@ func epollWait(h *host, ctx context.Context, m api.Module, stack []uint64) sys.E
 	default:
 		deadline = time.Now().Add(time.Duration(min(timeout, 1<<62)))
 	}
-	out := make([]sys.EpollEvent, min(int(maxEvents), maxEpollEvents))
+	var small [64]sys.EpollEvent
+	out := small[:]
+	if int(maxEvents) > len(small) {
+		out = make([]sys.EpollEvent, min(int(maxEvents), maxEpollEvents))
+	}
+	out = out[:min(int(maxEvents), len(out))]
 	n, errno := ep.Wait(ctx, h.sys.Registry, out, deadline, h.sys.InterruptRecord(), h.sys.InterruptGen)
 	if errno != sys.ESUCCESS {
 		return errno

@@ -171,5 +171,10 @@ func fdEvent(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno
 	if errno != sys.ESUCCESS {
 		return errno
 	}
+	if e, errno := h.sys.Table.Get(gfd); errno == sys.ESUCCESS {
+		if hf, ok := e.File.(*sys.HostFile); ok {
+			hf.MarkEventfd(flags&eventSemaphore != 0)
+		}
+	}
 	return guestmem.PutU32(m.Memory(), resPtr, gfd)
 }

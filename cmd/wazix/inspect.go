@@ -135,6 +135,14 @@ func inspectModule(b []byte) (*inspection, error) {
 		return nil, err
 	}
 	ins := &inspection{Imports: []inspectImport{}, Exports: []inspectExport{}, Memories: []inspectMemory{}}
+	// A dry run of the translation gives the exact action per import (some
+	// depend on the whole module, e.g. wrapping when fd_dup is emulated);
+	// Classify answers import by import when the translation fails.
+	var actions []translate.ImportReport
+	if _, rep, err := translate.Translate(b, translate.Options{}); err == nil {
+		actions = rep.Imports
+	}
+	funcOrdinal := 0
 	var det []compat.Import
 	for _, im := range in.Imports {
 		ii := inspectImport{Module: im.Module, Name: im.Name, Kind: wasmbin.KindName(im.Kind)}
@@ -153,6 +161,10 @@ func inspectModule(b []byte) (*inspection, error) {
 				}
 			}
 			ii.Translation = string(translate.Classify(im.Module, im.Name, ii.params, ii.results))
+			if funcOrdinal < len(actions) {
+				ii.Translation = string(actions[funcOrdinal].Action)
+			}
+			funcOrdinal++
 		case wasmbin.KindMemory:
 			ii.Signature = im.Limits.String()
 			ii.Status = statusHost

@@ -44,6 +44,7 @@ module cannot be loaded; 2 for usage errors.`,
 			&cli.BoolFlag{Name: "no-cache", Usage: "do not cache compiled modules"},
 			&cli.IntFlag{Name: "max-fds", Value: 65536, Usage: "most fds the guest may hold open"},
 			&cli.IntFlag{Name: "max-threads", Value: 512, Usage: "most threads the guest may have alive at once, main included (more: EAGAIN)"},
+			&cli.BoolFlag{Name: "allow-clock-set", Usage: "let a WASIX guest set its own view of the realtime clock (clock_time_set)"},
 		},
 		Action: runAction,
 	}
@@ -111,6 +112,7 @@ func runAction(c *cli.Context) error {
 		return usageErr("run: --max-threads must be at least 1")
 	}
 	cfg.WithMaxThreads(c.Int("max-threads"))
+	cfg.WithClockSet(c.Bool("allow-clock-set"))
 
 	wasm, err := os.ReadFile(modPath)
 	if err != nil {

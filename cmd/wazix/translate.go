@@ -26,7 +26,7 @@ func translateCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the translated module to `FILE` (required)"},
 			&cli.BoolFlag{Name: "strict", Usage: "fail instead of stubbing functions that cannot be translated"},
 			&cli.StringFlag{Name: "report", Value: "text", Usage: "report format on stderr: text, json or none"},
-			&cli.BoolFlag{Name: "unshare-memory", Usage: "turn an imported (shared) memory into a defined non-shared one, for hosts without threads"},
+			&cli.BoolFlag{Name: "unshare-memory", Usage: "turn an imported (shared) memory into a defined non-shared one and lower atomic instructions, for hosts without threads"},
 		},
 		Action: func(c *cli.Context) error {
 			args, err := argsWithTrailingFlags(c)
@@ -80,6 +80,9 @@ func writeTranslateReport(w io.Writer, format string, rep *translate.Report) {
 	case "text":
 		fmt.Fprintf(w, "input: %s; %d -> %d bytes\n", rep.Input, rep.InputBytes, rep.OutputBytes)
 		fmt.Fprintf(w, "memory: %s\n", rep.Memory)
+		if rep.AtomicsLowered > 0 {
+			fmt.Fprintf(w, "atomics: %d atomic instructions lowered to plain ones (one thread, unshared memory)\n", rep.AtomicsLowered)
+		}
 		for _, im := range rep.Imports {
 			detail := ""
 			switch {
@@ -91,7 +94,7 @@ func writeTranslateReport(w io.Writer, format string, rep *translate.Report) {
 			fmt.Fprintf(w, "  %-9s %s.%s %s%s\n", im.Action, im.Module, im.Name, im.Signature, detail)
 		}
 		if rep.AdapterRegion {
-			fmt.Fprintln(w, "adapters reserve one 64 KiB page of memory at first use")
+			fmt.Fprintf(w, "adapter state: %s\n", rep.Region)
 		}
 		if len(rep.Stubbed) > 0 {
 			fmt.Fprintf(w, "stubbed (%d): %s\n", len(rep.Stubbed), strings.Join(rep.Stubbed, ", "))

@@ -63,6 +63,7 @@ type interest struct {
 	lastGen  uint64 // record generation at the last edge-triggered report
 	reported bool   // edge-triggered: reported since lastGen
 	inReady  bool
+	dropped  bool // no longer registered (under ep.mu)
 	dirtyF   atomic.Bool
 	notifier *polling.Waiter
 }
@@ -85,6 +86,7 @@ func (ep *Epoll) Close() error {
 	defer ep.mu.Unlock()
 	for fd, it := range ep.interests {
 		it.file.Record().Detach(it.notifier)
+		it.dropped = true
 		delete(ep.interests, fd)
 	}
 	ep.ready = nil
@@ -194,6 +196,7 @@ func (ep *Epoll) dropLocked(it *interest) {
 	it.file.Record().Detach(it.notifier)
 	delete(ep.interests, it.fd)
 	it.disabled = true // a dirty-list entry for it is ignored
+	it.dropped = true
 	if it.inReady {
 		for i, x := range ep.ready {
 			if x == it {
@@ -232,7 +235,7 @@ func (ep *Epoll) collectLocked(out []EpollEvent, max int, peek bool) int {
 	ep.dmu.Unlock()
 	for _, it := range dirty {
 		it.dirtyF.Store(false)
-		if !it.inReady && !it.disabled && ep.interests[it.fd] == it {
+		if !it.inReady && !it.disabled && !it.dropped {
 			it.inReady = true
 			ep.ready = append(ep.ready, it)
 		}
@@ -245,7 +248,7 @@ func (ep *Epoll) collectLocked(out []EpollEvent, max int, peek bool) int {
 			keep = append(keep, ep.ready[i:]...)
 			break
 		}
-		if it.disabled || ep.interests[it.fd] != it {
+		if it.disabled || it.dropped {
 			it.inReady = false
 			continue
 		}
@@ -264,7 +267,8 @@ func (ep *Epoll) collectLocked(out []EpollEvent, max int, peek bool) int {
 			it.inReady = false
 			continue
 		}
-		if it.events&EpollET != 0 && it.reported && it.lastGen == gen {
+		dir := it.events & (EpollIn | EpollOut | EpollRdHup | EpollPri)
+		if it.events&EpollET != 0 && it.reported && polling.GenFor(it.lastGen, dir) == polling.GenFor(gen, dir) {
 			// Nothing new since the last report of this edge.
 			it.inReady = false
 			continue
@@ -306,6 +310,9 @@ func (ep *Epoll) Wait(ctx context.Context, reg *polling.Registry, out []EpollEve
 		}
 	}()
 	for {
+		if reg != nil {
+			reg.Drain()
+		}
 		_, recGen := ep.rec.Bits()
 		ep.mu.Lock()
 		n := ep.collectLocked(out, len(out), false)

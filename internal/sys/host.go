@@ -30,6 +30,27 @@ type HostFile struct {
 	closeErr  error
 
 	dir dirState // directory listing snapshot for fd_readdir
+
+	kind hostKind
+}
+
+// hostKind says how a successful read or write tells about readiness.
+type hostKind uint8
+
+const (
+	kindOther      hostKind = iota
+	kindStream              // pipe or stream socket: a short read drained it
+	kindEventfd             // a read empties the counter (not in semaphore mode)
+	kindEventfdSem          // a read decrements the counter
+)
+
+// MarkEventfd tells f that it is an eventfd, so that reads keep its
+// readiness exact.
+func (f *HostFile) MarkEventfd(semaphore bool) {
+	f.kind = kindEventfd
+	if semaphore {
+		f.kind = kindEventfdSem
+	}
 }
 
 // NewHostFile wraps host fd. owned says whether Close closes fd. Pollable
@@ -40,6 +61,9 @@ func NewHostFile(reg *polling.Registry, fd int, owned bool) (*HostFile, error) {
 		return nil, err
 	}
 	f := &HostFile{fd: fd, typ: filetypeOfMode(st.Mode, fd), owned: owned, reg: reg}
+	if st.Mode&unix.S_IFMT == unix.S_IFIFO || f.typ == FiletypeSocketStream {
+		f.kind = kindStream
+	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG, unix.S_IFDIR, unix.S_IFBLK:
 		f.rec = polling.AlwaysReady()
@@ -162,7 +186,39 @@ func (f *HostFile) Readv(ctx context.Context, iovs [][]byte, nonblock bool) (int
 	if f.typ == FiletypeDirectory {
 		return 0, EISDIR
 	}
-	return f.io(ctx, polling.In, nonblock, func() (int, error) { return unix.Readv(f.fd, iovs) })
+	var gen uint64
+	n, e := f.io(ctx, polling.In, nonblock, func() (int, error) {
+		_, gen = f.rec.Bits()
+		return unix.Readv(f.fd, iovs)
+	})
+	if e == ESUCCESS && n > 0 {
+		f.afterRead(n, iovs, gen)
+	}
+	return n, e
+}
+
+// afterRead keeps the cached readiness exact after a successful read, so
+// that level-triggered waits do not report a drained fd as readable. The
+// host epoll is edge-triggered, so new data after the read posts In again;
+// gen (read before the read) keeps a racing event from being lost.
+func (f *HostFile) afterRead(n int, iovs [][]byte, gen uint64) {
+	if !f.owned || !f.hostNonblock || f.rec.IsAlways() {
+		return
+	}
+	switch f.kind {
+	case kindEventfd:
+		f.rec.Clear(polling.In, gen)
+	case kindStream:
+		total := 0
+		for _, b := range iovs {
+			total += len(b)
+		}
+		if n < total {
+			f.rec.Clear(polling.In, gen)
+		} else if v, err := unix.IoctlGetInt(f.fd, unix.TIOCINQ); err == nil && v == 0 {
+			f.rec.Clear(polling.In, gen)
+		}
+	}
 }
 
 // Writev implements Writer.

@@ -33,6 +33,9 @@ type Table struct {
 	entries []*Entry
 	refs    map[File]int // fds per object, so dup'ed fds share one object
 	max     int
+	// free is a lower bound of the lowest free fd, so that opening a fd does
+	// not scan the whole table.
+	free int
 }
 
 // NewTable returns an empty table that holds at most max fds.
@@ -57,10 +60,17 @@ func (t *Table) Get(fd uint32) (*Entry, Errno) {
 func (t *Table) Insert(e *Entry, min uint32) (uint32, Errno) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for i := int(min); i < len(t.entries); i++ {
+	start := int(min)
+	if start < t.free {
+		start = t.free
+	}
+	for i := start; i < len(t.entries); i++ {
 		if t.entries[i] == nil {
 			t.entries[i] = e
 			t.refs[e.File]++
+			if int(min) <= t.free {
+				t.free = i + 1
+			}
 			return uint32(i), ESUCCESS
 		}
 	}
@@ -76,6 +86,9 @@ func (t *Table) Insert(e *Entry, min uint32) (uint32, Errno) {
 	}
 	t.entries[n] = e
 	t.refs[e.File]++
+	if int(min) <= t.free {
+		t.free = n + 1 // every slot below n was scanned and is in use
+	}
 	return uint32(n), ESUCCESS
 }
 
@@ -120,6 +133,9 @@ func (t *Table) remove(fd uint32) (e *Entry, last bool, errno Errno) {
 	}
 	e = t.entries[fd]
 	t.entries[fd] = nil
+	if int(fd) < t.free {
+		t.free = int(fd)
+	}
 	for len(t.entries) > 0 && t.entries[len(t.entries)-1] == nil {
 		t.entries = t.entries[:len(t.entries)-1]
 	}
@@ -141,6 +157,9 @@ func (t *Table) Renumber(from, to uint32) Errno {
 	old := t.entries[to]
 	t.entries[to] = t.entries[from]
 	t.entries[from] = nil
+	if int(from) < t.free {
+		t.free = int(from)
+	}
 	for len(t.entries) > 0 && t.entries[len(t.entries)-1] == nil {
 		t.entries = t.entries[:len(t.entries)-1]
 	}
@@ -169,6 +188,7 @@ func (t *Table) CloseAll() {
 	t.mu.Lock()
 	ents := t.entries
 	t.entries = nil
+	t.free = 0
 	t.refs = map[File]int{}
 	t.mu.Unlock()
 	seen := map[File]bool{}

@@ -15,7 +15,7 @@ type Info struct {
 	Start     uint32
 	HasStart  bool
 	Elements  int // number of element segments
-	Data      int // number of data segments
+	Data      []DataSegment
 	Bodies    []Body
 	// Features is the set of post-MVP features the module uses, found in its
 	// types, limits, imports, exports and instructions.
@@ -28,11 +28,26 @@ type Info struct {
 	NameSectionError error
 }
 
+// DataSegment describes one data segment.
+type DataSegment struct {
+	Active bool
+	Memory uint32
+	// Offset is the start address of an active segment whose offset is a
+	// plain i32.const (OffsetKnown); other offsets (global.get, extended
+	// constant expressions) are computed at instantiation.
+	Offset      uint32
+	OffsetKnown bool
+	Size        uint32
+}
+
 // Body is one function body of the code section.
 type Body struct {
 	// Code is the body without its size prefix: locals, then instructions.
 	Code []byte
-	refs []funcRef
+	// LocalsEnd is where the local declarations end in Code.
+	LocalsEnd int
+	refs      []funcRef
+	atomics   []atomicInstr
 }
 
 // ImportedFunctions returns the number of imported functions, which is the
@@ -509,6 +524,7 @@ func (in *Info) decodeCode(r *reader) error {
 		if err := decodeLocals(br); err != nil {
 			return fmt.Errorf("function body %d: %w", i, err)
 		}
+		localsEnd := br.pos
 		if err := w.expr(br); err != nil {
 			return fmt.Errorf("function body %d: %w", i, err)
 		}
@@ -516,7 +532,7 @@ func (in *Info) decodeCode(r *reader) error {
 			return fmt.Errorf("function body %d: %w", i, br.errorf("%d bytes after the final end", br.len()))
 		}
 		in.Features |= w.features
-		in.Bodies = append(in.Bodies, Body{Code: br.buf, refs: w.refs})
+		in.Bodies = append(in.Bodies, Body{Code: br.buf, LocalsEnd: localsEnd, refs: w.refs, atomics: w.atomics})
 	}
 	return nil
 }
@@ -552,37 +568,45 @@ func (in *Info) decodeData(r *reader) error {
 	if err != nil {
 		return err
 	}
-	in.Data = n
 	w := &exprWalker{}
 	for i := 0; i < n; i++ {
 		flags, err := r.u32("data segment flags")
 		if err != nil {
 			return err
 		}
+		seg := DataSegment{Active: flags != 1}
 		switch flags {
 		case 0:
 		case 1:
 			in.Features |= FeatureBulkMemory
 		case 2:
 			in.Features |= FeatureMultiMemory
-			if _, err := r.u32("data memory index"); err != nil {
+			if seg.Memory, err = r.u32("data memory index"); err != nil {
 				return err
 			}
 		default:
 			return r.errorf("data segment %d: unknown flags %d", i, flags)
 		}
-		if flags != 1 {
-			if _, err := in.constExpr(r, w); err != nil {
+		if seg.Active {
+			expr, err := in.constExpr(r, w)
+			if err != nil {
 				return err
 			}
+			// i32.const v end
+			if er := newReader(expr, 0); len(expr) > 2 && expr[0] == 0x41 {
+				er.pos = 1
+				if v, err := er.sleb(32, "offset"); err == nil && er.len() == 1 && expr[er.pos] == 0x0b {
+					seg.Offset, seg.OffsetKnown = uint32(v), true
+				}
+			}
 		}
-		size, err := r.u32("data size")
-		if err != nil {
+		if seg.Size, err = r.u32("data size"); err != nil {
 			return err
 		}
-		if _, err := r.bytes(int(min(size, 1<<31)), "data bytes"); err != nil {
+		if _, err := r.bytes(int(min(seg.Size, 1<<31)), "data bytes"); err != nil {
 			return err
 		}
+		in.Data = append(in.Data, seg)
 	}
 	in.Features |= w.features
 	return nil

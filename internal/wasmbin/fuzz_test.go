@@ -12,7 +12,7 @@ import (
 func seedModules(f *testing.F) [][]byte {
 	var out [][]byte
 	if testtools.Find("wat2wasm") != "" {
-		out = append(out, testtools.Wat2Wasm(f, featuresWAT))
+		out = append(out, testtools.Wat2Wasm(f, featuresWAT), testtools.Wat2Wasm(f, atomicsWAT()))
 		wats, _ := filepath.Glob(filepath.Join("..", "..", "fixtures", "translate", "*.wat"))
 		for _, p := range wats {
 			src, err := os.ReadFile(p)
@@ -25,7 +25,10 @@ func seedModules(f *testing.F) [][]byte {
 }
 
 // FuzzDecode checks that no input makes the reader panic, and that whatever
-// it accepts survives an identity rewrite and a shifting rewrite.
+// it accepts survives an identity rewrite, atomics lowering and a
+// reordering rewrite. For CI prefer a count (-fuzztime 1000000x): Go 1.26's
+// fuzz coordinator can report a spurious "context deadline exceeded" when a
+// time budget ends (golang/go#75804).
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(nil))
 	f.Add(magic)
@@ -50,6 +53,24 @@ func FuzzDecode(f *testing.F) {
 		}
 		if !bytes.Equal(m.Encode(), b) {
 			t.Fatal("identity remap changed the bytes")
+		}
+		if lm, err := Parse(b); err == nil {
+			if _, err := lm.LowerAtomics(); err == nil {
+				out, err := Parse(lm.Encode())
+				if err != nil {
+					t.Fatalf("lowered module no longer parses: %v", err)
+				}
+				if lin, err := out.Decode(); err != nil {
+					t.Fatalf("lowered module no longer decodes: %v", err)
+				} else if lin.Features&FeatureThreads != 0 && len(lin.Memories) > 0 && !lin.Memories[0].Shared {
+					// shared memories keep the feature; atomics must be gone
+					for _, body := range lin.Bodies {
+						if len(body.atomics) > 0 {
+							t.Fatal("atomics left after lowering")
+						}
+					}
+				}
+			}
 		}
 		n := uint32(in.NumFunctions())
 		if err := m.RemapFunctions(func(i uint32) uint32 { return n - 1 - i }, map[uint32]string{0: "x"}); err != nil {

@@ -77,6 +77,15 @@ type funcRef struct {
 type exprWalker struct {
 	features Feature
 	refs     []funcRef
+	atomics  []atomicInstr
+}
+
+// atomicInstr locates one 0xfe instruction: [start, end) covers the prefix,
+// sub-opcode and immediates; memarg is the encoded memarg (nil for fence).
+type atomicInstr struct {
+	start, end int
+	sub        uint32
+	memarg     []byte
 }
 
 func (w *exprWalker) funcIndex(r *reader) error {
@@ -336,6 +345,7 @@ func (w *exprWalker) prefixFD(r *reader) error {
 
 func (w *exprWalker) prefixFE(r *reader) error {
 	w.features |= FeatureThreads
+	start := r.pos - 1
 	sub, err := r.u32("0xfe sub-opcode")
 	if err != nil {
 		return err
@@ -343,9 +353,15 @@ func (w *exprWalker) prefixFE(r *reader) error {
 	switch {
 	case sub == 3: // atomic.fence
 		_, err = r.byte("atomic.fence flags")
+		w.atomics = append(w.atomics, atomicInstr{start: start, end: r.pos, sub: sub})
 		return err
 	case sub <= 2 || (sub >= 0x10 && sub <= 0x4e):
-		return w.memarg(r)
+		m := r.pos
+		if err := w.memarg(r); err != nil {
+			return err
+		}
+		w.atomics = append(w.atomics, atomicInstr{start: start, end: r.pos, sub: sub, memarg: r.buf[m:r.pos]})
+		return nil
 	}
 	return r.errorf("unknown 0xfe sub-opcode %d", sub)
 }
