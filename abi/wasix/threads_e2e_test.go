@@ -103,6 +103,8 @@ func TestThreadsExit(t *testing.T) {
 		{mode: "i", code: 0, stdout: "28\n21\n28\n21\n16\n28\n71\n0\n21\n"},
 		{mode: "j", code: 0},
 		{mode: "k", code: 4, closeOn: true},
+		{mode: "n", code: 0, stdout: "nested\n"},
+		{mode: "s", code: 0, stdout: "signal\n10\n2\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.mode, func(t *testing.T) {
