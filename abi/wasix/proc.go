@@ -69,6 +69,7 @@ func threadSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sy
 	p := h.proc
 	p.mu.Lock()
 	p.tpending[tid] = append(p.tpending[tid], sig)
+	p.npending.Add(1)
 	p.mu.Unlock()
 	h.sys.Interrupt()
 	return sys.ESUCCESS

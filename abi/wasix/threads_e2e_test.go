@@ -44,6 +44,18 @@ func TestThreadsCounter(t *testing.T) {
 	})
 }
 
+// Many threads hammer one futex lock: a lost wake-up hangs (the test times
+// out), a broken lock loses increments.
+func TestThreadsFutexHammer(t *testing.T) {
+	wasm := fixtures.Build(t, "wat/thread_counter")
+	for i := 0; i < 3; i++ {
+		r := testrun.Run(t, wasm, testrun.Options{Args: []string{"200", "300"}})
+		if r.Err != nil || r.Code != 0 || r.Stdout != "60000\n0\n" {
+			t.Fatalf("code %d err %v stdout %q stderr %q", r.Code, r.Err, r.Stdout, r.Stderr)
+		}
+	}
+}
+
 func TestThreadsPingPong(t *testing.T) {
 	wasm := fixtures.Build(t, "wat/thread_pingpong")
 	for i := 0; i < 3; i++ {
