@@ -3,6 +3,7 @@ package wasix_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -110,8 +111,9 @@ func TestThreadsExit(t *testing.T) {
 		{mode: "e", code: 1, trap: true},
 		{mode: "f", code: 0, stdout: "alive\n"},
 		{mode: "g", code: 3, closeOn: true},
-		{mode: "h", code: 0, stdout: "3\n6\n", max: 4},
-		{mode: "h", code: 0, stdout: "16\n0\n"},
+		{mode: "h", code: 0, stdout: fmt.Sprintf("%d\n3\n6\n", min(runtime.GOMAXPROCS(0), 4)), max: 4},
+		{mode: "h", code: 0, stdout: "1\n0\n6\n", max: 1},
+		{mode: "h", code: 0, stdout: fmt.Sprintf("%d\n16\n0\n", runtime.GOMAXPROCS(0))},
 		{mode: "i", code: 0, stdout: "28\n21\n28\n21\n16\n28\n71\n0\n21\n"},
 		{mode: "j", code: 0},
 		{mode: "k", code: 4, closeOn: true},
