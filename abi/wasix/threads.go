@@ -212,8 +212,10 @@ func (t *Threads) spawn(e entry, params []api.ValueType) (uint32, sys.Errno) {
 		}
 		return 0, sys.EAGAIN
 	}
-	th.mod = mod
 	t.sys.ThreadIDs.Store(mod, tid)
+	t.mu.Lock()
+	th.mod = mod
+	t.mu.Unlock()
 	go t.run(th, e.name, e.args(tid))
 	return tid, sys.ESUCCESS
 }

@@ -83,6 +83,15 @@ func TestThreadsLocal2022(t *testing.T) {
 	}
 }
 
+// The earliest 2022 thread_spawn names the export the thread starts in.
+func TestThreadsSpawnByName2022(t *testing.T) {
+	wasm := fixtures.Build(t, "wat/thread_byname")
+	r := testrun.Run(t, wasm, testrun.Options{})
+	if r.Err != nil || r.Code != 0 || r.Stdout != "5\n7\n9\n8\n76\n76\n" {
+		t.Fatalf("code %d err %v stdout %q stderr %q", r.Code, r.Err, r.Stdout, r.Stderr)
+	}
+}
+
 func TestThreadsNoSharedMemory(t *testing.T) {
 	wasm := fixtures.Build(t, "wat/thread_noshared")
 	r := testrun.Run(t, wasm, testrun.Options{})
