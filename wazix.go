@@ -358,6 +358,14 @@ func SpawnsThreads(wasm []byte) bool {
 	if err != nil {
 		return false
 	}
+	// Only the imports matter: decoding the code would cost a lot more.
+	var secs []*wasmbin.Section
+	for _, sec := range m.Sections {
+		if sec.ID == wasmbin.SecType || sec.ID == wasmbin.SecImport {
+			secs = append(secs, sec)
+		}
+	}
+	m.Sections = secs
 	in, err := m.Decode()
 	if err != nil {
 		return false
