@@ -2,6 +2,7 @@ package wasix
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,9 @@ type Threads struct {
 	// values are dropped); set by Define.
 	onThreadEnd func(tid uint32)
 
+	exportsOnce sync.Once
+	exports     map[string]api.FunctionDefinition
+
 	mu       sync.Mutex
 	live     map[uint32]*thread
 	next     uint32
@@ -61,6 +65,12 @@ type Threads struct {
 	wg       sync.WaitGroup
 	mainDone chan struct{}
 }
+
+// threadConfig instantiates a thread: anonymous, without start functions
+// (the start section still runs). wazero's own system context is unused
+// (our host modules implement the system calls); giving it a random source
+// avoids seeding its default fake one, which was half of a spawn's cost.
+var threadConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(crand.Reader)
 
 // thread is one live guest thread.
 type thread struct {
@@ -154,6 +164,13 @@ func (t *Threads) Live() int {
 	return len(t.live)
 }
 
+// export returns the definition of the guest's exported function name.
+func (t *Threads) export(name string) (api.FunctionDefinition, bool) {
+	t.exportsOnce.Do(func() { t.exports = t.compiled.ExportedFunctions() })
+	f, ok := t.exports[name]
+	return f, ok
+}
+
 // alive reports whether tid is a live thread.
 func (t *Threads) alive(tid uint32) bool {
 	t.mu.Lock()
@@ -178,7 +195,7 @@ func (t *Threads) spawn(e entry, params []api.ValueType) (uint32, sys.Errno) {
 		t.warnf("wazix: the guest spawns a thread but has no shared memory (threads need a module that imports a shared memory, as built with -pthread / --shared-memory): refused with ENOTCAPABLE")
 		return 0, sys.ENOTCAPABLE
 	}
-	f, ok := t.compiled.ExportedFunctions()[e.name]
+	f, ok := t.export(e.name)
 	if !ok || !sameTypes(f.ParamTypes(), params) || len(f.ResultTypes()) != 0 {
 		return 0, sys.ENOTCAPABLE
 	}
@@ -204,7 +221,7 @@ func (t *Threads) spawn(e entry, params []api.ValueType) (uint32, sys.Errno) {
 	t.wg.Add(1)
 	t.mu.Unlock()
 
-	mod, err := t.rt.InstantiateModule(t.ctx, t.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	mod, err := t.rt.InstantiateModule(t.ctx, t.compiled, threadConfig)
 	if err != nil {
 		t.forget(th)
 		if !t.sys.Ended() {
@@ -368,7 +385,7 @@ func threadSpawnByName2022(h *host, _ context.Context, m api.Module, stack []uin
 	}
 	e := entry{name: name, args: func(uint32) []uint64 { return []uint64{userData & 0xFFFFFFFF, userData >> 32} }}
 	params := i32x2
-	if f, ok := h.threads.compiled.ExportedFunctions()[name]; ok && sameTypes(f.ParamTypes(), i64x1) {
+	if f, ok := h.threads.export(name); ok && sameTypes(f.ParamTypes(), i64x1) {
 		e.args = func(uint32) []uint64 { return []uint64{userData} }
 		params = i64x1
 	}
