@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -153,6 +154,27 @@ func TestThreadsExit(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A worker blocked reading a host pipe is woken by the process's end.
+func TestThreadsExitWhileReading(t *testing.T) {
+	wasm := fixtures.Build(t, "wat/thread_exit")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	checkGoroutines(t, func() {
+		start := time.Now()
+		r := testrun.Run(t, wasm, testrun.Options{Args: []string{"r"}, Stdin: pr})
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("took %v", d)
+		}
+		if r.Err != nil || r.Code != 5 || r.Stdout != "" {
+			t.Errorf("code %d err %v stdout %q stderr %q", r.Code, r.Err, r.Stdout, r.Stderr)
+		}
+	})
 }
 
 // A context canceled while threads are blocked ends them all.
