@@ -74,6 +74,12 @@ func TestThreadsWASIThreads(t *testing.T) {
 	if r.Err != nil || r.Code != 0 || r.Stdout != "40000\n" {
 		t.Fatalf("code %d err %v stdout %q stderr %q", r.Code, r.Err, r.Stdout, r.Stderr)
 	}
+	// Beyond the limit thread-spawn returns a negative errno (the guest
+	// exits 10 when a spawn returns <= 0).
+	r = testrun.Run(t, wasm, testrun.Options{MaxThreads: 2})
+	if r.Err != nil || r.Code != 10 || r.Stdout != "" {
+		t.Fatalf("max 2: code %d err %v stdout %q stderr %q", r.Code, r.Err, r.Stdout, r.Stderr)
+	}
 }
 
 func TestThreadsLocal2022(t *testing.T) {
