@@ -50,8 +50,8 @@ func procSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sys.
 // threadSignal is thread_signal(tid, sig) -> errno, used by raise(),
 // abort() and pthread_kill(). A signal to the calling thread is delivered
 // before the call returns; one to another live thread is queued for it
-// (delivered at its next WASIX call; a thread blocked in a wait is woken
-// with EINTR); an unknown thread is ESRCH.
+// (delivered at its next WASIX call; if it is blocked in a wait, that wait
+// returns EINTR, and no other thread's does); an unknown thread is ESRCH.
 func threadSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
 	tid, sig := uint32(stack[0]), uint32(stack[1])
 	if sig > sigMax {
@@ -71,7 +71,7 @@ func threadSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sy
 	p.tpending[tid] = append(p.tpending[tid], sig)
 	p.npending.Add(1)
 	p.mu.Unlock()
-	h.sys.Interrupt()
+	h.sys.InterruptThread(tid)
 	return sys.ESUCCESS
 }
 

@@ -261,6 +261,7 @@ func (t *Threads) forget(th *thread) {
 	t.mu.Lock()
 	delete(t.live, th.tid)
 	t.mu.Unlock()
+	t.sys.ThreadGone(th.tid)
 	if t.onThreadEnd != nil {
 		t.onThreadEnd(th.tid)
 	}

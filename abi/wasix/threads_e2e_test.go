@@ -135,6 +135,7 @@ func TestThreadsExit(t *testing.T) {
 		{mode: "k", code: 4, closeOn: true},
 		{mode: "n", code: 0, stdout: "nested\n"},
 		{mode: "s", code: 0, stdout: "signal\n10\n2\n"},
+		{mode: "q", code: 0, stdout: "0\n3\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.mode, func(t *testing.T) {

@@ -49,8 +49,12 @@ type System struct {
 
 	// intr is posted by Interrupt; blocking waits attach to it so that a
 	// signal raised asynchronously (an interval timer) interrupts them.
-	intr    *polling.Record
-	intrGen atomic.Uint64
+	// threadIntr counts the interrupts addressed to one thread (tid ->
+	// *atomic.Uint64), so that a signal for one thread interrupts only its
+	// waits.
+	intr       *polling.Record
+	intrGen    atomic.Uint64
+	threadIntr sync.Map
 
 	monoBase  int64 // host CLOCK_MONOTONIC at start, ns
 	startTime time.Time
@@ -154,12 +158,46 @@ func (s *System) Interrupt() {
 	s.intr.Post(polling.In)
 }
 
+// InterruptThread wakes the waits of guest thread tid, which then return
+// EINTR (a signal sent to that thread); other threads' waits go on.
+func (s *System) InterruptThread(tid uint32) {
+	c, _ := s.threadIntr.LoadOrStore(tid, new(atomic.Uint64))
+	c.(*atomic.Uint64).Add(1)
+	s.intr.Post(polling.In)
+}
+
+// ThreadGone forgets the interrupt count of a thread that ended.
+func (s *System) ThreadGone(tid uint32) { s.threadIntr.Delete(tid) }
+
 // InterruptRecord is the record blocking waits attach to, and
 // InterruptGen the counter that tells them whether they were interrupted.
 func (s *System) InterruptRecord() *polling.Record { return s.intr }
 
-// InterruptGen returns the number of interrupts so far.
+// InterruptGen returns the number of interrupts of the whole process so far.
 func (s *System) InterruptGen() uint64 { return s.intrGen.Load() }
+
+// InterruptGenOf returns the number of interrupts that concern the thread
+// whose instance is m: those of the whole process and those sent to it.
+// A blocking wait returns EINTR when it changes.
+func (s *System) InterruptGenOf(m api.Module) uint64 {
+	g := s.intrGen.Load()
+	if c, ok := s.threadIntr.Load(s.TidOf(m)); ok {
+		g += c.(*atomic.Uint64).Load()
+	}
+	return g
+}
+
+// MainTid is the id of the guest's main thread (WASIX: = the pid, 1).
+const MainTid = 1
+
+// TidOf returns the thread id of instance m: its entry in ThreadIDs, or the
+// main thread's.
+func (s *System) TidOf(m api.Module) uint32 {
+	if tid, ok := s.ThreadIDs.Load(m); ok {
+		return tid.(uint32)
+	}
+	return MainTid
+}
 
 // Closed reports whether Close was called.
 func (s *System) Closed() bool {
