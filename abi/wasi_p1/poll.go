@@ -137,7 +137,7 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 	for {
 		now := time.Now()
 		n := uint32(0)
-		idleHost := false
+		idleHost, fdFired := false, false
 		var earliest time.Time
 		for i := range subs {
 			s := &subs[i]
@@ -158,15 +158,17 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 				if fired, errno, nbytes, flags := fdReady(s); fired {
 					writeEvent(evBuf[n*eventSize:], s.userdata, errno, s.tag, nbytes, flags)
 					n++
+					fdFired = true
 				} else if !s.entry.File.Record().IsAlways() {
 					idleHost = true
 				}
 			}
 		}
-		if idleHost && !drained {
-			// Host events may be pending but not yet dispatched by the poller:
-			// dispatch them now and look again, so that this call sees what
-			// Linux's poll would see.
+		if idleHost && !fdFired && !drained {
+			// No fd is ready as far as the cached bits say, but host events
+			// may be pending and not yet dispatched by the poller: dispatch
+			// them now and look again, so that this call sees what Linux's
+			// poll would see (a zero timeout must not hide a ready fd).
 			drained = true
 			h.sys.Registry.Drain()
 			continue

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -228,4 +229,59 @@ func TestExitWhileBlocked(t *testing.T) {
 	if n := openFds(t); n > fdsBefore {
 		t.Errorf("fds: %d before, %d after", fdsBefore, n)
 	}
+}
+
+// TestNoGoroutineLeak cancels guests blocked in poll_oneoff (a sleeping Go
+// guest holding a listening socket) and checks that the goroutines the host
+// started are all gone afterwards.
+func TestNoGoroutineLeak(t *testing.T) {
+	wasm := fixtures.Build(t, "go/sleep")
+	settle := func() int {
+		n := runtime.NumGoroutine()
+		for i := 0; i < 100; i++ {
+			time.Sleep(10 * time.Millisecond)
+			m := runtime.NumGoroutine()
+			if m == n {
+				return n
+			}
+			n = m
+		}
+		return n
+	}
+	// Warm up once so that lazily started runtime goroutines are not counted.
+	for round := 0; round < 2; round++ {
+		before := settle()
+		for i := 0; i < 3; i++ {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			started := &firstWrite{ch: make(chan struct{})}
+			go func() {
+				testrun.Run(t, wasm, testrun.Options{Ctx: ctx, Args: []string{"forever"}, Listen: []string{"127.0.0.1:0"}, Stdout: started})
+				close(done)
+			}()
+			<-started.ch // the guest printed "sleeping": it is about to block
+			time.Sleep(50 * time.Millisecond)
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("canceled guest did not stop")
+			}
+		}
+		if after := settle(); round == 1 && after > before {
+			buf := make([]byte, 1<<16)
+			t.Errorf("goroutines: %d before, %d after\n%s", before, after, buf[:runtime.Stack(buf, true)])
+		}
+	}
+}
+
+// firstWrite closes ch at the first write.
+type firstWrite struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (f *firstWrite) Write(p []byte) (int, error) {
+	f.once.Do(func() { close(f.ch) })
+	return len(p), nil
 }

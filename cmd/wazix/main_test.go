@@ -240,3 +240,21 @@ func TestRunInterrupt(t *testing.T) {
 		})
 	}
 }
+
+// TestRunWASIX runs a WASIX guest through the CLI: wazix run recognises it
+// and provides wasix_32v1 with WASIX semantics.
+func TestRunWASIX(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "file"), []byte("f"), 0o644)
+	r := runCLI(t, strings.NewReader(""), "run", "--dir", dir+"::/data", fixtures.Path(t, "c/wasix_core"),
+		"level", "dup", "cwd", "exit2", "5")
+	if r.code != 5 {
+		t.Errorf("exit code %d, want 5 (stderr %s)", r.code, r.stderr)
+	}
+	for _, want := range []string{"level drained errno=0 n=0", "dup old-still-open=1", "cwd getcwd errno=0 len=9 path=/data/sub"} {
+		if !strings.Contains(r.stdout, want+"\n") {
+			t.Errorf("missing %q in:\n%s", want, r.stdout)
+		}
+	}
+}

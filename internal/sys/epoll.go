@@ -309,15 +309,20 @@ func (ep *Epoll) Wait(ctx context.Context, reg *polling.Registry, out []EpollEve
 			intr.Detach(w)
 		}
 	}()
+	drained := false
 	for {
-		if reg != nil {
-			reg.Drain()
-		}
 		_, recGen := ep.rec.Bits()
 		ep.mu.Lock()
 		n := ep.collectLocked(out, len(out), false)
 		pending := len(ep.ready) > 0
 		ep.mu.Unlock()
+		if n == 0 && !drained && reg != nil {
+			// Host events may be pending but not yet dispatched: dispatch
+			// them now and look again before deciding nothing is ready.
+			drained = true
+			reg.Drain()
+			continue
+		}
 		if !pending && n == 0 {
 			ep.rec.Clear(polling.In, recGen)
 		}
