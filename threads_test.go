@@ -17,10 +17,11 @@ import (
 
 func TestSpawnsThreads(t *testing.T) {
 	for name, want := range map[string]bool{
-		"wat/thread_counter": true,  // wasix_32v1.thread_spawn_v2
-		"wat/thread_wasi":    true,  // wasi.thread-spawn
-		"wat/thread_tls":     true,  // the 2022 five-argument thread_spawn
-		"wat/hello":          false, // preview1 only
+		"wat/thread_counter":  true,  // wasix_32v1.thread_spawn_v2
+		"wat/thread_wasi":     true,  // wasi.thread-spawn
+		"wat/thread_tls":      true,  // the 2022 five-argument thread_spawn
+		"wat/thread_wasi_old": true,  // wasi.thread_spawn
+		"wat/hello":           false, // preview1 only
 	} {
 		if got := wazix.SpawnsThreads(fixtures.Build(t, name)); got != want {
 			t.Errorf("%s: SpawnsThreads = %v, want %v", name, got, want)

@@ -372,7 +372,7 @@ func SpawnsThreads(wasm []byte) bool {
 	}
 	for _, im := range in.Imports {
 		switch {
-		case im.Module == compat.ModuleWASIThreads && im.Name == compat.ThreadSpawn.Name,
+		case im.Module == compat.ModuleWASIThreads && (im.Name == compat.ThreadSpawn.Name || im.Name == compat.ThreadSpawnOldName),
 			im.Module == compat.ModuleWASIX32 && (im.Name == "thread_spawn" || im.Name == "thread_spawn_v2"):
 			return true
 		}

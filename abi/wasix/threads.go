@@ -407,24 +407,25 @@ func threadJoin(h *host, ctx context.Context, m api.Module, stack []uint64) sys.
 }
 
 // InstantiateWASIThreads adds the wasi-threads module ("wasi", with
-// thread-spawn) to rt, spawning through th.
+// thread-spawn, also under its older name thread_spawn) to rt, spawning
+// through th.
 func InstantiateWASIThreads(ctx context.Context, rt wazero.Runtime, s *sys.System, th *Threads) error {
 	f := compat.ThreadSpawn
-	_, err := rt.NewHostModuleBuilder(compat.ModuleWASIThreads).
-		NewFunctionBuilder().
-		WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
-			tid, errno := th.spawn(startEntry(uint32(stack[0])), i32x2)
-			if errno != sys.ESUCCESS {
-				if s.Ended() {
-					wasi_p1.StopIfCanceled(ctx, s, m)
-				}
-				stack[0] = uint64(uint32(-int32(errno)))
-				return
+	spawn := api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
+		tid, errno := th.spawn(startEntry(uint32(stack[0])), i32x2)
+		if errno != sys.ESUCCESS {
+			if s.Ended() {
+				wasi_p1.StopIfCanceled(ctx, s, m)
 			}
-			stack[0] = uint64(tid)
-		}), f.Params, f.Results).
-		WithName(f.Name).
-		Export(f.Name).
-		Instantiate(ctx)
+			stack[0] = uint64(uint32(-int32(errno)))
+			return
+		}
+		stack[0] = uint64(tid)
+	})
+	b := rt.NewHostModuleBuilder(compat.ModuleWASIThreads)
+	for _, name := range []string{f.Name, compat.ThreadSpawnOldName} {
+		b.NewFunctionBuilder().WithGoModuleFunction(spawn, f.Params, f.Results).WithName(name).Export(name)
+	}
+	_, err := b.Instantiate(ctx)
 	return err
 }

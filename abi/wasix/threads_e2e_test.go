@@ -82,6 +82,15 @@ func TestThreadsWASIThreads(t *testing.T) {
 	}
 }
 
+// wasi-threads' spawn function under its first name, wasi.thread_spawn.
+func TestThreadsWASIThreadsOldName(t *testing.T) {
+	wasm := fixtures.Build(t, "wat/thread_wasi_old")
+	r := testrun.Run(t, wasm, testrun.Options{})
+	if r.Err != nil || r.Code != 0 || r.Stdout != "ok\n" {
+		t.Fatalf("code %d err %v stdout %q stderr %q", r.Code, r.Err, r.Stdout, r.Stderr)
+	}
+}
+
 func TestThreadsLocal2022(t *testing.T) {
 	wasm := fixtures.Build(t, "wat/thread_tls")
 	r := testrun.Run(t, wasm, testrun.Options{})
