@@ -186,10 +186,10 @@ type entry struct {
 
 // spawn starts a thread at e and returns its id. Errors: ENOTCAPABLE when
 // the guest has no shared memory or lacks the entry export, EAGAIN beyond
-// the thread limit or when the process is ending.
+// the thread limit, EINTR when the process is ending (the caller stops).
 func (t *Threads) spawn(e entry, params []api.ValueType) (uint32, sys.Errno) {
-	if t.sys.Ended() {
-		return 0, sys.EAGAIN
+	if t.sys.Ended() || t.ctx.Err() != nil {
+		return 0, sys.EINTR
 	}
 	if !t.shared {
 		t.warnf("wazix: the guest spawns a thread but has no shared memory (threads need a module that imports a shared memory, as built with -pthread / --shared-memory): refused with ENOTCAPABLE")
@@ -224,9 +224,10 @@ func (t *Threads) spawn(e entry, params []api.ValueType) (uint32, sys.Errno) {
 	mod, err := t.rt.InstantiateModule(t.ctx, t.compiled, threadConfig)
 	if err != nil {
 		t.forget(th)
-		if !t.sys.Ended() {
-			t.warnf("wazix: thread_spawn: instantiating thread %d: %v", tid, err)
+		if t.sys.Ended() || t.ctx.Err() != nil {
+			return 0, sys.EINTR
 		}
+		t.warnf("wazix: thread_spawn: instantiating thread %d: %v", tid, err)
 		return 0, sys.EAGAIN
 	}
 	t.sys.ThreadIDs.Store(mod, tid)
@@ -414,8 +415,9 @@ func InstantiateWASIThreads(ctx context.Context, rt wazero.Runtime, s *sys.Syste
 	spawn := api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
 		tid, errno := th.spawn(startEntry(uint32(stack[0])), i32x2)
 		if errno != sys.ESUCCESS {
-			if s.Ended() {
-				wasi_p1.StopIfCanceled(ctx, s, m)
+			if errno == sys.EINTR {
+				wasi_p1.StopIfCanceled(ctx, s, m) // the process is ending
+				errno = sys.EAGAIN
 			}
 			stack[0] = uint64(uint32(-int32(errno)))
 			return
