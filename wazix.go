@@ -307,11 +307,12 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 	if h.threads == nil { // nothing ran
 		return 1, err
 	}
-	h.threads.MainDone()
 	// The main thread's end is the process's end, unless another thread
-	// ended it first.
+	// ended it first. End first: a thread joining main must see the
+	// process ended when its join returns.
 	code, err := mainStatus(err)
 	h.sys.End(code, err)
+	h.threads.MainDone()
 	h.waitThreads()
 	if mod != nil {
 		_ = mod.Close(ctx)
