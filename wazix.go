@@ -25,6 +25,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -35,6 +36,7 @@ import (
 	"github.com/wazix/wazix/abi/wasix"
 	"github.com/wazix/wazix/compat"
 	"github.com/wazix/wazix/internal/sys"
+	"github.com/wazix/wazix/internal/wasmbin"
 )
 
 // Config describes the process a guest runs in: arguments, environment,
@@ -49,6 +51,7 @@ type Config struct {
 	dirs    []preopen
 	listens []string
 	maxFds  int
+	maxThr  int
 
 	allowClockSet bool
 }
@@ -96,6 +99,10 @@ func (c *Config) WithListen(addr string) *Config { c.listens = append(c.listens,
 // WithMaxFds limits how many fds the guest may hold open (default 65536).
 func (c *Config) WithMaxFds(n int) *Config { c.maxFds = n; return c }
 
+// WithMaxThreads limits how many threads the guest may have alive at once,
+// the main thread included (default 512); spawning more fails with EAGAIN.
+func (c *Config) WithMaxThreads(n int) *Config { c.maxThr = n; return c }
+
 // WithClockSet lets a WASIX guest set its realtime clock with clock_time_set
 // (otherwise EPERM). Only the guest's own view changes, never the host's.
 func (c *Config) WithClockSet(allow bool) *Config { c.allowClockSet = allow; return c }
@@ -106,7 +113,9 @@ func (c *Config) WithClockSet(allow bool) *Config { c.allowClockSet = allow; ret
 // A guest blocked in a wazix host call (poll_oneoff, a blocking read or
 // accept) stops as soon as its context is done. To also interrupt a guest
 // that computes without calling the host, add WithCloseOnContextDone(true);
-// it is off by default because it slows Go guests several times.
+// it is off by default because it slows Go guests several times. Turn it on
+// for guests that spawn threads (see SpawnsThreads): when one thread exits
+// or traps, the others are then stopped even while they compute.
 func NewRuntimeConfig() wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().
 		WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesThreads)
@@ -117,6 +126,9 @@ func NewRuntimeConfig() wazero.RuntimeConfig {
 type Host struct {
 	sys       *sys.System
 	listeners []string
+	maxThr    int
+	stderr    io.Writer
+	threads   *wasix.Threads // set by InstantiateModule
 }
 
 // Instantiate creates the process state described by c and adds the host
@@ -127,7 +139,7 @@ func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, err
 	if err != nil {
 		return nil, fmt.Errorf("wazix: %w", err)
 	}
-	h := &Host{sys: s}
+	h := &Host{sys: s, maxThr: c.maxThr, stderr: c.stderr}
 	if err := h.setup(c); err != nil {
 		s.Close()
 		return nil, err
@@ -233,8 +245,13 @@ func stdioFile(s *sys.System, std any) (sys.File, error) {
 // ListenAddrs returns the bound addresses of the preopened sockets, in fd order.
 func (h *Host) ListenAddrs() []string { return append([]string(nil), h.listeners...) }
 
-// Close closes every fd of the guest and stops the readiness registry.
+// Close ends the guest process if it still runs (stopping its threads),
+// closes every fd of the guest and stops the readiness registry.
 func (h *Host) Close(context.Context) error {
+	if h.threads != nil {
+		h.sys.End(0, nil)
+		h.waitThreads()
+	}
 	h.sys.Close()
 	return nil
 }
@@ -277,22 +294,94 @@ func CheckImports(compiled wazero.CompiledModule) []string {
 // returns its exit code: the code passed to proc_exit, or 0 when _start
 // returns. A trap or a failed instantiation is returned as an error.
 // Call Run (or InstantiateModule) once per Host.
+//
+// Threads: a guest that imports a shared memory may spawn threads
+// (wasix_32v1 thread_spawn in either ABI generation, wasi.thread-spawn);
+// each is a new instance of compiled over the same memory. proc_exit from
+// any thread ends the process with its code, a trap in any thread ends it
+// with the trap as the error (exit code 1), and the main thread returning
+// ends it with 0. Run returns once every thread has stopped: threads blocked
+// in the host are woken; threads that compute without calling the host stop
+// only if the runtime was configured WithCloseOnContextDone(true), otherwise
+// Run gives up on them after a grace period of a few seconds and says so on
+// stderr.
 func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) (uint32, error) {
 	mod, err := h.InstantiateModule(ctx, rt, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions("_start"))
-	if mod != nil {
-		defer mod.Close(ctx)
-	}
-	if err != nil {
-		var exit *wsys.ExitError
-		if errors.As(err, &exit) {
-			if exit.ExitCode() == wsys.ExitCodeContextCanceled || exit.ExitCode() == wsys.ExitCodeDeadlineExceeded {
-				return exit.ExitCode(), err
-			}
-			return exit.ExitCode(), nil
-		}
+	if h.threads == nil { // nothing ran
 		return 1, err
 	}
-	return 0, nil
+	// The main thread's end is the process's end, unless another thread
+	// ended it first. End first: a thread joining main must see the
+	// process ended when its join returns.
+	code, err := mainStatus(err)
+	h.sys.End(code, err)
+	h.threads.MainDone()
+	h.waitThreads()
+	if mod != nil {
+		_ = mod.Close(ctx)
+	}
+	code, err, _ = h.sys.ExitStatus()
+	return code, err
+}
+
+// threadGrace is how long the host waits for the other threads after the
+// process ended.
+const threadGrace = 3 * time.Second
+
+// waitThreads waits for the guest's threads to stop after the process ended.
+func (h *Host) waitThreads() {
+	if h.threads == nil {
+		return
+	}
+	if !h.threads.Wait(threadGrace) && h.stderr != nil {
+		fmt.Fprintf(h.stderr, "wazix: %d guest threads did not stop within %v of the exit (computing without host calls; see NewRuntimeConfig)\n",
+			h.threads.Live(), threadGrace)
+	}
+}
+
+// mainStatus turns the result of running _start into an exit code and error.
+func mainStatus(err error) (uint32, error) {
+	if err == nil {
+		return 0, nil
+	}
+	var exit *wsys.ExitError
+	if errors.As(err, &exit) {
+		if exit.ExitCode() == wsys.ExitCodeContextCanceled || exit.ExitCode() == wsys.ExitCodeDeadlineExceeded {
+			return exit.ExitCode(), err
+		}
+		return exit.ExitCode(), nil
+	}
+	return 1, err
+}
+
+// SpawnsThreads reports whether the module in wasm can spawn threads: it
+// imports wasi.thread-spawn or a wasix_32v1 thread_spawn form. Runtimes for
+// such guests should be configured WithCloseOnContextDone(true).
+func SpawnsThreads(wasm []byte) bool {
+	m, err := wasmbin.Parse(wasm)
+	if err != nil {
+		return false
+	}
+	// Only the imports matter: decoding the code would cost a lot more.
+	var secs []*wasmbin.Section
+	for _, sec := range m.Sections {
+		if sec.ID == wasmbin.SecType || sec.ID == wasmbin.SecImport {
+			secs = append(secs, sec)
+		}
+	}
+	m.Sections = secs
+	in, err := m.Decode()
+	if err != nil {
+		return false
+	}
+	for _, im := range in.Imports {
+		switch {
+		case im.Module == compat.ModuleWASIThreads && (im.Name == compat.ThreadSpawn.Name || im.Name == compat.ThreadSpawnOldName),
+			im.Module == compat.ModuleWASIX32 && (im.Name == "thread_spawn" || im.Name == "thread_spawn_v2"):
+			return true
+		}
+	}
+	return false
 }
 
 // InstantiateModule provides what the guest's imports ask for and
@@ -304,15 +393,23 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 // from preview1's; for a wasi-threads guest the wasi module; and it provides
 // the memory the guest imports (shared when it has a maximum, as threaded
 // WASIX binaries import env.memory).
+//
+// The module runs as the guest's main thread; threads it spawns are new
+// instances of compiled (see Run). Closing the Host ends them.
 func (h *Host) InstantiateModule(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig) (api.Module, error) {
 	if missing := CheckImports(compiled); len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
 	}
+	if h.threads != nil {
+		return nil, errors.New("wazix: the Host already runs a guest")
+	}
 	imports := importsOf(compiled)
 	det := compat.Detect(imports)
+	th := wasix.NewThreads(ctx, h.sys, rt, compiled, h.maxThr, h.stderr)
+	h.threads = th
 	if det.Flavour == compat.FlavourWASIX {
 		b := rt.NewHostModuleBuilder(wasix.ModuleName)
-		if err := wasix.Define(b, h.sys, imports); err != nil {
+		if err := wasix.Define(b, h.sys, imports, th); err != nil {
 			return nil, err
 		}
 		if _, err := b.Instantiate(ctx); err != nil {
@@ -320,7 +417,7 @@ func (h *Host) InstantiateModule(ctx context.Context, rt wazero.Runtime, compile
 		}
 	}
 	if det.WASIThreads {
-		if err := wasix.InstantiateWASIThreads(ctx, rt, h.sys); err != nil {
+		if err := wasix.InstantiateWASIThreads(ctx, rt, h.sys, th); err != nil {
 			return nil, fmt.Errorf("wazix: %w", err)
 		}
 	}
@@ -335,7 +432,7 @@ func (h *Host) InstantiateModule(ctx context.Context, rt wazero.Runtime, compile
 			return nil, fmt.Errorf("wazix: providing memory %s.%s: %w", mod, name, err)
 		}
 	}
-	return rt.InstantiateModule(ctx, compiled, cfg)
+	return rt.InstantiateModule(th.Context(), compiled, cfg)
 }
 
 // memoryModule is a module that defines one memory with the given limits

@@ -102,7 +102,7 @@ func Detect(imports []Import) Detection {
 			// The 64-bit tables are not described here (pointer widths differ).
 			continue
 		case ModuleWASIThreads:
-			if im.Name == ThreadSpawn.Name {
+			if im.Name == ThreadSpawn.Name || im.Name == ThreadSpawnOldName {
 				d.WASIThreads = true
 				d.SpawnsThreads = true
 			}

@@ -185,9 +185,15 @@ var (
 	// or dropped.
 	WASIX2022 = parseTable(ModuleWASIX32, Generation2022, wasix2022Sigs)
 	// ThreadSpawn is wasi-threads' wasi.thread-spawn(start_arg) -> tid or -errno.
+	// Binaries from before the proposal renamed it (early 2023) import it as
+	// wasi.thread_spawn (ThreadSpawnOldName), with the same signature.
 	ThreadSpawn = Func{Module: ModuleWASIThreads, Name: "thread-spawn",
 		Params: []api.ValueType{api.ValueTypeI32}, Results: []api.ValueType{api.ValueTypeI32}}
 )
+
+// ThreadSpawnOldName is the name wasi-threads' spawn function had before it
+// became thread-spawn.
+const ThreadSpawnOldName = "thread_spawn"
 
 // wasixPreview1 is Preview1 as re-exported under wasix_32v1.
 func wasixPreview1() []Func {
@@ -258,8 +264,10 @@ func Lookup(module, name string) []Func {
 			}
 		}
 	case ModuleWASIThreads:
-		if name == ThreadSpawn.Name {
-			out = append(out, ThreadSpawn)
+		if name == ThreadSpawn.Name || name == ThreadSpawnOldName {
+			f := ThreadSpawn
+			f.Name = name
+			out = append(out, f)
 		}
 	}
 	return out

@@ -148,7 +148,8 @@ func fdParams(name string) []int {
 
 // stubBehaviour returns what the stub for module.name does.
 func stubBehaviour(module, name string, results []wasmbin.ValType) (string, func(f *funcBuilder)) {
-	if module == compat.ModuleWASIThreads && name == "thread-spawn" && len(results) == 1 && results[0] == i32 {
+	if module == compat.ModuleWASIThreads && (name == compat.ThreadSpawn.Name || name == compat.ThreadSpawnOldName) &&
+		len(results) == 1 && results[0] == i32 {
 		// wasi-libc turns any negative result into EAGAIN: pthread_create fails cleanly.
 		return "returns -6", func(f *funcBuilder) { f.i32(-6) }
 	}

@@ -133,8 +133,13 @@ func Define(b wazero.HostModuleBuilder, s *sys.System, unstable bool, skip map[s
 		} else {
 			results = []api.ValueType{i32}
 			gf = func(ctx context.Context, m api.Module, stack []uint64) {
+				if s.Ended() {
+					// Another thread ended the process: this one stops
+					// before doing anything more.
+					h.stopIfCanceled(ctx, m)
+				}
 				errno := d.fn(h, ctx, m, stack)
-				if errno == sys.EINTR || errno == sys.ECANCELED {
+				if errno == sys.EINTR || errno == sys.ECANCELED || s.Ended() {
 					h.stopIfCanceled(ctx, m)
 				}
 				stack[0] = uint64(errno)
@@ -161,7 +166,9 @@ func (h *host) stopIfCanceled(ctx context.Context, m api.Module) {
 		code = wsys.ExitCodeDeadlineExceeded
 	case ctx.Err() != nil:
 		code = wsys.ExitCodeContextCanceled
-	case h.sys != nil && h.sys.Closed():
+	case h.sys != nil && (h.sys.Closed() || h.sys.Ended()):
+		// The process ended (another thread exited or trapped): this
+		// thread stops; the process's exit status is what End recorded.
 		code = wsys.ExitCodeContextCanceled
 	default:
 		return

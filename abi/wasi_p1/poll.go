@@ -86,7 +86,7 @@ func pollOneoff(h *host, ctx context.Context, m api.Module, stack []uint64) sys.
 		h.decodeSubscription(raw[uint64(i)*size:], &subs[i])
 	}
 	// Decode into a private copy, then compute, then write: in and out may overlap.
-	n, errno := h.pollWait(ctx, subs, evBuf)
+	n, errno := h.pollWait(ctx, m, subs, evBuf)
 	if errno != sys.ESUCCESS {
 		return errno
 	}
@@ -120,9 +120,9 @@ func (h *host) decodeSubscription(b []byte, s *subscription) {
 // pollWait fills evBuf with the events of the subscriptions that fired and
 // returns how many there are, blocking until at least one fires. It
 // returns EINTR when a signal or the guest's cancellation interrupts the wait.
-func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) (uint32, sys.Errno) {
+func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, evBuf []byte) (uint32, sys.Errno) {
 	var w *polling.Waiter
-	intrGen := h.sys.InterruptGen()
+	intrGen := h.sys.InterruptGenOf(m)
 	defer func() {
 		if w != nil {
 			for i := range subs {
@@ -176,7 +176,7 @@ func (h *host) pollWait(ctx context.Context, subs []subscription, evBuf []byte) 
 		if n > 0 {
 			return n, sys.ESUCCESS
 		}
-		if h.sys.InterruptGen() != intrGen {
+		if h.sys.InterruptGenOf(m) != intrGen {
 			return 0, sys.EINTR // a signal arrived: the guest handles it first
 		}
 		if w == nil {

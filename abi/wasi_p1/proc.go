@@ -11,10 +11,12 @@ import (
 	"github.com/wazix/wazix/internal/sys"
 )
 
-// procExit is proc_exit(rval: exitcode). It does not return: the module is
-// closed with the code and the call unwinds with a sys.ExitError.
-func procExit(_ *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+// procExit is proc_exit(rval: exitcode). It does not return: the process
+// ends with the code (every thread stops), the module is closed with the code
+// and the call unwinds with a sys.ExitError.
+func procExit(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
 	code := u32(stack[0])
+	h.sys.End(code, nil)
 	_ = m.CloseWithExitCode(ctx, code)
 	panic(wsys.NewExitError(code))
 }

@@ -161,7 +161,7 @@ func epollWait(h *host, ctx context.Context, m api.Module, stack []uint64) sys.E
 		out = make([]sys.EpollEvent, min(int(maxEvents), maxEpollEvents))
 	}
 	out = out[:min(int(maxEvents), len(out))]
-	n, errno := ep.Wait(ctx, h.sys.Registry, out, deadline, h.sys.InterruptRecord(), h.sys.InterruptGen)
+	n, errno := ep.Wait(ctx, h.sys.Registry, out, deadline, h.sys.InterruptRecord(), func() uint64 { return h.sys.InterruptGenOf(m) })
 	if errno != sys.ESUCCESS {
 		return errno
 	}

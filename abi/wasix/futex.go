@@ -12,22 +12,44 @@ import (
 )
 
 // futexes are the host-side wait queues of one process, keyed by the byte
-// offset of the futex word in the shared memory. Checking the word and
-// queueing happen under the same lock that wakers take, so a wake that
-// follows the guest's store to the word is never lost.
+// offset of the futex word in the shared memory, in shards by address so
+// that threads using unrelated futexes do not contend on one lock.
 type futexes struct {
+	shards [futexShards]futexShard
+}
+
+const futexShards = 64
+
+// futexShard holds the queues of the addresses that hash to it. Checking
+// the word and queueing happen under the same lock that wakers of that
+// address take, so a wake that follows the guest's store to the word is
+// never lost.
+type futexShard struct {
 	mu     sync.Mutex
 	queues map[uint32][]*futexWaiter
+}
+
+func newFutexes() *futexes {
+	f := &futexes{}
+	for i := range f.shards {
+		f.shards[i].queues = map[uint32][]*futexWaiter{}
+	}
+	return f
+}
+
+// shard returns the shard of addr (4-aligned: the low bits carry nothing).
+func (f *futexes) shard(addr uint32) *futexShard {
+	return &f.shards[(addr>>2)%futexShards]
 }
 
 type futexWaiter struct {
 	ch chan struct{} // closed when woken
 }
 
-func (f *futexes) queue(addr uint32) []*futexWaiter { return f.queues[addr] }
+func (f *futexShard) queue(addr uint32) []*futexWaiter { return f.queues[addr] }
 
 // remove drops w from addr's queue; false if a waker already took it.
-func (f *futexes) remove(addr uint32, w *futexWaiter) bool {
+func (f *futexShard) remove(addr uint32, w *futexWaiter) bool {
 	q := f.queues[addr]
 	for i, x := range q {
 		if x == w {
@@ -45,19 +67,25 @@ func (f *futexes) remove(addr uint32, w *futexWaiter) bool {
 
 // wake wakes up to n waiters on addr and returns how many.
 func (f *futexes) wake(addr uint32, n int) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	sh := f.shard(addr)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.wake(addr, n)
+}
+
+func (f *futexShard) wake(addr uint32, n int) int {
 	q := f.queues[addr]
 	if n > len(q) {
 		n = len(q)
 	}
-	for _, w := range q[:n] {
+	for i, w := range q[:n] {
 		close(w.ch)
+		q[i] = nil // not retained by the slice that stays
 	}
 	if n == len(q) {
 		delete(f.queues, addr)
 	} else {
-		f.queues[addr] = append([]*futexWaiter(nil), q[n:]...)
+		f.queues[addr] = q[n:]
 	}
 	return n
 }
@@ -94,7 +122,7 @@ func futexWait(h *host, ctx context.Context, m api.Module, stack []uint64) sys.E
 		defer t.Stop()
 		timeout = t.C
 	}
-	f := h.proc.futex
+	f := h.proc.futex.shard(addr)
 	f.mu.Lock()
 	if v, _ := mem.ReadUint32Le(addr); v != expected {
 		f.mu.Unlock()

@@ -53,6 +53,10 @@ var impls = map[string]fn{
 	"proc_signals_get":       procSignalsGet,
 	"proc_snapshot":          procSnapshot,
 	"thread_signal":          threadSignal,
+	// thread spawning (threads.go)
+	"thread_spawn_v2": threadSpawnV2,
+	"thread_spawn":    threadSpawnV2,
+	"thread_join":     threadJoin,
 	// threads and time (thread.go)
 	"thread_sleep":       threadSleep,
 	"thread_id":          threadID,
@@ -87,15 +91,18 @@ func errnoOfUnimplemented(name string) sys.Errno {
 
 // host binds the functions to one system and one process.
 type host struct {
-	sys  *sys.System
-	proc *process
+	sys     *sys.System
+	proc    *process
+	threads *Threads
 }
 
 // Define adds every wasix_32v1 function bound to s to b. imports are the
 // guest's imports: where the guest imports an older form of a function (the
-// 2022 ABI), that form is defined instead of the current one.
-func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import) error {
-	h := &host{sys: s, proc: newProcess(s)}
+// 2022 ABI), that form is defined instead of the current one. Threads are
+// spawned through th.
+func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, th *Threads) error {
+	h := &host{sys: s, proc: newProcess(s), threads: th}
+	th.onThreadEnd = h.proc.threadEnded
 	s.WASIX = true
 	s.Raise = h.raise
 
@@ -140,6 +147,14 @@ func isPreview1(name string) bool {
 // function, delivering pending signals after each call.
 func (h *host) wrap(f compat.Func) api.GoModuleFunc {
 	if f.Generation == compat.Generation2022 {
+		if f.Name == "thread_spawn" {
+			// Two five-argument shapes: (name, len, user_data, ...) and
+			// (user_data, stack_base, stack_start, ...).
+			if f.Params[0] == api.ValueTypeI64 {
+				return h.errnoFunc(threadSpawn2022)
+			}
+			return h.errnoFunc(threadSpawnByName2022)
+		}
 		if impl, ok := impls2022[f.Name]; ok {
 			return h.errnoFunc(impl)
 		}
@@ -163,8 +178,13 @@ func (h *host) wrap(f compat.Func) api.GoModuleFunc {
 
 func (h *host) errnoFunc(impl fn) api.GoModuleFunc {
 	return func(ctx context.Context, m api.Module, stack []uint64) {
+		if h.sys.Ended() {
+			// Another thread ended the process: this one stops before
+			// doing anything more.
+			wasi_p1.StopIfCanceled(ctx, h.sys, m)
+		}
 		errno := impl(h, ctx, m, stack)
-		if errno == sys.EINTR || errno == sys.ECANCELED {
+		if errno == sys.EINTR || errno == sys.ECANCELED || h.sys.Ended() {
 			wasi_p1.StopIfCanceled(ctx, h.sys, m)
 		}
 		h.deliverPending(ctx, m)

@@ -11,9 +11,11 @@ import (
 	"github.com/wazix/wazix/internal/sys"
 )
 
-// procExit2 is proc_exit2(code: exitcode). Without vfork it is proc_exit.
-func procExit2(_ *host, ctx context.Context, m api.Module, stack []uint64) {
+// procExit2 is proc_exit2(code: exitcode). Without vfork it is proc_exit:
+// from any thread it ends the process.
+func procExit2(h *host, ctx context.Context, m api.Module, stack []uint64) {
 	code := uint32(stack[0])
+	h.sys.End(code, nil)
 	_ = m.CloseWithExitCode(ctx, code)
 	panic(wsys.NewExitError(code))
 }
@@ -45,11 +47,32 @@ func procSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sys.
 	return h.raise(ctx, m, sig)
 }
 
-// threadSignal is thread_signal(tid, sig) -> errno, used by raise() and
-// abort(). The signal is delivered to the process; with one thread that is
-// the caller, before the call returns.
+// threadSignal is thread_signal(tid, sig) -> errno, used by raise(),
+// abort() and pthread_kill(). A signal to the calling thread is delivered
+// before the call returns; one to another live thread is queued for it
+// (delivered at its next WASIX call; if it is blocked in a wait, that wait
+// returns EINTR, and no other thread's does); an unknown thread is ESRCH.
 func threadSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
-	return h.raise(ctx, m, uint32(stack[1]))
+	tid, sig := uint32(stack[0]), uint32(stack[1])
+	if sig > sigMax {
+		return sys.EINVAL
+	}
+	if tid == h.tidOf(m) {
+		return h.raise(ctx, m, sig)
+	}
+	if !h.threads.alive(tid) {
+		return sys.ESRCH
+	}
+	if sig == 0 {
+		return sys.ESUCCESS
+	}
+	p := h.proc
+	p.mu.Lock()
+	p.tpending[tid] = append(p.tpending[tid], sig)
+	p.npending.Add(1)
+	p.mu.Unlock()
+	h.sys.InterruptThread(tid)
+	return sys.ESUCCESS
 }
 
 // procRaiseInterval is proc_raise_interval(sig, interval: timestamp, repeat: bool) -> errno,

@@ -3,6 +3,7 @@ package wasix
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -20,7 +21,12 @@ type process struct {
 	cwd     string // absolute guest path
 	handler string // export called with (sig) to deliver a signal; "" = none
 	pending []uint32
-	timers  map[uint32]*time.Timer
+	// tpending are the signals sent to one thread (thread_signal), by tid.
+	tpending map[uint32][]uint32
+	// npending counts the queued signals (pending and tpending), so that
+	// the check after every WASIX call takes no lock when there are none.
+	npending atomic.Int32
+	timers   map[uint32]*time.Timer
 
 	futex *futexes
 	tty   ttyState
@@ -33,8 +39,8 @@ type process struct {
 
 func newProcess(s *sys.System) *process {
 	p := &process{sys: s, cwd: "/", timers: map[uint32]*time.Timer{},
-		futex:   &futexes{queues: map[uint32][]*futexWaiter{}},
-		tlsKeys: map[uint32]uint64{}, tls: map[tlsKey]uint64{}}
+		futex:   newFutexes(),
+		tlsKeys: map[uint32]uint64{}, tls: map[tlsKey]uint64{}, tpending: map[uint32][]uint32{}}
 	s.OnClose(func() {
 		p.mu.Lock()
 		for sig, t := range p.timers {
@@ -75,20 +81,43 @@ func (h *host) raise(ctx context.Context, m api.Module, sig uint32) sys.Errno {
 func (p *process) queue(sig uint32) {
 	p.mu.Lock()
 	p.pending = append(p.pending, sig)
+	p.npending.Add(1)
 	p.mu.Unlock()
+}
+
+// threadEnded drops what belonged to thread tid: its thread-local values
+// and the signals still queued for it.
+func (p *process) threadEnded(tid uint32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.npending.Add(-int32(len(p.tpending[tid])))
+	delete(p.tpending, tid)
+	for k := range p.tls {
+		if k.tid == tid {
+			delete(p.tls, k)
+		}
+	}
 }
 
 // deliverPending delivers queued signals (from timers or other threads).
 func (h *host) deliverPending(ctx context.Context, m api.Module) {
 	p := h.proc
-	p.mu.Lock()
-	if len(p.pending) == 0 {
-		p.mu.Unlock()
+	if p.npending.Load() == 0 {
 		return
 	}
+	p.mu.Lock()
 	sigs := p.pending
 	p.pending = nil
+	if len(p.tpending) > 0 {
+		tid := h.tidOf(m)
+		sigs = append(sigs, p.tpending[tid]...)
+		delete(p.tpending, tid)
+	}
+	p.npending.Add(-int32(len(sigs)))
 	p.mu.Unlock()
+	if len(sigs) == 0 {
+		return
+	}
 	for _, sig := range sigs {
 		h.deliver(ctx, m, sig)
 	}
@@ -112,6 +141,7 @@ func (h *host) deliver(ctx context.Context, m api.Module, sig uint32) {
 	switch sig {
 	case sigINT, sigQUIT, sigKILL, sigABRT, sigPIPE, sigTERM, sigALRM:
 		code := 128 + sig
+		h.sys.End(code, nil)
 		_ = m.CloseWithExitCode(ctx, code)
 		panic(wsys.NewExitError(code))
 	}

@@ -23,12 +23,7 @@ func threadID(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errn
 }
 
 // tidOf returns the thread id of the instance m.
-func (h *host) tidOf(m api.Module) uint32 {
-	if tid, ok := h.sys.ThreadIDs.Load(m); ok {
-		return tid.(uint32)
-	}
-	return mainTid
-}
+func (h *host) tidOf(m api.Module) uint32 { return h.sys.TidOf(m) }
 
 // threadParallelism is thread_parallelism(ret_count: *size) -> errno: the
 // host's usable cores, capped by the thread limit.
@@ -42,7 +37,7 @@ func threadParallelism(h *host, _ context.Context, m api.Module, stack []uint64)
 
 // threadSleep is thread_sleep(duration: timestamp) -> errno; 0 yields. The
 // sleep ends early with EINTR for a signal, and ends the guest when it is canceled.
-func threadSleep(h *host, ctx context.Context, _ api.Module, stack []uint64) sys.Errno {
+func threadSleep(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
 	d := time.Duration(stack[0])
 	if stack[0] > 1<<62 {
 		d = 1 << 62
@@ -52,12 +47,12 @@ func threadSleep(h *host, ctx context.Context, _ api.Module, stack []uint64) sys
 		return sys.ESUCCESS
 	}
 	w := polling.NewWaiter()
-	gen := h.sys.InterruptGen()
+	gen := h.sys.InterruptGenOf(m)
 	h.sys.InterruptRecord().Attach(w)
 	defer h.sys.InterruptRecord().Detach(w)
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if h.sys.InterruptGen() != gen {
+		if h.sys.InterruptGenOf(m) != gen {
 			return sys.EINTR
 		}
 		if err := w.Wait(ctx, h.sys.Registry, deadline); err != nil {
@@ -67,12 +62,13 @@ func threadSleep(h *host, ctx context.Context, _ api.Module, stack []uint64) sys
 	return sys.ESUCCESS
 }
 
-// threadExit is thread_exit(code: exitcode): ends the calling thread. The
-// main thread ending ends the process with that code.
+// threadExit is thread_exit(code: exitcode): ends the calling thread only
+// (its instance is closed and the call unwinds). The main thread ending ends
+// the process with that code.
 func threadExit(h *host, ctx context.Context, m api.Module, stack []uint64) {
 	code := uint32(stack[0])
-	if h.sys.ThreadExit != nil && h.tidOf(m) != mainTid {
-		h.sys.ThreadExit(ctx, m, code) // does not return
+	if h.tidOf(m) == mainTid {
+		h.sys.End(code, nil)
 	}
 	_ = m.CloseWithExitCode(ctx, code)
 	panic(wsys.NewExitError(code))

@@ -44,6 +44,7 @@ module cannot be loaded; 2 for usage errors.`,
 			&cli.StringFlag{Name: "cache-dir", Usage: "keep compiled modules in `DIR` (default: the user cache dir)/wazix)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "do not cache compiled modules"},
 			&cli.IntFlag{Name: "max-fds", Value: 65536, Usage: "most fds the guest may hold open"},
+			&cli.IntFlag{Name: "max-threads", Value: 512, Usage: "most threads the guest may have alive at once, main included (more: EAGAIN)"},
 			&cli.BoolFlag{Name: "allow-clock-set", Usage: "let a WASIX guest set its own view of the realtime clock (clock_time_set)"},
 		},
 		Action: runAction,
@@ -108,6 +109,10 @@ func runAction(c *cli.Context) error {
 		cfg.WithListen(a)
 	}
 	cfg.WithMaxFds(c.Int("max-fds"))
+	if c.Int("max-threads") < 1 {
+		return usageErr("run: --max-threads must be at least 1")
+	}
+	cfg.WithMaxThreads(c.Int("max-threads"))
 	cfg.WithClockSet(c.Bool("allow-clock-set"))
 
 	wasm, err := os.ReadFile(modPath)
@@ -139,6 +144,11 @@ func runAction(c *cli.Context) error {
 	}()
 
 	rc := wazix.NewRuntimeConfig()
+	if wazix.SpawnsThreads(wasm) {
+		// When one thread exits or traps, the others must stop even
+		// while they compute.
+		rc = rc.WithCloseOnContextDone(true)
+	}
 	if !c.Bool("no-cache") {
 		dir := c.String("cache-dir")
 		if dir == "" {

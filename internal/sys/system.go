@@ -30,11 +30,17 @@ type System struct {
 	Raise func(ctx context.Context, m api.Module, sig uint32) Errno
 
 	// Threads: the id of each guest thread's instance (api.Module -> uint32;
-	// absent = the main thread), the limit on threads, and how a thread
-	// other than the main one ends (set by the threads support).
+	// absent = the main thread) and the limit on live threads (main included).
 	ThreadIDs  sync.Map
 	MaxThreads int
-	ThreadExit func(ctx context.Context, m api.Module, code uint32)
+
+	// The end of the process (see End): the first exit wins.
+	endOnce sync.Once
+	ended   atomic.Bool
+	endMu   sync.Mutex
+	endCode uint32
+	endErr  error
+	onEnd   []func()
 
 	// AllowClockSet lets the guest set its realtime clock (clock_time_set),
 	// as an offset seen only by this guest.
@@ -43,8 +49,12 @@ type System struct {
 
 	// intr is posted by Interrupt; blocking waits attach to it so that a
 	// signal raised asynchronously (an interval timer) interrupts them.
-	intr    *polling.Record
-	intrGen atomic.Uint64
+	// threadIntr counts the interrupts addressed to one thread (tid ->
+	// *atomic.Uint64), so that a signal for one thread interrupts only its
+	// waits.
+	intr       *polling.Record
+	intrGen    atomic.Uint64
+	threadIntr sync.Map
 
 	monoBase  int64 // host CLOCK_MONOTONIC at start, ns
 	startTime time.Time
@@ -60,6 +70,53 @@ func (s *System) OnClose(f func()) {
 	s.onCloseMu.Lock()
 	s.onClose = append(s.onClose, f)
 	s.onCloseMu.Unlock()
+}
+
+// End ends the guest process with code, or with err when a thread trapped:
+// proc_exit from any thread, a trap in any thread, the main thread
+// returning. Only the first call counts; it runs the functions registered
+// with OnEnd (which stop every other thread) and reports true.
+func (s *System) End(code uint32, err error) bool {
+	first := false
+	s.endOnce.Do(func() {
+		first = true
+		s.endMu.Lock()
+		s.endCode, s.endErr = code, err
+		fs := s.onEnd
+		s.onEnd = nil
+		s.ended.Store(true)
+		s.endMu.Unlock()
+		for _, f := range fs {
+			f()
+		}
+	})
+	return first
+}
+
+// Ended reports whether End was called. It is one atomic load: host
+// functions check it to stop a thread whose process has ended.
+func (s *System) Ended() bool { return s.ended.Load() }
+
+// ExitStatus returns what End recorded; ok is false before End.
+func (s *System) ExitStatus() (code uint32, err error, ok bool) {
+	if !s.ended.Load() {
+		return 0, nil, false
+	}
+	s.endMu.Lock()
+	defer s.endMu.Unlock()
+	return s.endCode, s.endErr, true
+}
+
+// OnEnd registers f to run when the process ends (at once if it has).
+func (s *System) OnEnd(f func()) {
+	s.endMu.Lock()
+	if !s.ended.Load() {
+		s.onEnd = append(s.onEnd, f)
+		s.endMu.Unlock()
+		return
+	}
+	s.endMu.Unlock()
+	f()
 }
 
 // NewSystem returns a System with an empty fd table and a running registry.
@@ -101,12 +158,46 @@ func (s *System) Interrupt() {
 	s.intr.Post(polling.In)
 }
 
+// InterruptThread wakes the waits of guest thread tid, which then return
+// EINTR (a signal sent to that thread); other threads' waits go on.
+func (s *System) InterruptThread(tid uint32) {
+	c, _ := s.threadIntr.LoadOrStore(tid, new(atomic.Uint64))
+	c.(*atomic.Uint64).Add(1)
+	s.intr.Post(polling.In)
+}
+
+// ThreadGone forgets the interrupt count of a thread that ended.
+func (s *System) ThreadGone(tid uint32) { s.threadIntr.Delete(tid) }
+
 // InterruptRecord is the record blocking waits attach to, and
 // InterruptGen the counter that tells them whether they were interrupted.
 func (s *System) InterruptRecord() *polling.Record { return s.intr }
 
-// InterruptGen returns the number of interrupts so far.
+// InterruptGen returns the number of interrupts of the whole process so far.
 func (s *System) InterruptGen() uint64 { return s.intrGen.Load() }
+
+// InterruptGenOf returns the number of interrupts that concern the thread
+// whose instance is m: those of the whole process and those sent to it.
+// A blocking wait returns EINTR when it changes.
+func (s *System) InterruptGenOf(m api.Module) uint64 {
+	g := s.intrGen.Load()
+	if c, ok := s.threadIntr.Load(s.TidOf(m)); ok {
+		g += c.(*atomic.Uint64).Load()
+	}
+	return g
+}
+
+// MainTid is the id of the guest's main thread (WASIX: = the pid, 1).
+const MainTid = 1
+
+// TidOf returns the thread id of instance m: its entry in ThreadIDs, or the
+// main thread's.
+func (s *System) TidOf(m api.Module) uint32 {
+	if tid, ok := s.ThreadIDs.Load(m); ok {
+		return tid.(uint32)
+	}
+	return MainTid
+}
 
 // Closed reports whether Close was called.
 func (s *System) Closed() bool {

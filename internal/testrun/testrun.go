@@ -37,6 +37,11 @@ type Options struct {
 	Ctx    context.Context
 	// Started is called with the host once it is instantiated, before _start.
 	Started func(h *wazix.Host)
+	// MaxThreads limits the guest's live threads (0: the default).
+	MaxThreads int
+	// CloseOnContextDone configures the runtime so that guests computing
+	// without host calls can be stopped (as the CLI does for threaded guests).
+	CloseOnContextDone bool
 }
 
 // Result is what a guest run produced.
@@ -80,7 +85,11 @@ func Run(tb testing.TB, wasm []byte, o Options) Result {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	rt := wazero.NewRuntimeWithConfig(ctx, wazix.NewRuntimeConfig().WithCompilationCache(Cache()))
+	rc := wazix.NewRuntimeConfig().WithCompilationCache(Cache())
+	if o.CloseOnContextDone {
+		rc = rc.WithCloseOnContextDone(true)
+	}
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer rt.Close(context.Background())
 	compiled, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
@@ -107,6 +116,9 @@ func Run(tb testing.TB, wasm []byte, o Options) Result {
 	}
 	for _, l := range o.Listen {
 		cfg.WithListen(l)
+	}
+	if o.MaxThreads > 0 {
+		cfg.WithMaxThreads(o.MaxThreads)
 	}
 	host, err := cfg.Instantiate(ctx, rt)
 	if err != nil {
