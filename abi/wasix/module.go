@@ -103,6 +103,7 @@ type host struct {
 func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, th *Threads) error {
 	h := &host{sys: s, proc: newProcess(s), threads: th}
 	th.onThreadEnd = h.proc.threadEnded
+	th.onThreadReturn = h.destroyThreadLocals
 	s.WASIX = true
 	s.Raise = h.raise
 

@@ -99,6 +99,45 @@ func (p *process) threadEnded(tid uint32) {
 	}
 }
 
+// tlsDestructor is the export a 2022 guest has thread-local values destroyed
+// with, when a thread ends: (user_data low, high, value low, high).
+const tlsDestructor = "_thread_local_destroy"
+
+// destroyThreadLocals calls the guest's _thread_local_destroy, in the ending
+// thread m, for each non-zero 2022 thread-local value of thread tid, with the
+// user data of its key (as Wasmer did), and drops the values. A trap or an
+// exit in the destructor is returned.
+func (h *host) destroyThreadLocals(ctx context.Context, m api.Module, tid uint32) error {
+	type pair struct{ userData, value uint64 }
+	var todo []pair
+	p := h.proc
+	p.mu.Lock()
+	for k, v := range p.tls {
+		if k.tid != tid {
+			continue
+		}
+		if ud, ok := p.tlsKeys[k.key]; ok && v != 0 {
+			todo = append(todo, pair{ud, v})
+		}
+		delete(p.tls, k)
+	}
+	p.mu.Unlock()
+	if len(todo) == 0 {
+		return nil
+	}
+	f := m.ExportedFunction(tlsDestructor)
+	if f == nil || len(f.Definition().ResultTypes()) != 0 ||
+		!sameTypes(f.Definition().ParamTypes(), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}) {
+		return nil
+	}
+	for _, d := range todo {
+		if _, err := f.Call(ctx, d.userData&0xFFFFFFFF, d.userData>>32, d.value&0xFFFFFFFF, d.value>>32); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // deliverPending delivers queued signals (from timers or other threads).
 func (h *host) deliverPending(ctx context.Context, m api.Module) {
 	p := h.proc

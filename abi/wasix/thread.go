@@ -67,8 +67,10 @@ func threadSleep(h *host, ctx context.Context, m api.Module, stack []uint64) sys
 // the process with that code.
 func threadExit(h *host, ctx context.Context, m api.Module, stack []uint64) {
 	code := uint32(stack[0])
-	if h.tidOf(m) == mainTid {
+	if tid := h.tidOf(m); tid == mainTid {
 		h.sys.End(code, nil)
+	} else if err := h.destroyThreadLocals(ctx, m, tid); err != nil {
+		panic(err) // a trap or an exit in a destructor
 	}
 	_ = m.CloseWithExitCode(ctx, code)
 	panic(wsys.NewExitError(code))

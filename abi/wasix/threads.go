@@ -52,8 +52,11 @@ type Threads struct {
 	warn     io.Writer
 
 	// onThreadEnd is told the id of every thread that ends (thread-local
-	// values are dropped); set by Define.
-	onThreadEnd func(tid uint32)
+	// values are dropped); onThreadReturn runs in a thread that returned
+	// from its entry, before its instance closes (2022 thread-local
+	// destructors). Both are set by Define.
+	onThreadEnd    func(tid uint32)
+	onThreadReturn func(ctx context.Context, m api.Module, tid uint32) error
 
 	exportsOnce sync.Once
 	exports     map[string]api.FunctionDefinition
@@ -243,6 +246,9 @@ func (t *Threads) spawn(e entry, params []api.ValueType) (uint32, sys.Errno) {
 func (t *Threads) run(th *thread, name string, args []uint64) {
 	defer t.forget(th)
 	_, err := th.mod.ExportedFunction(name).Call(t.ctx, args...)
+	if err == nil && t.onThreadReturn != nil && !t.sys.Ended() {
+		err = t.onThreadReturn(t.ctx, th.mod, th.tid)
+	}
 	if err == nil || t.sys.Ended() {
 		return
 	}
