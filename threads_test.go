@@ -55,6 +55,9 @@ func TestInstantiateModuleCloseEndsThreads(t *testing.T) {
 	if _, err := host.InstantiateModule(ctx, rt, compiled, wazero.NewModuleConfig().WithName("")); err == nil {
 		t.Error("a second InstantiateModule on one Host succeeded")
 	}
+	if code, err := host.Run(ctx, rt, compiled); err == nil || code != 1 {
+		t.Errorf("Run after InstantiateModule on one Host: %d %v", code, err)
+	}
 	done := make(chan error, 1)
 	go func() {
 		_, err := mod.ExportedFunction("_start").Call(ctx) // blocks: workers and main wait forever

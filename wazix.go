@@ -306,6 +306,9 @@ func CheckImports(compiled wazero.CompiledModule) []string {
 // Run gives up on them after a grace period of a few seconds and says so on
 // stderr.
 func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) (uint32, error) {
+	if h.threads != nil {
+		return 1, errAlreadyRunning
+	}
 	mod, err := h.InstantiateModule(ctx, rt, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions("_start"))
 	if h.threads == nil { // nothing ran
 		return 1, err
@@ -323,6 +326,9 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 	code, err, _ = h.sys.ExitStatus()
 	return code, err
 }
+
+// errAlreadyRunning is returned for a second guest on one Host.
+var errAlreadyRunning = errors.New("wazix: the Host already runs a guest")
 
 // threadGrace is how long the host waits for the other threads after the
 // process ended.
@@ -401,7 +407,7 @@ func (h *Host) InstantiateModule(ctx context.Context, rt wazero.Runtime, compile
 		return nil, fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
 	}
 	if h.threads != nil {
-		return nil, errors.New("wazix: the Host already runs a guest")
+		return nil, errAlreadyRunning
 	}
 	imports := importsOf(compiled)
 	det := compat.Detect(imports)
