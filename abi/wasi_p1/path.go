@@ -192,11 +192,15 @@ func OpenPath(s *sys.System, mem api.Memory, stack []uint64, closeOnExec bool, r
 	// directory with no rights and then list it. Write rights come only
 	// with a fd opened for writing, and rights dropped later with
 	// fd_fdstat_set_rights stay dropped, which is what wasi-testsuite
-	// checks. They are not capped by the directory's inheriting rights, so
-	// that two opens of one file with the same request get the same rights
-	// through any directory (wasi-testsuite's path_link compares them). A
-	// request for no rights at all opens read-only and can read, and its
-	// fd passes on all the directory's inheriting rights.
+	// checks. They are capped not by the directory's inheriting rights but
+	// by the rights of the preopen it descends from (less any the guest
+	// dropped on the way, see Entry.Ceiling), so that two opens of one file
+	// with the same request get the same rights through any directory
+	// (wasi-testsuite's path_link compares them), and nothing a preopen
+	// lacks is ever granted. A request for no rights at all opens read-only
+	// and can read, and its fd passes on all the directory's inheriting
+	// rights.
+	ceiling := dirEntry.RightsCeiling()
 	implicit := sys.RightsAll &^ (sys.RightFdRead | sys.RightFdWrite)
 	if !opts.Write {
 		implicit &^= writeRights
@@ -205,7 +209,7 @@ func OpenPath(s *sys.System, mem api.Memory, stack []uint64, closeOnExec bool, r
 		implicit |= sys.RightFdRead
 		inh = dirEntry.RightsInheriting
 	}
-	base |= implicit
+	base |= implicit & ceiling
 	switch f.Filetype() {
 	case sys.FiletypeDirectory:
 		base &= sys.RightsDirectory | sys.RightFdFilestatGet
@@ -222,6 +226,7 @@ func OpenPath(s *sys.System, mem api.Memory, stack []uint64, closeOnExec bool, r
 		Flags:            fdflags,
 		RightsBase:       base,
 		RightsInheriting: inh,
+		Ceiling:          ceiling,
 		CloseOnExec:      closeOnExec,
 	}, 0)
 	if e != sys.ESUCCESS {
