@@ -370,6 +370,10 @@ reopened_mkdir_right 0
 mkdir_reopened 76
 create_reopened 0
 unlink_g 0
+drop_read 0
+no_read_rights base=0 inheriting=0
+read_without_right 8
+unlink_r 0
 cleanup 0`,
 		},
 		{

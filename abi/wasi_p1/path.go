@@ -209,7 +209,9 @@ func OpenPath(s *sys.System, mem api.Memory, stack []uint64, closeOnExec bool, r
 		implicit &^= writeRights
 	}
 	if stack[5] == 0 && stack[6] == 0 {
-		implicit |= sys.RightFdRead
+		if !opts.Write {
+			implicit |= sys.RightFdRead
+		}
 		inh = dirEntry.RightsInheriting
 	}
 	base |= implicit & ceiling
