@@ -81,7 +81,7 @@ edge after MOD: 0 n=1
 read: hello epoll
 del unregistered: 44
 del bad fd: 8
-timer: 0 n=0 waited>=20ms: 1
+timer: 0 n=0 waited>=18ms: 1
 wait on stdout: 28
 close: 0
 bad epfd: 8
