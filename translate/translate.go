@@ -110,6 +110,9 @@ func classify(module, name string, params, results []wasmbin.ValType) Action {
 		if a, ok := emulations[name]; ok && sig.Equal(a.funcType()) {
 			return ActionEmulated
 		}
+		if name == "fd_renumber" && sig.Equal(wasmbin.FuncType{Params: types(i32, i32), Results: types(i32)}) {
+			return ActionEmulated // dup2 (fdRenumberDup2): this is a WASIX module
+		}
 		if f, ok := compat.Find(compat.ModulePreview1, name, toAPI(params), toAPI(results)); ok && f.Name == name {
 			return ActionPreview1
 		}
@@ -221,8 +224,8 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	}
 	if wasixModule {
 		for _, p := range plans {
-			if p.im.Name == "fd_renumber" && (p.im.Module == compat.ModulePreview1 || p.im.Module == compat.ModuleWASIX32) &&
-				p.action != ActionStub {
+			_, known := compat.Find(p.im.Module, p.im.Name, toAPI(p.sig.Params), toAPI(p.sig.Results))
+			if p.im.Name == "fd_renumber" && known && (p.im.Module == compat.ModulePreview1 || p.action == ActionEmulated) {
 				dup2 = true
 			}
 		}
@@ -235,6 +238,9 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		switch p.action {
 		case ActionEmulated:
 			p.adapter = emulations[p.im.Name]
+			if p.im.Name == "fd_renumber" {
+				p.adapter = fdRenumberDup2(epoll)
+			}
 		case ActionStub:
 			desc, body := stubBehaviour(p.im.Module, p.im.Name, p.sig.Results)
 			p.stub = desc

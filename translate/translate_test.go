@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 	"github.com/wazix/wazix/compat"
@@ -80,7 +81,7 @@ edge after MOD: 0 n=1
 read: hello epoll
 del unregistered: 44
 del bad fd: 8
-timer: 0 n=0 waited>=20ms: 1
+timer: 0 n=0 waited>=18ms: 1
 wait on stdout: 28
 close: 0
 bad epfd: 8
@@ -580,4 +581,35 @@ func runWazeroLibrary(t testing.TB, wasm []byte, stdin string, mounts ...testtoo
 		t.Fatalf("wazero: %v", err)
 	}
 	return res
+}
+
+// TestWASIXFdRenumberIsDup2: wasix_32v1.fd_renumber (and the preview1 one
+// in a WASIX module) becomes the dup2 adapter; in a preview1 module the
+// import stays.
+func TestWASIXFdRenumberIsDup2(t *testing.T) {
+	if a := Classify("wasix_32v1", "fd_renumber", []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}); a != ActionEmulated {
+		t.Errorf("Classify(wasix_32v1.fd_renumber) = %q, want emulated", a)
+	}
+	for _, module := range []string{"wasix_32v1", "wasi_snapshot_preview1"} {
+		src := `(module
+  (import "` + module + `" "fd_renumber" (func $renumber (param i32 i32) (result i32)))
+  (import "wasix_32v1" "thread_id" (func $tid (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (drop (call $renumber (i32.const 1) (i32.const 9))) (drop (call $tid (i32.const 0)))))`
+		out, rep, err := Translate(testtools.Wat2Wasm(t, src), Options{Strict: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range rep.Imports {
+			if im.Name == "fd_renumber" && im.Action != ActionEmulated {
+				t.Errorf("%s.fd_renumber: %q, want emulated", module, im.Action)
+			}
+		}
+		for _, im := range decode(t, out).Imports {
+			if im.Name == "fd_renumber" {
+				t.Errorf("%s: output still imports fd_renumber", module)
+			}
+		}
+		testtools.Validate(t, out)
+	}
 }

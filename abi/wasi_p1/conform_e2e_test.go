@@ -354,7 +354,7 @@ cleanup 0`,
 		},
 		{
 			section: "rights",
-			why:     "fd_fdstat_set_rights: rights only shrink (76) and dropped rights are enforced; reading or writing without FD_READ/FD_WRITE is EBADF (8), the one errno both suites accept.",
+			why:     "fd_fdstat_set_rights: rights only shrink (76) and dropped rights are enforced; reading or writing without FD_READ/FD_WRITE is EBADF (8), the one errno both suites accept; a right dropped from a directory does not come back unasked on what is opened through it.",
 			want: `write 0
 same_rights 0
 drop 0
@@ -363,6 +363,17 @@ write_dropped 8
 has_seek 1
 regrant 76
 unlink 0
+unasked_mkdir_right 1
+drop_mkdir 0
+mkdir_dropped 76
+reopened_mkdir_right 0
+mkdir_reopened 76
+create_reopened 0
+unlink_g 0
+drop_read 0
+no_read_rights base=0 inheriting=0
+read_without_right 8
+unlink_r 0
 cleanup 0`,
 		},
 		{

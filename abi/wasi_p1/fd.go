@@ -225,6 +225,10 @@ func fdFdstatSetRights(h *host, _ context.Context, _ api.Module, stack []uint64)
 	if base&^e.RightsBase != 0 || inh&^e.RightsInheriting != 0 {
 		return sys.ENOTCAPABLE
 	}
+	// What is opened through this fd from now on cannot get back, even
+	// unasked, what was dropped here (see Entry.Ceiling).
+	dropped := (e.RightsBase | e.RightsInheriting) &^ (base | inh)
+	e.Ceiling = e.RightsCeiling() &^ dropped
 	e.RightsBase, e.RightsInheriting = base, inh
 	return sys.ESUCCESS
 }

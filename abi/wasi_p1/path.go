@@ -104,8 +104,12 @@ func pathLink(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errn
 	return od.Link(opath, follow, nd, npath)
 }
 
-// Rights that imply write access when path_open is asked for them; preview1
-// has no access-mode flag, so the rights say how the host file is opened.
+// Preview1 has no access-mode flag, so the rights say how the host file is
+// opened: for reading with FD_READ or FD_READDIR, for writing with FD_WRITE
+// (or the APPEND fdflag). writeRights are the rights that only make sense
+// on a fd opened for writing; asking for them without FD_WRITE does not
+// open for writing: Go's syscall.Open asks for FD_FILESTAT_SET_SIZE on
+// every O_RDONLY open, and a read-only file must still open for reading.
 const writeRights = sys.RightFdWrite | sys.RightFdAllocate | sys.RightFdFilestatSetSize
 const readRights = sys.RightFdRead | sys.RightFdReaddir
 
@@ -164,11 +168,10 @@ func OpenPath(s *sys.System, mem api.Memory, stack []uint64, closeOnExec bool, r
 		Fdflags: fdflags,
 		Follow:  u32(stack[1])&lookupSymlinkFollow != 0,
 		Read:    base&readRights != 0,
-		Write:   base&writeRights != 0 || fdflags&sys.FdflagAppend != 0,
+		Write:   base&sys.RightFdWrite != 0 || fdflags&sys.FdflagAppend != 0,
 	}
 	if oflags&sys.OflagDirectory != 0 {
-		// Rights such as FD_ALLOCATE or FD_FILESTAT_SET_SIZE that Go's
-		// syscall.Open asks for do not make a directory writable...
+		// A directory is never opened for writing...
 		opts.Write = false
 	}
 	f, e := d.OpenAt(path, opts)
@@ -192,20 +195,26 @@ func OpenPath(s *sys.System, mem api.Memory, stack []uint64, closeOnExec bool, r
 	// directory with no rights and then list it. Write rights come only
 	// with a fd opened for writing, and rights dropped later with
 	// fd_fdstat_set_rights stay dropped, which is what wasi-testsuite
-	// checks. They are not capped by the directory's inheriting rights, so
-	// that two opens of one file with the same request get the same rights
-	// through any directory (wasi-testsuite's path_link compares them). A
-	// request for no rights at all opens read-only and can read, and its
-	// fd passes on all the directory's inheriting rights.
+	// checks. They are capped not by the directory's inheriting rights but
+	// by the rights of the preopen it descends from (less any the guest
+	// dropped on the way, see Entry.Ceiling), so that two opens of one file
+	// with the same request get the same rights through any directory
+	// (wasi-testsuite's path_link compares them), and nothing a preopen
+	// lacks is ever granted. A request for no rights at all opens read-only
+	// and can read, and its fd passes on all the directory's inheriting
+	// rights.
+	ceiling := dirEntry.RightsCeiling()
 	implicit := sys.RightsAll &^ (sys.RightFdRead | sys.RightFdWrite)
 	if !opts.Write {
 		implicit &^= writeRights
 	}
 	if stack[5] == 0 && stack[6] == 0 {
-		implicit |= sys.RightFdRead
+		if !opts.Write {
+			implicit |= sys.RightFdRead
+		}
 		inh = dirEntry.RightsInheriting
 	}
-	base |= implicit
+	base |= implicit & ceiling
 	switch f.Filetype() {
 	case sys.FiletypeDirectory:
 		base &= sys.RightsDirectory | sys.RightFdFilestatGet
@@ -222,6 +231,7 @@ func OpenPath(s *sys.System, mem api.Memory, stack []uint64, closeOnExec bool, r
 		Flags:            fdflags,
 		RightsBase:       base,
 		RightsInheriting: inh,
+		Ceiling:          ceiling,
 		CloseOnExec:      closeOnExec,
 	}, 0)
 	if e != sys.ESUCCESS {

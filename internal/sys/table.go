@@ -15,10 +15,23 @@ type Entry struct {
 	Preopen string
 	// CloseOnExec is WASIX's fdflagsext CLOEXEC.
 	CloseOnExec bool
+	// Ceiling caps the rights path_open grants unasked to what is opened
+	// through this fd (see wasi_p1.OpenPath): the rights of the preopen it
+	// descends from, less what the guest dropped on the way with
+	// fd_fdstat_set_rights. 0 means RightsBase|RightsInheriting (a preopen).
+	Ceiling Rights
 }
 
 // Can reports whether the entry holds all of rights.
 func (e *Entry) Can(rights Rights) bool { return e.RightsBase&rights == rights }
+
+// RightsCeiling returns Ceiling, or RightsBase|RightsInheriting when unset.
+func (e *Entry) RightsCeiling() Rights {
+	if e.Ceiling != 0 {
+		return e.Ceiling
+	}
+	return e.RightsBase | e.RightsInheriting
+}
 
 // Nonblock reports the guest's NONBLOCK flag.
 func (e *Entry) Nonblock() bool { return e.Flags&FdflagNonblock != 0 }
