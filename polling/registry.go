@@ -138,37 +138,11 @@ func (r *Registry) Watch(fd int) (*Record, error) {
 		}
 		return nil, err
 	}
-	// The poller reports the current state asynchronously; read it now so
-	// that a poll right after creation sees it.
-	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN | unix.POLLOUT | unix.POLLRDHUP | unix.POLLPRI}}
-	if n, err := unix.Poll(pfd, 0); err == nil && n > 0 {
-		rec.Post(pollBits(pfd[0].Revents))
-	}
+	// EPOLL_CTL_ADD of a ready fd queues one event with its current state.
+	// It is posted exactly once: by the poller, or by a wait that drains
+	// pending events first (Drain). Posting the state here as well would be
+	// a second, phantom edge for edge-triggered guests.
 	return rec, nil
-}
-
-// pollBits maps poll(2) revents to ready bits.
-func pollBits(revents int16) uint32 {
-	var b uint32
-	if revents&unix.POLLIN != 0 {
-		b |= In
-	}
-	if revents&unix.POLLOUT != 0 {
-		b |= Out
-	}
-	if revents&unix.POLLRDHUP != 0 {
-		b |= RdHup
-	}
-	if revents&unix.POLLPRI != 0 {
-		b |= Pri
-	}
-	if revents&unix.POLLHUP != 0 {
-		b |= Hup
-	}
-	if revents&unix.POLLERR != 0 {
-		b |= Err
-	}
-	return b
 }
 
 // Unwatch removes rec's fd from the epoll set. Call it before closing the fd,
