@@ -30,6 +30,8 @@ type HostFile struct {
 	closeErr  error
 
 	dir dirState // directory listing snapshot for fd_readdir
+
+	sock sockState // socket state (connect progress, options); see netsock.go
 }
 
 // NewHostFile wraps host fd. owned says whether Close closes fd. Pollable
