@@ -32,6 +32,10 @@ type Options struct {
 	Env    []string // KEY=VALUE
 	Dirs   [][2]string
 	Listen []string
+	// Net gives the guest the network; NetAllow adds --net-allow rules.
+	Net      bool
+	NetAllow []string
+	MaxFds   int
 	Stdin  io.Reader
 	Stdout io.Writer // default: captured into Result.Stdout
 	Ctx    context.Context
@@ -107,6 +111,15 @@ func Run(tb testing.TB, wasm []byte, o Options) Result {
 	}
 	for _, l := range o.Listen {
 		cfg.WithListen(l)
+	}
+	if o.Net {
+		cfg.WithNet()
+	}
+	for _, r := range o.NetAllow {
+		cfg.WithNetAllow(r)
+	}
+	if o.MaxFds > 0 {
+		cfg.WithMaxFds(o.MaxFds)
 	}
 	host, err := cfg.Instantiate(ctx, rt)
 	if err != nil {
