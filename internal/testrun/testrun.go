@@ -36,9 +36,9 @@ type Options struct {
 	Net      bool
 	NetAllow []string
 	MaxFds   int
-	Stdin  io.Reader
-	Stdout io.Writer // default: captured into Result.Stdout
-	Ctx    context.Context
+	Stdin    io.Reader
+	Stdout   io.Writer // default: captured into Result.Stdout
+	Ctx      context.Context
 	// Started is called with the host once it is instantiated, before _start.
 	Started func(h *wazix.Host)
 }
