@@ -8,6 +8,13 @@ import (
 	"github.com/wazix/wazix/internal/sys"
 )
 
+// WASIX riflags and siflags beyond preview1's.
+const (
+	wasixRecvDataTruncated = 4
+	wasixRecvDontwait      = 8
+	wasixSendDontwait      = 1
+)
+
 // socket returns the host socket behind fd.
 func (h *host) socket(fd uint32, rights sys.Rights) (*sys.HostFile, *sys.Entry, sys.Errno) {
 	f, e, errno := h.hostFile(fd, rights)
@@ -62,6 +69,12 @@ func sockRecv(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 		return errno
 	}
 	riflags := uint16(stack[3])
+	nonblock := e.Nonblock()
+	if h.sys.WASIX {
+		// WASIX adds DATA_TRUNCATED (ignored on input) and DONTWAIT.
+		nonblock = nonblock || riflags&wasixRecvDontwait != 0
+		riflags &^= wasixRecvDontwait | wasixRecvDataTruncated
+	}
 	if riflags&^(sys.RecvPeek|sys.RecvWaitall) != 0 {
 		return sys.EINVAL
 	}
@@ -74,7 +87,7 @@ func sockRecv(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 	if !writable(mem, lenPtr, 4) || !writable(mem, flagsPtr, 2) {
 		return sys.EFAULT
 	}
-	n, roflags, errno := f.Recv(ctx, iovs, riflags, e.Nonblock())
+	n, roflags, errno := f.Recv(ctx, iovs, riflags, nonblock)
 	if errno != sys.ESUCCESS {
 		return errno
 	}
@@ -89,7 +102,12 @@ func sockSend(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 	if errno != sys.ESUCCESS {
 		return errno
 	}
-	if u32(stack[3]) != 0 {
+	siflags := u32(stack[3])
+	nonblock := e.Nonblock()
+	if h.sys.WASIX && siflags == wasixSendDontwait {
+		nonblock, siflags = true, 0
+	}
+	if siflags != 0 {
 		return sys.EINVAL
 	}
 	mem := m.Memory()
@@ -101,7 +119,7 @@ func sockSend(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 	if !writable(mem, lenPtr, 4) {
 		return sys.EFAULT
 	}
-	n, errno := f.Send(ctx, iovs, e.Nonblock())
+	n, errno := f.Send(ctx, iovs, nonblock)
 	if errno != sys.ESUCCESS {
 		return errno
 	}

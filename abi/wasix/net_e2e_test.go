@@ -137,7 +137,7 @@ func TestUDPRoundTrip(t *testing.T) {
 	res := testrun.Run(t, fixtures.Build(t, "c/net"), testrun.Options{Args: []string{"udp"}, NetAllow: []string{"127.0.0.1"}})
 	mustContain(t, res.Stdout, "open a: 0", "open b: 0", "type: 2", "bind a: 0", "bind b: 0", "send_to: 0 13",
 		"recv_from: 0 13", "data: ping over udp", "from a: 1", "reply: 0", "recv reply: 0 4", "data: pong",
-		"truncated: 0 4 roflags=4", "empty: 6")
+		"truncated: 0 4 roflags=1", "trunc length: 0 13 roflags=1", "empty: 6")
 }
 
 // TestConnectClosedPort: a nonblocking connect to a port nothing listens on

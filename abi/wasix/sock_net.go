@@ -35,6 +35,7 @@ const (
 	riDataTruncated = 4
 	riDontwait      = 8
 	siDontwait      = 1
+	roDataTruncated = 1
 )
 
 // libc's port-order probe: bind of 0.0.0.0 port 10275 (9000 byte-swapped).
@@ -293,6 +294,10 @@ func recvFlags(ri uint16) (int, sys.Errno) {
 	if ri&riWaitall != 0 {
 		fl |= unix.MSG_WAITALL
 	}
+	if ri&riDataTruncated != 0 {
+		// MSG_TRUNC: the length returned is the datagram's, even when cut.
+		fl |= unix.MSG_TRUNC
+	}
 	return fl, sys.ESUCCESS
 }
 
@@ -345,7 +350,7 @@ func sockRecvFrom(h *host, ctx context.Context, m api.Module, stack []uint64) sy
 	encodeAddrPort(addr, from)
 	var ro uint16
 	if trunc {
-		ro = riDataTruncated
+		ro = roDataTruncated
 	}
 	guestmem.PutU16(mem, roPtr, ro)
 	return guestmem.PutU32(mem, lenPtr, uint32(n))

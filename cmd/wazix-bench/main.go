@@ -50,6 +50,8 @@ var (
 	outFlag   = flag.String("out", "docs/benchmarks-net.md", "markdown report")
 	pngFlag   = flag.String("png", "docs/benchmarks-net.png", "chart (req/s vs connections)")
 	workFlag  = flag.String("work", "", "build directory (default: a temporary one)")
+	rounds    = flag.Int("rounds", 3, "rounds of the load test (the median round is reported)")
+	idleRnds  = flag.Int("idle-rounds", 1, "rounds of the idle test")
 	profFlag  = flag.String("profile", "c-epoll:5000,c-poll:5000,go-wazix:1000", "variant:conns pairs to profile (wazix variants only; empty: none)")
 )
 
@@ -66,6 +68,9 @@ type result struct {
 	CPUPer10 float64 `json:"cpu_s_per_10k"`
 	Errors   string  `json:"errors,omitempty"`
 	Failed   string  `json:"failed,omitempty"`
+	// Range is the lowest and highest req/s over the rounds.
+	Min, Max float64 `json:"-"`
+	Rounds   int     `json:"-"`
 }
 
 type variant struct {
@@ -106,22 +111,27 @@ func main() {
 			}
 		}
 	}
-	var results []result
-	for _, c := range intList(*connsFlag) {
-		for _, v := range chosen {
-			r := e.measure(v, c, 0, "")
-			log.Printf("%-10s c=%-5d %9.0f req/s p50 %7.2fms p99 %8.2fms cpu %.3fs/10k %s%s", v.name, c, r.ReqPerS, r.P50ms, r.P99ms, r.CPUPer10, r.Errors, r.Failed)
-			results = append(results, r)
+	var all []result
+	for round := 1; round <= *rounds; round++ {
+		for _, c := range intList(*connsFlag) {
+			for _, v := range chosen {
+				r := e.measure(v, c, 0, "")
+				log.Printf("round %d %-10s c=%-5d %9.0f req/s p50 %7.2fms p99 %8.2fms cpu %.3fs/10k %s%s", round, v.name, c, r.ReqPerS, r.P50ms, r.P99ms, r.CPUPer10, r.Errors, r.Failed)
+				all = append(all, r)
+			}
 		}
 	}
-	var idle []result
-	for _, n := range intList(*idleFlag) {
-		for _, v := range chosen {
-			r := e.measure(v, 1, n, "")
-			log.Printf("idle %-10s n=%-5d %9.0f req/s p50 %7.2fms p99 %8.2fms cpu %.3fs/10k %s%s", v.name, n, r.ReqPerS, r.P50ms, r.P99ms, r.CPUPer10, r.Errors, r.Failed)
-			idle = append(idle, r)
+	var allIdle []result
+	for round := 1; round <= *idleRnds; round++ {
+		for _, n := range intList(*idleFlag) {
+			for _, v := range chosen {
+				r := e.measure(v, 1, n, "")
+				log.Printf("round %d idle %-10s n=%-5d %9.0f req/s p50 %7.2fms p99 %8.2fms cpu %.3fs/10k %s%s", round, v.name, n, r.ReqPerS, r.P50ms, r.P99ms, r.CPUPer10, r.Errors, r.Failed)
+				allIdle = append(allIdle, r)
+			}
 		}
 	}
+	results, idle := medians(all), medians(allIdle)
 	profiles := map[string]string{}
 	for _, p := range splitList(*profFlag) {
 		name, cs, _ := strings.Cut(p, ":")
@@ -138,7 +148,7 @@ func main() {
 			}
 		}
 	}
-	raw, _ := json.MarshalIndent(map[string]any{"load": results, "idle": idle}, "", "  ")
+	raw, _ := json.MarshalIndent(map[string]any{"load": all, "idle": allIdle}, "", "  ")
 	os.WriteFile(filepath.Join(e.dir, "results.json"), raw, 0o644)
 	if err := e.chart(results, idle); err != nil {
 		log.Printf("chart: %v", err)
@@ -147,6 +157,33 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("wrote %s, %s; raw results in %s", *outFlag, *pngFlag, filepath.Join(e.dir, "results.json"))
+}
+
+// medians keeps, per variant and point, the round with the median req/s
+// (failed rounds count as 0), with the range over the rounds.
+func medians(rs []result) []result {
+	type key struct {
+		v       string
+		c, idle int
+	}
+	var order []key
+	by := map[key][]result{}
+	for _, r := range rs {
+		k := key{r.Variant, r.Conns, r.Idle}
+		if _, ok := by[k]; !ok {
+			order = append(order, k)
+		}
+		by[k] = append(by[k], r)
+	}
+	var out []result
+	for _, k := range order {
+		g := by[k]
+		sort.Slice(g, func(i, j int) bool { return g[i].ReqPerS < g[j].ReqPerS })
+		m := g[len(g)/2]
+		m.Min, m.Max, m.Rounds = g[0].ReqPerS, g[len(g)-1].ReqPerS, len(g)
+		out = append(out, m)
+	}
+	return out
 }
 
 func splitList(s string) []string {
@@ -568,6 +605,13 @@ func ratio(a, b *result) string {
 	return fmt.Sprintf("%.2f", a.ReqPerS/b.ReqPerS)
 }
 
+func cpuRatio(a, b *result) string {
+	if a == nil || b == nil || b.CPUPer10 == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", a.CPUPer10/b.CPUPer10)
+}
+
 func (e *env) report(vars []variant, results, idle []result, profiles map[string]string) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
@@ -586,20 +630,22 @@ func (e *env) report(vars []variant, results, idle []result, profiles map[string
 	p("# idle test: N idle TCP connections opened by the benchmark, then\nwrk -t 1 -c 1 -d %ds --timeout 10s --latency http://127.0.0.1:PORT/\n```\n\n", int(duration.Seconds()+0.5))
 	p("Servers: `fixtures/c/httpd.c` (one thread, nonblocking sockets, the same event loop fed by `epoll_wait` or by `poll_oneoff`, fixed 14-byte body, keep-alive) and `bench/goserver` (Go `net/http`, the same body).\n\n")
 
-	p("## Load: req/s, latency, CPU\n\n| variant | conns | req/s | p50 ms | p99 ms | CPU s / 10k req | notes |\n|---|---:|---:|---:|---:|---:|---|\n")
+	p("## Load: req/s, latency, CPU\n\nMedian of %d rounds (the round with the median req/s; its latency and CPU); the range is the lowest and highest req/s over the rounds.\n\n| variant | conns | req/s | range | p50 ms | p99 ms | CPU s / 10k req | notes |\n|---|---:|---:|---|---:|---:|---:|---|\n", *rounds)
 	for _, r := range results {
 		note := r.Errors
 		if r.Failed != "" {
 			note = "FAILED: " + r.Failed
 		}
-		p("| %s | %d | %.0f | %.2f | %.2f | %.3f | %s |\n", r.Variant, r.Conns, r.ReqPerS, r.P50ms, r.P99ms, r.CPUPer10, note)
+		p("| %s | %d | %.0f | %.0f–%.0f | %.2f | %.2f | %.3f | %s |\n", r.Variant, r.Conns, r.ReqPerS, r.Min, r.Max, r.P50ms, r.P99ms, r.CPUPer10, note)
 	}
-	p("\n## Ratios (req/s)\n\n| conns | c-epoll / c-poll | c-epoll / go-native | go-wazix / go-wazero | go-wazix / go-native |\n|---:|---:|---:|---:|---:|\n")
+	p("\n## Ratios\n\nreq/s ratios of the medians, and CPU-per-request ratios (lower CPU is better; a CPU ratio below 1 means the first variant spends less CPU per request):\n\n| conns | c-epoll / c-poll | c-epoll / go-native | go-wazix / go-wazero | go-wazix / go-native | CPU/req go-wazix / go-wazero | CPU/req c-epoll / c-poll |\n|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range intList(*connsFlag) {
-		p("| %d | %s | %s | %s | %s |\n", c, ratio(find(results, "c-epoll", c, 0), find(results, "c-poll", c, 0)),
+		p("| %d | %s | %s | %s | %s | %s | %s |\n", c, ratio(find(results, "c-epoll", c, 0), find(results, "c-poll", c, 0)),
 			ratio(find(results, "c-epoll", c, 0), find(results, "go-native", c, 0)),
 			ratio(find(results, "go-wazix", c, 0), find(results, "go-wazero", c, 0)),
-			ratio(find(results, "go-wazix", c, 0), find(results, "go-native", c, 0)))
+			ratio(find(results, "go-wazix", c, 0), find(results, "go-native", c, 0)),
+			cpuRatio(find(results, "go-wazix", c, 0), find(results, "go-wazero", c, 0)),
+			cpuRatio(find(results, "c-epoll", c, 0), find(results, "c-poll", c, 0)))
 	}
 	p("\n## Targets of issue 5\n\n| target | measured | met? |\n|---|---|---|\n")
 	check := func(name string, v string, ok bool) {
