@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -215,6 +216,13 @@ func TestNetPolicy(t *testing.T) {
 	mustContain(t, res.Stdout, "connect: 14", "bind: 2", "sendto: 0", "resolve: 0")
 }
 
+// cpuTime returns this process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // openFds counts this process's open fds.
 func openFds(t *testing.T) int {
 	t.Helper()
@@ -352,10 +360,51 @@ func TestHTTPServerGuest(t *testing.T) {
 			io.ReadAll(resp.Body)
 			resp.Body.Close()
 			tr.CloseIdleConnections()
+
+			// Idle with connections open: no CPU (the guest sleeps in
+			// epoll_wait or poll_oneoff, and nothing spins).
+			var idle []net.Conn
+			for i := 0; i < 100; i++ {
+				if c, err := net.Dial("tcp", addr); err == nil {
+					idle = append(idle, c)
+				}
+			}
+			time.Sleep(300 * time.Millisecond)
+			before := cpuTime()
+			time.Sleep(time.Second)
+			if used := cpuTime() - before; used > 100*time.Millisecond {
+				t.Errorf("idle server with 100 open connections used %v of CPU in 1s", used)
+			}
+			for _, c := range idle {
+				c.Close()
+			}
 			res := stop()
 			if res.Code != 0 || !strings.Contains(res.Stdout, "exiting") {
 				t.Fatalf("exit %d: %s %s", res.Code, res.Stdout, res.Stderr)
 			}
 		})
 	}
+}
+
+func TestSendFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/f.txt", []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := testrun.Run(t, fixtures.Build(t, "c/net"), testrun.Options{Args: []string{"sendfile", "f.txt"}, Dirs: [][2]string{{dir, "."}}})
+	mustContain(t, res.Stdout, "open file: 1", "send_file: 0 5", "file position: 0", "got: 23456", "send_file from a socket: 28")
+}
+
+func TestSocketOptions(t *testing.T) {
+	res := testrun.Run(t, fixtures.Build(t, "c/net"), testrun.Options{Args: []string{"opts"}, Net: true})
+	mustContain(t, res.Stdout, "set reuseaddr: 0", "get reuseaddr: 1", "set nodelay: 0", "get nodelay: 1",
+		"nodelay on udp: 50", "set rcvbuf: 0", "rcvbuf >= 65536: 1", "proto: 6", "set recv timeout: 0",
+		"get recv timeout: 1 30000000", "recv with timeout: 6", "join non-multicast: 28",
+		"addr_list empty buffer: 61 more=1", "addr_list: 0 loopback /8: 1")
+	if !strings.Contains(res.Stdout, "join multicast: ok\n") && !strings.Contains(res.Stdout, "join multicast: no multicast route\n") {
+		t.Errorf("multicast join: %s", res.Stdout)
+	}
+	// Without network access: no interfaces, no multicast.
+	res = testrun.Run(t, fixtures.Build(t, "c/net"), testrun.Options{Args: []string{"opts"}})
+	mustContain(t, res.Stdout, "join multicast: error", "addr_list empty buffer: 0 more=0")
 }

@@ -413,8 +413,9 @@ func sockSendFile(h *host, ctx context.Context, m api.Module, stack []uint64) sy
 		return sys.ENOTCAPABLE
 	}
 	in, ok := ie.File.(*sys.HostFile)
-	if !ok {
-		return sys.EBADF
+	if !ok || (in.Filetype() != sys.FiletypeRegularFile && in.Filetype() != sys.FiletypeBlockDevice) {
+		// Only files have offsets; sendfile(2) from other fds is EINVAL too.
+		return sys.EINVAL
 	}
 	off, count, resPtr := int64(stack[2]), stack[3], uint32(stack[4])
 	if off < 0 {

@@ -353,20 +353,32 @@ func (e *env) start(v variant, profile string) (*server, error) {
 	s := &server{cmd: cmd, addr: addr}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			line, err := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if err == nil && strings.HasPrefix(line, "HTTP/1.1 200") {
-				return s, nil
-			}
+		if probe(addr, 5*time.Second) == nil {
+			return s, nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.stop()
 	return nil, fmt.Errorf("%s did not answer on %s", v.name, addr)
+}
+
+// probe sends one request on a new connection and waits for a 200.
+func probe(addr string, timeout time.Duration) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(timeout))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "HTTP/1.1 200") {
+		return fmt.Errorf("answer %q", line)
+	}
+	return nil
 }
 
 func (s *server) stop() {
@@ -421,7 +433,12 @@ func (e *env) measure(v variant, conns, idle int, profile string) result {
 		}
 	}()
 	if idle > 0 {
-		time.Sleep(time.Second) // let the server accept them all
+		// A request on a new connection is answered once the server has
+		// accepted everything queued before it: then the idle set is in place.
+		if err := probe(s.addr, 120*time.Second); err != nil {
+			r.Failed = fmt.Sprintf("server did not answer with %d idle connections: %v", idle, err)
+			return r
+		}
 	}
 	threads := "2"
 	if conns < 2 {
@@ -444,6 +461,9 @@ func (e *env) measure(v variant, conns, idle int, profile string) result {
 		return r
 	}
 	parseWrk(string(out), &r)
+	if r.Requests == 0 {
+		r.Failed = "no request completed: " + strings.Join(strings.Fields(string(out)), " ")
+	}
 	r.CPUs = cpu1 - cpu0
 	if r.Requests > 0 {
 		r.CPUPer10 = r.CPUs / float64(r.Requests) * 10000
