@@ -45,7 +45,7 @@ func sockAccept(h *host, ctx context.Context, m api.Module, stack []uint64) sys.
 	if !writable(m.Memory(), resPtr, 4) {
 		return sys.EFAULT
 	}
-	conn, errno := f.Accept(ctx, e.Nonblock())
+	conn, errno := f.AcceptTimeout(ctx, e.Nonblock())
 	if errno != sys.ESUCCESS {
 		return errno
 	}
@@ -87,7 +87,15 @@ func sockRecv(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 	if !writable(mem, lenPtr, 4) || !writable(mem, flagsPtr, 2) {
 		return sys.EFAULT
 	}
-	n, roflags, errno := f.Recv(ctx, iovs, riflags, nonblock)
+	var (
+		n       int
+		roflags uint16
+	)
+	errno = f.WithTimeout(ctx, "recv", func(c context.Context) sys.Errno {
+		var e sys.Errno
+		n, roflags, e = f.Recv(c, iovs, riflags, nonblock)
+		return e
+	})
 	if errno != sys.ESUCCESS {
 		return errno
 	}
@@ -119,7 +127,12 @@ func sockSend(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 	if !writable(mem, lenPtr, 4) {
 		return sys.EFAULT
 	}
-	n, errno := f.Send(ctx, iovs, nonblock)
+	var n int
+	errno = f.WithTimeout(ctx, "send", func(c context.Context) sys.Errno {
+		var e sys.Errno
+		n, e = f.Send(c, iovs, nonblock)
+		return e
+	})
 	if errno != sys.ESUCCESS {
 		return errno
 	}

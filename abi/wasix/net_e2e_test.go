@@ -399,7 +399,7 @@ func TestSocketOptions(t *testing.T) {
 	res := testrun.Run(t, fixtures.Build(t, "c/net"), testrun.Options{Args: []string{"opts"}, Net: true})
 	mustContain(t, res.Stdout, "set reuseaddr: 0", "get reuseaddr: 1", "set nodelay: 0", "get nodelay: 1",
 		"nodelay on udp: 50", "set rcvbuf: 0", "rcvbuf >= 65536: 1", "proto: 6", "set recv timeout: 0",
-		"get recv timeout: 1 30000000", "recv with timeout: 6", "join non-multicast: 28",
+		"get recv timeout: 1 30000000", "recv with timeout: 6", "p1 recv with timeout: 6", "join non-multicast: 28",
 		"addr_list empty buffer: 61 more=1", "addr_list: 0 loopback /8: 1")
 	if !strings.Contains(res.Stdout, "join multicast: ok\n") && !strings.Contains(res.Stdout, "join multicast: no multicast route\n") {
 		t.Errorf("multicast join: %s", res.Stdout)
