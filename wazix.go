@@ -54,6 +54,8 @@ type Config struct {
 	maxThr  int
 
 	allowClockSet bool
+	net           bool
+	allow         []string
 }
 
 type preopen struct{ host, guest string }
@@ -95,6 +97,20 @@ func (c *Config) WithDir(hostPath, guestPath string) *Config {
 // picks a free port, see Host.ListenAddrs). Sockets get the fds after the
 // preopened directories.
 func (c *Config) WithListen(addr string) *Config { c.listens = append(c.listens, addr); return c }
+
+// WithNet gives the guest the host's network: it may bind, connect and
+// send datagrams anywhere, and resolve names with the host resolver.
+// Without WithNet or WithNetAllow a guest has no network; the sockets
+// preopened with WithListen work either way. Operations the policy refuses
+// fail with EACCES and are counted (Host.Denied).
+func (c *Config) WithNet() *Config { c.net = true; return c }
+
+// WithNetAllow lets the guest bind, connect and send datagrams only to the
+// addresses rule matches: "CIDR[:PORTS]", for example "127.0.0.1/32",
+// "10.0.0.0/8:80,443", "192.168.1.5:8000-8100" or "[::1]/128:8080" (a bare
+// address is a single host; no ports means every port). Rules add up. Any
+// rule also turns on name resolution. Instantiate reports a malformed rule.
+func (c *Config) WithNetAllow(rule string) *Config { c.allow = append(c.allow, rule); return c }
 
 // WithMaxFds limits how many fds the guest may hold open (default 65536).
 func (c *Config) WithMaxFds(n int) *Config { c.maxFds = n; return c }
@@ -140,6 +156,15 @@ func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, err
 		return nil, fmt.Errorf("wazix: %w", err)
 	}
 	h := &Host{sys: s, maxThr: c.maxThr, stderr: c.stderr}
+	s.Net.All = c.net
+	for _, r := range c.allow {
+		rule, err := sys.ParseNetRule(r)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("wazix: %w", err)
+		}
+		s.Net.Rules = append(s.Net.Rules, rule)
+	}
 	if err := h.setup(c); err != nil {
 		s.Close()
 		return nil, err
@@ -244,6 +269,21 @@ func stdioFile(s *sys.System, std any) (sys.File, error) {
 
 // ListenAddrs returns the bound addresses of the preopened sockets, in fd order.
 func (h *Host) ListenAddrs() []string { return append([]string(nil), h.listeners...) }
+
+// Denial is one kind of operation the network policy refused, and how often.
+type Denial struct {
+	What  string // "connect 10.0.0.1:80", "bind 0.0.0.0:8080", "resolve example.com", ...
+	Count int
+}
+
+// Denied lists the operations the network policy refused so far, sorted.
+func (h *Host) Denied() []Denial {
+	var out []Denial
+	for _, d := range h.sys.Denied.Counts() {
+		out = append(out, Denial{What: d.What, Count: d.N})
+	}
+	return out
+}
 
 // Close ends the guest process if it still runs (stopping its threads),
 // closes every fd of the guest and stops the readiness registry.

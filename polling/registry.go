@@ -15,8 +15,10 @@ package polling
 
 import (
 	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -162,37 +164,65 @@ func (r *Registry) Unwatch(rec *Record) {
 	rec.Post(Hup)
 }
 
-// Drain dispatches the host events that are pending right now, from the
-// calling goroutine, without waiting. The poller goroutine dispatches them
-// too, but a moment later: a guest that writes to a pipe and then polls its
-// other end with a zero timeout must see the data, as it would on Linux.
-func (r *Registry) Drain() {
-	var events [64]unix.EpollEvent
-	n, err := unix.EpollWait(r.epfd, events[:], 0)
-	if err != nil || n <= 0 {
-		return
-	}
-	r.dispatch(events[:n])
-}
-
-func (r *Registry) dispatch(events []unix.EpollEvent) {
-	r.mu.Lock()
-	for i := range events {
-		id := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
-		if id == 0 {
-			continue
-		}
-		if rec := r.records[id]; rec != nil {
-			// Post under r.mu keeps Unwatch from racing a dispatch to a removed record.
-			rec.Post(events[i].Events)
-		}
-	}
-	r.mu.Unlock()
-	r.hostEvents.Add(uint64(len(events)))
-}
-
+// poll dispatches host events until the registry closes. It waits in Go's
+// own netpoller (the epoll fd is itself pollable): a guest thread that
+// blocks then leaves its OS thread idle in the runtime's netpoll, and the
+// kernel wakes that same thread for the event, which dispatches it and runs
+// the woken guest goroutine, with no hand-off between threads. If the epoll
+// fd cannot be added to the netpoller, a goroutine blocks in epoll_wait.
 func (r *Registry) poll() {
 	defer close(r.stopped)
+	if dup, err := unix.FcntlInt(uintptr(r.epfd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+		if unix.SetNonblock(dup, true) == nil {
+			f := os.NewFile(uintptr(dup), "wazix-epoll")
+			if rc, err := f.SyscallConn(); err == nil && r.pollNetpoller(rc) {
+				f.Close()
+				return
+			}
+			f.Close()
+		} else {
+			unix.Close(dup)
+		}
+	}
+	r.pollBlocking()
+}
+
+// pollNetpoller is poll's loop on the Go netpoller; it returns false if the
+// netpoller cannot wait for the epoll fd.
+func (r *Registry) pollNetpoller(rc syscall.RawConn) bool {
+	events := make([]unix.EpollEvent, 256)
+	for {
+		err := rc.Read(func(uintptr) bool {
+			for {
+				n, err := unix.EpollWait(r.epfd, events, 0)
+				if err == unix.EINTR {
+					continue
+				}
+				if err != nil || n <= 0 {
+					select {
+					case <-r.done:
+						return true
+					default:
+					}
+					return false
+				}
+				r.dispatch(events[:n])
+				return true
+			}
+		})
+		select {
+		case <-r.done:
+			return true
+		default:
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
+// pollBlocking is poll's loop on a goroutine blocked in epoll_wait.
+func (r *Registry) pollBlocking() {
 	events := make([]unix.EpollEvent, 256)
 	for {
 		n, err := unix.EpollWait(r.epfd, events, -1)
@@ -209,4 +239,48 @@ func (r *Registry) poll() {
 		}
 		r.dispatch(events[:n])
 	}
+}
+
+// dispatch posts host events to their records.
+func (r *Registry) dispatch(events []unix.EpollEvent) {
+	r.mu.Lock()
+	for i := range events {
+		id := uint64(uint32(events[i].Fd)) | uint64(uint32(events[i].Pad))<<32
+		if id == 0 {
+			continue
+		}
+		rec := r.records[id]
+		if rec == nil {
+			continue
+		}
+		// Post under r.mu keeps Unwatch from racing a dispatch to a removed record.
+		rec.Post(events[i].Events)
+	}
+	r.mu.Unlock()
+	r.hostEvents.Add(uint64(len(events)))
+}
+
+// Drain dispatches the host events that are pending right now, from the
+// calling goroutine, without waiting: a guest that writes to a pipe and then
+// polls its other end with a zero timeout must see the data, as on Linux.
+func (r *Registry) Drain() { r.PollNow() }
+
+// PollNow collects the host events that are pending now, on the calling
+// thread, without waiting, and posts them; it reports how many there were.
+// A guest thread about to sleep calls it so that an event that has
+// arrived, but that the poller goroutine has not dispatched yet, wakes it
+// without a hand-off between threads.
+func (r *Registry) PollNow() int {
+	var events [64]unix.EpollEvent
+	select {
+	case <-r.done:
+		return 0
+	default:
+	}
+	n, err := unix.EpollWait(r.epfd, events[:], 0)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	r.dispatch(events[:n])
+	return n
 }

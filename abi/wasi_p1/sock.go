@@ -8,6 +8,13 @@ import (
 	"github.com/wazix/wazix/internal/sys"
 )
 
+// WASIX riflags and siflags beyond preview1's.
+const (
+	wasixRecvDataTruncated = 4
+	wasixRecvDontwait      = 8
+	wasixSendDontwait      = 1
+)
+
 // socket returns the host socket behind fd. A fd that is not a socket gets
 // ENOTSOCK before its rights are looked at: stdio and files lack the socket
 // rights, and shutdown(2) on them must still say ENOTSOCK (wasi-testsuite's
@@ -45,7 +52,7 @@ func sockAccept(h *host, ctx context.Context, m api.Module, stack []uint64) sys.
 	if !writable(m.Memory(), resPtr, 4) {
 		return sys.EFAULT
 	}
-	conn, errno := f.Accept(ctx, e.Nonblock())
+	conn, errno := f.AcceptTimeout(ctx, e.Nonblock())
 	if errno != sys.ESUCCESS {
 		return errno
 	}
@@ -69,6 +76,12 @@ func sockRecv(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 		return errno
 	}
 	riflags := uint16(stack[3])
+	nonblock := e.Nonblock()
+	if h.sys.WASIX {
+		// WASIX adds DATA_TRUNCATED (ignored on input) and DONTWAIT.
+		nonblock = nonblock || riflags&wasixRecvDontwait != 0
+		riflags &^= wasixRecvDontwait | wasixRecvDataTruncated
+	}
 	if riflags&^(sys.RecvPeek|sys.RecvWaitall) != 0 {
 		return sys.EINVAL
 	}
@@ -81,7 +94,15 @@ func sockRecv(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 	if !writable(mem, lenPtr, 4) || !writable(mem, flagsPtr, 2) {
 		return sys.EFAULT
 	}
-	n, roflags, errno := f.Recv(ctx, iovs, riflags, e.Nonblock())
+	var (
+		n       int
+		roflags uint16
+	)
+	errno = f.WithTimeout(ctx, "recv", func(c context.Context) sys.Errno {
+		var e sys.Errno
+		n, roflags, e = f.Recv(c, iovs, riflags, nonblock)
+		return e
+	})
 	if errno != sys.ESUCCESS {
 		return errno
 	}
@@ -96,7 +117,12 @@ func sockSend(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 	if errno != sys.ESUCCESS {
 		return errno
 	}
-	if u32(stack[3]) != 0 {
+	siflags := u32(stack[3])
+	nonblock := e.Nonblock()
+	if h.sys.WASIX && siflags == wasixSendDontwait {
+		nonblock, siflags = true, 0
+	}
+	if siflags != 0 {
 		return sys.EINVAL
 	}
 	mem := m.Memory()
@@ -108,7 +134,12 @@ func sockSend(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 	if !writable(mem, lenPtr, 4) {
 		return sys.EFAULT
 	}
-	n, errno := f.Send(ctx, iovs, e.Nonblock())
+	var n int
+	errno = f.WithTimeout(ctx, "send", func(c context.Context) sys.Errno {
+		var e sys.Errno
+		n, e = f.Send(c, iovs, nonblock)
+		return e
+	})
 	if errno != sys.ESUCCESS {
 		return errno
 	}

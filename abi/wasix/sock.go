@@ -35,7 +35,7 @@ func sockAcceptV2(h *host, ctx context.Context, m api.Module, stack []uint64) sy
 	if !ok {
 		return sys.ENOTSOCK
 	}
-	conn, errno := l.Accept(ctx, e.Nonblock() || flags&sys.FdflagNonblock != 0)
+	conn, errno := l.AcceptTimeout(ctx, e.Nonblock() || flags&sys.FdflagNonblock != 0)
 	if errno != sys.ESUCCESS {
 		return errno
 	}

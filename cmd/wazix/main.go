@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/urfave/cli/v2"
 )
@@ -46,6 +47,16 @@ Examples:
 }
 
 func main() {
+	// WAZIX_CPUPROFILE=FILE writes a CPU profile of the whole run (used by
+	// cmd/wazix-bench to show where a server's time goes).
+	if p := os.Getenv("WAZIX_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil && pprof.StartCPUProfile(f) == nil {
+			code := run(os.Args)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(run(os.Args))
 }
 

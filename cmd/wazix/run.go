@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wazix/wazix"
+	"github.com/wazix/wazix/internal/sys"
 )
 
 func runCommand() *cli.Command {
@@ -28,7 +29,9 @@ followed by args; everything after the module name goes to the guest.
 
 The guest sees no files unless you preopen directories (--dir, --mapdir), no
 environment unless you pass it (--env, --env-inherit) and no network except
-the listening sockets you preopen (--listen). Preopened directories get fds
+the listening sockets you preopen (--listen): --net gives it the host's
+network, --net-allow CIDR[:PORTS] only the listed addresses; refused
+operations fail with EACCES (--trace counts them). Preopened directories get fds
 3, 4, ... in the order given, then the listening sockets.
 
 Exit status: the guest's exit code (1 if it is above 255, which an exit
@@ -43,6 +46,9 @@ module cannot be loaded; 2 for usage errors.`,
 			&cli.StringSliceFlag{Name: "listen", Aliases: []string{"tcplisten"}, Usage: "preopen a listening TCP socket on `ADDR` (host:port) as the next fd; repeatable"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "keep compiled modules in `DIR` (default: the user cache dir)/wazix)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "do not cache compiled modules"},
+			&cli.BoolFlag{Name: "net", Usage: "give the guest the host's network (bind, connect, sendto anywhere; DNS)"},
+			&cli.StringSliceFlag{Name: "net-allow", Usage: "allow bind/connect/sendto only to `CIDR[:PORTS]` (e.g. 127.0.0.1/32:8080,9000-9100); turns on DNS; repeatable"},
+			&cli.BoolFlag{Name: "trace", Usage: "at exit, print the operations the network policy refused, with counts, to stderr"},
 			&cli.IntFlag{Name: "max-fds", Value: 65536, Usage: "most fds the guest may hold open"},
 			&cli.IntFlag{Name: "max-threads", Value: 512, Usage: "most threads the guest may have alive at once, main included (more: EAGAIN)"},
 			&cli.BoolFlag{Name: "allow-clock-set", Usage: "let a WASIX guest set its own view of the realtime clock (clock_time_set)"},
@@ -114,6 +120,15 @@ func runAction(c *cli.Context) error {
 	}
 	cfg.WithMaxThreads(c.Int("max-threads"))
 	cfg.WithClockSet(c.Bool("allow-clock-set"))
+	if c.Bool("net") {
+		cfg.WithNet()
+	}
+	for _, r := range c.StringSlice("net-allow") {
+		if _, err := sys.ParseNetRule(r); err != nil {
+			return usageErr("run: --%v", err)
+		}
+		cfg.WithNetAllow(r)
+	}
 
 	wasm, err := os.ReadFile(modPath)
 	if err != nil {
@@ -178,6 +193,15 @@ func runAction(c *cli.Context) error {
 		return &exitError{code: 1, msg: oneLine(err)}
 	}
 	defer host.Close(context.Background())
+	if c.Bool("trace") {
+		defer func() {
+			denied := host.Denied()
+			fmt.Fprintf(os.Stderr, "wazix trace: %d kinds of operations denied by the network policy\n", len(denied))
+			for _, d := range denied {
+				fmt.Fprintf(os.Stderr, "wazix trace: denied %s (x%d)\n", d.What, d.Count)
+			}
+		}()
+	}
 
 	code, err := host.Run(ctx, rt, compiled)
 	if err != nil {

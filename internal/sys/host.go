@@ -31,6 +31,7 @@ type HostFile struct {
 
 	dir dirState // directory listing snapshot for fd_readdir
 
+	sock sockState // socket state (connect progress, options); see netsock.go
 	kind hostKind
 }
 

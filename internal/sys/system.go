@@ -42,6 +42,12 @@ type System struct {
 	endErr  error
 	onEnd   []func()
 
+	// Net is the network policy: which addresses bind, connect and sendto
+	// may use (see netpolicy.go). The zero value allows nothing.
+	Net NetPolicy
+	// Denied counts operations the policies refused, for --trace.
+	Denied DenyCounter
+
 	// AllowClockSet lets the guest set its realtime clock (clock_time_set),
 	// as an offset seen only by this guest.
 	AllowClockSet  bool

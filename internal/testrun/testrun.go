@@ -32,9 +32,13 @@ type Options struct {
 	Env    []string // KEY=VALUE
 	Dirs   [][2]string
 	Listen []string
-	Stdin  io.Reader
-	Stdout io.Writer // default: captured into Result.Stdout
-	Ctx    context.Context
+	// Net gives the guest the network; NetAllow adds --net-allow rules.
+	Net      bool
+	NetAllow []string
+	MaxFds   int
+	Stdin    io.Reader
+	Stdout   io.Writer // default: captured into Result.Stdout
+	Ctx      context.Context
 	// Started is called with the host once it is instantiated, before _start.
 	Started func(h *wazix.Host)
 	// MaxThreads limits the guest's live threads (0: the default).
@@ -119,6 +123,15 @@ func Run(tb testing.TB, wasm []byte, o Options) Result {
 	}
 	if o.MaxThreads > 0 {
 		cfg.WithMaxThreads(o.MaxThreads)
+	}
+	if o.Net {
+		cfg.WithNet()
+	}
+	for _, r := range o.NetAllow {
+		cfg.WithNetAllow(r)
+	}
+	if o.MaxFds > 0 {
+		cfg.WithMaxFds(o.MaxFds)
 	}
 	host, err := cfg.Instantiate(ctx, rt)
 	if err != nil {

@@ -1,0 +1,211 @@
+package wasix_test
+
+import (
+	"context"
+	"errors"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	wsys "github.com/tetratelabs/wazero/sys"
+
+	"github.com/wazix/wazix"
+	"github.com/wazix/wazix/abi/wasix"
+	"github.com/wazix/wazix/compat"
+)
+
+// netFuncs are the functions the hostile-guest test calls.
+var netFuncs = []string{"sock_open", "sock_pair", "sock_bind", "sock_listen", "sock_connect", "sock_accept_v2",
+	"sock_recv_from", "sock_send_to", "sock_send_file", "sock_status", "sock_addr_local", "sock_addr_peer",
+	"sock_set_opt_flag", "sock_get_opt_flag", "sock_set_opt_time", "sock_get_opt_time", "sock_set_opt_size",
+	"sock_get_opt_size", "sock_join_multicast_v4", "sock_leave_multicast_v4", "sock_join_multicast_v6",
+	"sock_leave_multicast_v6", "resolve", "port_addr_list", "port_route_list", "sock_recv", "sock_send",
+	"sock_shutdown", "sock_accept", "fd_close"}
+
+// netCaller is a guest that imports netFuncs from wasix_32v1 and exports
+// call_<name> wrappers and one page of memory.
+func netCaller(t testing.TB) []byte {
+	sigs := map[string]compat.Func{}
+	for _, f := range compat.WASIX {
+		sigs[f.Name] = f
+	}
+	var types, imports, funcs, exports, codes []byte
+	typeIdx := map[string]int{}
+	ntypes := 0
+	for i, name := range netFuncs {
+		f, ok := sigs[name]
+		if !ok {
+			t.Fatalf("no signature for %s", name)
+		}
+		sig := []byte{0x60}
+		sig = append(sig, uleb(uint64(len(f.Params)))...)
+		sig = append(sig, f.Params...)
+		sig = append(sig, uleb(uint64(len(f.Results)))...)
+		sig = append(sig, f.Results...)
+		ti, ok := typeIdx[string(sig)]
+		if !ok {
+			ti = ntypes
+			typeIdx[string(sig)] = ti
+			types = append(types, sig...)
+			ntypes++
+		}
+		imports = append(imports, str(wasix.ModuleName)...)
+		imports = append(imports, str(name)...)
+		imports = append(imports, 0x00)
+		imports = append(imports, uleb(uint64(ti))...)
+		funcs = append(funcs, uleb(uint64(ti))...)
+		exports = append(exports, str("call_"+name)...)
+		exports = append(exports, 0x00)
+		exports = append(exports, uleb(uint64(len(netFuncs)+i))...)
+		body := []byte{0x00}
+		for p := range f.Params {
+			body = append(body, 0x20)
+			body = append(body, uleb(uint64(p))...)
+		}
+		body = append(body, 0x10)
+		body = append(body, uleb(uint64(i))...)
+		body = append(body, 0x0b)
+		codes = append(codes, uleb(uint64(len(body)))...)
+		codes = append(codes, body...)
+	}
+	// _start does nothing; the test calls the wrappers.
+	n := len(netFuncs)
+	emptyType := []byte{0x60, 0x00, 0x00}
+	types = append(types, emptyType...)
+	funcs = append(funcs, uleb(uint64(ntypes))...)
+	ntypes++
+	exports = append(exports, str("_start")...)
+	exports = append(exports, 0x00)
+	exports = append(exports, uleb(uint64(2*n))...)
+	codes = append(codes, 0x02, 0x00, 0x0b)
+	exports = append(exports, str("memory")...)
+	exports = append(exports, 0x02, 0x00)
+	mod := []byte("\x00asm\x01\x00\x00\x00")
+	mod = append(mod, section(1, append(uleb(uint64(ntypes)), types...))...)
+	mod = append(mod, section(2, append(uleb(uint64(n)), imports...))...)
+	mod = append(mod, section(3, append(uleb(uint64(n+1)), funcs...))...)
+	mod = append(mod, section(5, []byte{0x01, 0x00, 0x01})...)
+	mod = append(mod, section(7, append(uleb(uint64(n+2)), exports...))...)
+	mod = append(mod, section(10, append(uleb(uint64(n+1)), codes...))...)
+	return mod
+}
+
+func uleb(v uint64) []byte {
+	var b []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v != 0 {
+			b = append(b, c|0x80)
+			continue
+		}
+		return append(b, c)
+	}
+}
+
+func str(s string) []byte { return append(uleb(uint64(len(s))), s...) }
+
+func section(id byte, body []byte) []byte {
+	return append(append([]byte{id}, uleb(uint64(len(body)))...), body...)
+}
+
+// TestSocketsHostileGuest calls every socket function thousands of times
+// with random arguments over random memory (network allowed on loopback
+// only): the host never panics or traps, and no host fd outlives the guest.
+func TestSocketsHostileGuest(t *testing.T) {
+	ctx := context.Background()
+	wasm := netCaller(t)
+	before := openFds(t)
+	rng := rand.New(rand.NewSource(5))
+	iterations := 4000
+	if testing.Short() {
+		iterations = 500
+	}
+	func() {
+		rt := wazero.NewRuntimeWithConfig(ctx, wazix.NewRuntimeConfig())
+		defer rt.Close(ctx)
+		host, err := wazix.NewConfig().WithNetAllow("127.0.0.0/8").WithStdout(&strings.Builder{}).
+			WithStderr(&strings.Builder{}).WithMaxFds(64).Instantiate(ctx, rt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer host.Close(ctx)
+		compiled, err := rt.CompileModule(ctx, wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Run instantiates wasix_32v1 for the guest's imports; _start returns at once.
+		if code, err := host.Run(ctx, rt, compiled); err != nil || code != 0 {
+			t.Fatalf("run: %d %v", code, err)
+		}
+		var m api.Module
+		instantiate := func() {
+			if m != nil {
+				m.Close(ctx)
+			}
+			var err error
+			m, err = rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		instantiate()
+		ok, calls := map[string]int{}, map[string]int{}
+		defer func() { t.Logf("successful/total calls: %v / %v", ok, calls) }()
+		smallFds := func() uint64 { return uint64(rng.Intn(12)) }
+		for i := 0; i < iterations; i++ {
+			name := netFuncs[rng.Intn(len(netFuncs))]
+			mem := make([]byte, 256)
+			rng.Read(mem)
+			// Plausible addresses now and then: loopback IPv4/IPv6 tags.
+			if rng.Intn(2) == 0 {
+				mem[0], mem[4] = byte(1+rng.Intn(3)), 127
+			}
+			m.Memory().Write(0, mem)
+			fn := m.ExportedFunction("call_" + name)
+			params := fn.Definition().ParamTypes()
+			args := make([]uint64, len(params))
+			for j, typ := range params {
+				switch rng.Intn(4) {
+				case 0:
+					args[j] = smallFds()
+				case 1:
+					args[j] = uint64(rng.Intn(300))
+				case 2:
+					args[j] = uint64(rng.Intn(65536))
+				default:
+					args[j] = rng.Uint64()
+				}
+				if typ == api.ValueTypeI32 {
+					args[j] = uint64(uint32(args[j]))
+				}
+			}
+			if name == "sock_open" && rng.Intn(2) == 0 {
+				args = []uint64{uint64(1 + rng.Intn(2)), uint64(1 + rng.Intn(2) | rng.Intn(2)*0x4000), 0, 300}
+			}
+			cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			res, err := fn.Call(cctx, args...)
+			cancel()
+			if err == nil && len(res) == 1 {
+				if res[0] == 0 {
+					ok[name]++
+				}
+				calls[name]++
+			}
+			if err != nil {
+				var exit *wsys.ExitError
+				if errors.As(err, &exit) && cctx.Err() != nil {
+					instantiate() // a blocking call ended by its deadline ends the guest, as in a real run
+					continue
+				}
+				t.Fatalf("%s%v: %v", name, args, err)
+			}
+		}
+	}()
+	if after := openFds(t); after > before {
+		t.Fatalf("%d host fds before, %d after the hostile guest", before, after)
+	}
+}
