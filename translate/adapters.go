@@ -14,6 +14,7 @@ const (
 	errnoNoent       = 44
 	errnoNospc       = 51
 	errnoNosys       = 52
+	errnoNotsup      = 58
 	errnoPerm        = 63
 	errnoRange       = 68
 	errnoChild       = 12

@@ -110,7 +110,7 @@ futex timeout: 0 woken=0
 futex wake: 0 0
 clock_time_set: 63
 tty: 0 80x25
-sock_open: 52
+port_route_add: 58
 `}},
 	{fixture: "goepoll", stdin: "hello from go\n", mounts: map[string][]string{"/srv": {"www/"}}, doc: testtools.Result{Exit: 0, Stdout: `epoll: 0 0 20
 wait: 0 1 1 0 7
@@ -122,7 +122,7 @@ cwd: 0 /srv/www
 sleep: 0 true
 futex: 0 0
 `}},
-	{fixture: "gowasix", doc: testtools.Result{Exit: 4, Stdout: "thread_id 0 1\nparallelism 0 true\nsignals 0 0\nsleep 0\nsock_open 52\n"}},
+	{fixture: "gowasix", doc: testtools.Result{Exit: 4, Stdout: "thread_id 0 1\nparallelism 0 true\nsignals 0 0\nsleep 0\nport_route_add 58\n"}},
 }
 
 // TestProof translates each fixture and checks that the result validates,
@@ -285,7 +285,7 @@ func TestReportActions(t *testing.T) {
 		"wasix_32v1.fd_dup":                    ActionEmulated,
 		"wasix_32v1.getcwd":                    ActionEmulated,
 		"wasix_32v1.sched_yield":               ActionPreview1,
-		"wasix_32v1.sock_open":                 ActionStub,
+		"wasix_32v1.port_route_add":            ActionStub,
 		"wasix_32v1.proc_exit2":                ActionEmulated,
 		"wasi_snapshot_preview1.fd_write":      ActionWrapped, // fds may be aliases from fd_dup
 		"wasi_snapshot_preview1.fd_close":      ActionWrapped,
@@ -303,13 +303,13 @@ func TestReportActions(t *testing.T) {
 			t.Errorf("%s: action %q, want %q", name, got[name].Action, action)
 		}
 	}
-	if got["wasix_32v1.sock_open"].Stub != "errno 52" {
-		t.Errorf("sock_open stub = %q", got["wasix_32v1.sock_open"].Stub)
+	if got["wasix_32v1.port_route_add"].Stub != "errno 58" {
+		t.Errorf("port_route_add stub = %q", got["wasix_32v1.port_route_add"].Stub)
 	}
 	if got["wasix_32v1.sched_yield"].Target != "wasi_snapshot_preview1.sched_yield" {
 		t.Errorf("sched_yield target = %q", got["wasix_32v1.sched_yield"].Target)
 	}
-	if len(rep.Stubbed) != 1 || rep.Stubbed[0] != "wasix_32v1.sock_open" {
+	if len(rep.Stubbed) != 1 || rep.Stubbed[0] != "wasix_32v1.port_route_add" {
 		t.Errorf("stubbed = %v", rep.Stubbed)
 	}
 	if !rep.AdapterRegion {
@@ -319,8 +319,8 @@ func TestReportActions(t *testing.T) {
 
 func TestStrict(t *testing.T) {
 	_, _, err := Translate(fixture(t, "posix.c"), Options{Strict: true})
-	if !errors.Is(err, ErrStrict) || !strings.Contains(err.Error(), "wasix_32v1.sock_open") {
-		t.Fatalf("err = %v, want ErrStrict naming sock_open", err)
+	if !errors.Is(err, ErrStrict) || !strings.Contains(err.Error(), "wasix_32v1.port_route_add") {
+		t.Fatalf("err = %v, want ErrStrict naming port_route_add", err)
 	}
 	if _, _, err := Translate(fixture(t, "signals.wat"), Options{Strict: true}); err != nil {
 		t.Fatalf("signals.wat needs no stub, but strict failed: %v", err)

@@ -84,7 +84,7 @@ func TestInspectFormats(t *testing.T) {
 		for _, im := range ins.Imports {
 			status[im.Module+"."+im.Name] = im.Status + "/" + im.Translation
 		}
-		if status["wasix_32v1.sock_open"] != "native/stub" || status["wasix_32v1.fd_write"] != "native/preview1" {
+		if status["wasix_32v1.port_route_add"] != "native/stub" || status["wasix_32v1.fd_write"] != "native/preview1" {
 			t.Errorf("statuses: %v", status)
 		}
 		if len(ins.Memories) != 1 || ins.Memories[0].Imported {
@@ -97,7 +97,7 @@ func TestInspectFormats(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
 		for _, want := range []string{"package wazix:inspect;", "world indices {",
-			"import wasix32v1: interface {", "sock-open: func(p0: s32, p1: s32, p2: s32, p3: s32) -> s32;",
+			"import wasix32v1: interface {", "port-route-add: func(p0: s32, p1: s32, p2: s32, p3: s32) -> s32;",
 			"export start: func();"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("WIT lacks %q:\n%s", want, out)
@@ -152,7 +152,7 @@ func TestTranslateCommand(t *testing.T) {
 	t.Run("strict", func(t *testing.T) {
 		stubby := translateWATFixture(t, "indices.wat")
 		_, errOut, code := runWazixCLI(t, "translate", stubby, "-o", out, "--strict", "--report", "none")
-		if code != 1 || !strings.Contains(errOut, "sock_open") {
+		if code != 1 || !strings.Contains(errOut, "port_route_add") {
 			t.Errorf("exit %d, stderr %q", code, errOut)
 		}
 	})
