@@ -322,39 +322,22 @@ func fdFilestatSetTimes(h *host, _ context.Context, _ api.Module, stack []uint64
 
 // fdPread is fd_pread(fd, iovs, iovs_len, offset: filesize, nread: *size) -> errno.
 func fdPread(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
-	if e := h.dirBadf(u32(stack[0]), false); e != sys.ESUCCESS {
-		return e
-	}
-	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdRead|sys.RightFdSeek)
-	if e != sys.ESUCCESS {
-		return e
-	}
-	mem := m.Memory()
-	iovs, e := iovecs(mem, u32(stack[1]), u32(stack[2]))
-	if e != sys.ESUCCESS {
-		return e
-	}
-	resPtr := u32(stack[4])
-	if !writable(mem, resPtr, 4) {
-		return sys.EFAULT
-	}
-	off := int64(stack[3])
-	if off < 0 {
-		return sys.EINVAL
-	}
-	n, e := f.Preadv(iovs, off)
-	if e != sys.ESUCCESS {
-		return e
-	}
-	return putU32(mem, resPtr, uint32(n))
+	return h.positioned(m, stack, sys.RightFdRead, (*sys.HostFile).Preadv)
 }
 
 // fdPwrite is fd_pwrite(fd, iovs, iovs_len, offset: filesize, nwritten: *size) -> errno.
 func fdPwrite(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	return h.positioned(m, stack, sys.RightFdWrite, (*sys.HostFile).Pwritev)
+}
+
+// positioned is fd_pread and fd_pwrite: vectored I/O at an offset, which
+// needs the SEEK right besides the READ or WRITE right.
+func (h *host) positioned(m api.Module, stack []uint64, right sys.Rights,
+	op func(*sys.HostFile, [][]byte, int64) (int, sys.Errno)) sys.Errno {
 	if e := h.dirBadf(u32(stack[0]), false); e != sys.ESUCCESS {
 		return e
 	}
-	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdWrite|sys.RightFdSeek)
+	f, _, e := h.hostFile(u32(stack[0]), right|sys.RightFdSeek)
 	if e != sys.ESUCCESS {
 		return e
 	}
@@ -371,7 +354,7 @@ func fdPwrite(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errn
 	if off < 0 {
 		return sys.EINVAL
 	}
-	n, e := f.Pwritev(iovs, off)
+	n, e := op(f, iovs, off)
 	if e != sys.ESUCCESS {
 		return e
 	}
@@ -420,38 +403,29 @@ func fdPrestatDirName(h *host, _ context.Context, m api.Module, stack []uint64) 
 
 // fdRead is fd_read(fd, iovs, iovs_len, nread: *size) -> errno.
 func fdRead(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
-	e, errno := h.entryNotDir(u32(stack[0]), sys.RightFdRead)
-	if errno != sys.ESUCCESS {
-		return errno
-	}
-	r, ok := e.File.(sys.Reader)
-	if !ok {
-		return sys.EBADF
-	}
-	mem := m.Memory()
-	iovs, errno := iovecs(mem, u32(stack[1]), u32(stack[2]))
-	if errno != sys.ESUCCESS {
-		return errno
-	}
-	resPtr := u32(stack[3])
-	if !writable(mem, resPtr, 4) {
-		return sys.EFAULT
-	}
-	n, errno := r.Readv(ctx, iovs, e.Nonblock())
-	if errno != sys.ESUCCESS {
-		return errno
-	}
-	return putU32(mem, resPtr, uint32(n))
+	return h.streamIO(ctx, m, stack, false)
 }
 
 // fdWrite is fd_write(fd, iovs, iovs_len, nwritten: *size) -> errno.
 func fdWrite(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
-	e, errno := h.entryNotDir(u32(stack[0]), sys.RightFdWrite)
+	return h.streamIO(ctx, m, stack, true)
+}
+
+// streamIO is fd_read and fd_write: vectored I/O at the file position,
+// blocking unless the fd is NONBLOCK. (A plain bool, not a method value:
+// this is the hottest path and must not allocate.)
+func (h *host) streamIO(ctx context.Context, m api.Module, stack []uint64, write bool) sys.Errno {
+	right := sys.RightFdRead
+	if write {
+		right = sys.RightFdWrite
+	}
+	e, errno := h.entryNotDir(u32(stack[0]), right)
 	if errno != sys.ESUCCESS {
 		return errno
 	}
-	w, ok := e.File.(sys.Writer)
-	if !ok {
+	r, canRead := e.File.(sys.Reader)
+	w, canWrite := e.File.(sys.Writer)
+	if write && !canWrite || !write && !canRead {
 		return sys.EBADF
 	}
 	mem := m.Memory()
@@ -463,7 +437,12 @@ func fdWrite(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Err
 	if !writable(mem, resPtr, 4) {
 		return sys.EFAULT
 	}
-	n, errno := w.Writev(ctx, iovs, e.Nonblock())
+	var n int
+	if write {
+		n, errno = w.Writev(ctx, iovs, e.Nonblock())
+	} else {
+		n, errno = r.Readv(ctx, iovs, e.Nonblock())
+	}
 	if errno != sys.ESUCCESS {
 		return errno
 	}
