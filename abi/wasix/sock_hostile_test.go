@@ -15,6 +15,7 @@ import (
 	"github.com/wazix/wazix"
 	"github.com/wazix/wazix/abi/wasix"
 	"github.com/wazix/wazix/compat"
+	"github.com/wazix/wazix/internal/wasmgen"
 )
 
 // netFuncs are the functions the hostile-guest test calls.
@@ -26,90 +27,21 @@ var netFuncs = []string{"sock_open", "sock_pair", "sock_bind", "sock_listen", "s
 	"sock_shutdown", "sock_accept", "fd_close"}
 
 // netCaller is a guest that imports netFuncs from wasix_32v1 and exports
-// call_<name> wrappers and one page of memory.
+// wrappers (wasmgen.WrapperName) and one page of memory.
 func netCaller(t testing.TB) []byte {
 	sigs := map[string]compat.Func{}
 	for _, f := range compat.WASIX {
 		sigs[f.Name] = f
 	}
-	var types, imports, funcs, exports, codes []byte
-	typeIdx := map[string]int{}
-	ntypes := 0
-	for i, name := range netFuncs {
+	var ims []wasmgen.Import
+	for _, name := range netFuncs {
 		f, ok := sigs[name]
 		if !ok {
 			t.Fatalf("no signature for %s", name)
 		}
-		sig := []byte{0x60}
-		sig = append(sig, uleb(uint64(len(f.Params)))...)
-		sig = append(sig, f.Params...)
-		sig = append(sig, uleb(uint64(len(f.Results)))...)
-		sig = append(sig, f.Results...)
-		ti, ok := typeIdx[string(sig)]
-		if !ok {
-			ti = ntypes
-			typeIdx[string(sig)] = ti
-			types = append(types, sig...)
-			ntypes++
-		}
-		imports = append(imports, str(wasix.ModuleName)...)
-		imports = append(imports, str(name)...)
-		imports = append(imports, 0x00)
-		imports = append(imports, uleb(uint64(ti))...)
-		funcs = append(funcs, uleb(uint64(ti))...)
-		exports = append(exports, str("call_"+name)...)
-		exports = append(exports, 0x00)
-		exports = append(exports, uleb(uint64(len(netFuncs)+i))...)
-		body := []byte{0x00}
-		for p := range f.Params {
-			body = append(body, 0x20)
-			body = append(body, uleb(uint64(p))...)
-		}
-		body = append(body, 0x10)
-		body = append(body, uleb(uint64(i))...)
-		body = append(body, 0x0b)
-		codes = append(codes, uleb(uint64(len(body)))...)
-		codes = append(codes, body...)
+		ims = append(ims, wasmgen.Import{Module: wasix.ModuleName, Name: name, Params: f.Params, Results: f.Results})
 	}
-	// _start does nothing; the test calls the wrappers.
-	n := len(netFuncs)
-	emptyType := []byte{0x60, 0x00, 0x00}
-	types = append(types, emptyType...)
-	funcs = append(funcs, uleb(uint64(ntypes))...)
-	ntypes++
-	exports = append(exports, str("_start")...)
-	exports = append(exports, 0x00)
-	exports = append(exports, uleb(uint64(2*n))...)
-	codes = append(codes, 0x02, 0x00, 0x0b)
-	exports = append(exports, str("memory")...)
-	exports = append(exports, 0x02, 0x00)
-	mod := []byte("\x00asm\x01\x00\x00\x00")
-	mod = append(mod, section(1, append(uleb(uint64(ntypes)), types...))...)
-	mod = append(mod, section(2, append(uleb(uint64(n)), imports...))...)
-	mod = append(mod, section(3, append(uleb(uint64(n+1)), funcs...))...)
-	mod = append(mod, section(5, []byte{0x01, 0x00, 0x01})...)
-	mod = append(mod, section(7, append(uleb(uint64(n+2)), exports...))...)
-	mod = append(mod, section(10, append(uleb(uint64(n+1)), codes...))...)
-	return mod
-}
-
-func uleb(v uint64) []byte {
-	var b []byte
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			b = append(b, c|0x80)
-			continue
-		}
-		return append(b, c)
-	}
-}
-
-func str(s string) []byte { return append(uleb(uint64(len(s))), s...) }
-
-func section(id byte, body []byte) []byte {
-	return append(append([]byte{id}, uleb(uint64(len(body)))...), body...)
+	return wasmgen.Caller(ims, wasmgen.Options{})
 }
 
 // TestSocketsHostileGuest calls every socket function thousands of times
@@ -165,7 +97,7 @@ func TestSocketsHostileGuest(t *testing.T) {
 				mem[0], mem[4] = byte(1+rng.Intn(3)), 127
 			}
 			m.Memory().Write(0, mem)
-			fn := m.ExportedFunction("call_" + name)
+			fn := m.ExportedFunction("call_" + wasix.ModuleName + "_" + name)
 			params := fn.Definition().ParamTypes()
 			args := make([]uint64, len(params))
 			for j, typ := range params {
