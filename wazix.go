@@ -52,7 +52,6 @@ type Config struct {
 	listens []string
 	maxFds  int
 	maxThr  int
-	grace   time.Duration
 
 	allowClockSet bool
 	net           bool
@@ -64,7 +63,7 @@ type preopen struct{ host, guest string }
 // NewConfig returns a Config with no arguments, no environment, no files and
 // the host process's stdio.
 func NewConfig() *Config {
-	return &Config{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, grace: defaultThreadGrace}
+	return &Config{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 }
 
 // WithArgs sets the guest's argv; args[0] is the program name.
@@ -120,13 +119,6 @@ func (c *Config) WithMaxFds(n int) *Config { c.maxFds = n; return c }
 // the main thread included (default 512); spawning more fails with EAGAIN.
 func (c *Config) WithMaxThreads(n int) *Config { c.maxThr = n; return c }
 
-// WithThreadGrace sets how long Run waits, once the process has ended, for
-// guest threads that compute without calling the host (default 3 s; they
-// stop at once only under WithCloseOnContextDone). 0 does not wait: for a
-// program that exits right after Run, as the CLI does, letting the
-// operating system end them.
-func (c *Config) WithThreadGrace(d time.Duration) *Config { c.grace = d; return c }
-
 // WithClockSet lets a WASIX guest set its realtime clock with clock_time_set
 // (otherwise EPERM). Only the guest's own view changes, never the host's.
 func (c *Config) WithClockSet(allow bool) *Config { c.allowClockSet = allow; return c }
@@ -137,11 +129,9 @@ func (c *Config) WithClockSet(allow bool) *Config { c.allowClockSet = allow; ret
 // A guest blocked in a wazix host call (poll_oneoff, a blocking read or
 // accept) stops as soon as its context is done. To also interrupt a guest
 // that computes without calling the host, add WithCloseOnContextDone(true);
-// it is off by default because it slows compiled code several times (6-9x
-// for Go guests, 19x for a tight loop in wazero 1.12). Guests that spawn
-// threads (see SpawnsThreads) need it only so that, when one thread exits
-// or traps, the others stop even while they compute; see WithThreadGrace
-// and Host.Ended for doing without it.
+// it is off by default because it slows Go guests several times. Turn it on
+// for guests that spawn threads (see SpawnsThreads): when one thread exits
+// or traps, the others are then stopped even while they compute.
 func NewRuntimeConfig() wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().
 		WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesThreads)
@@ -153,10 +143,8 @@ type Host struct {
 	sys       *sys.System
 	listeners []string
 	maxThr    int
-	grace     time.Duration
 	stderr    io.Writer
 	threads   *wasix.Threads // set by InstantiateModule
-	ended     chan struct{}
 }
 
 // Instantiate creates the process state described by c and adds the host
@@ -167,8 +155,7 @@ func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, err
 	if err != nil {
 		return nil, fmt.Errorf("wazix: %w", err)
 	}
-	h := &Host{sys: s, maxThr: c.maxThr, grace: c.grace, stderr: c.stderr, ended: make(chan struct{})}
-	s.OnEnd(func() { close(h.ended) })
+	h := &Host{sys: s, maxThr: c.maxThr, stderr: c.stderr}
 	s.Net.All = c.net
 	for _, r := range c.allow {
 		rule, err := sys.ParseNetRule(r)
@@ -383,31 +370,18 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 // errAlreadyRunning is returned for a second guest on one Host.
 var errAlreadyRunning = errors.New("wazix: the Host already runs a guest")
 
-// defaultThreadGrace is how long Run waits for the other threads after the
+// threadGrace is how long the host waits for the other threads after the
 // process ended.
-const defaultThreadGrace = 3 * time.Second
-
-// Ended is closed when the guest process ends: proc_exit or a trap in any
-// thread, or the main thread returning. A program that cannot wait for
-// threads computing without host calls (and does not use
-// WithCloseOnContextDone) can select on it and then read ExitStatus.
-func (h *Host) Ended() <-chan struct{} { return h.ended }
-
-// ExitStatus returns the exit code (and the trap, if a thread trapped) of a
-// guest process that has ended; ok is false while it runs.
-func (h *Host) ExitStatus() (code uint32, err error, ok bool) { return h.sys.ExitStatus() }
+const threadGrace = 3 * time.Second
 
 // waitThreads waits for the guest's threads to stop after the process ended.
 func (h *Host) waitThreads() {
 	if h.threads == nil {
 		return
 	}
-	if h.grace <= 0 {
-		return
-	}
-	if !h.threads.Wait(h.grace) && h.stderr != nil {
+	if !h.threads.Wait(threadGrace) && h.stderr != nil {
 		fmt.Fprintf(h.stderr, "wazix: %d guest threads did not stop within %v of the exit (computing without host calls; see NewRuntimeConfig)\n",
-			h.threads.Live(), h.grace)
+			h.threads.Live(), threadGrace)
 	}
 }
 

@@ -28,7 +28,7 @@ func (h *host) tidOf(m api.Module) uint32 { return h.sys.TidOf(m) }
 // threadParallelism is thread_parallelism(ret_count: *size) -> errno: the
 // host's usable cores, capped by the thread limit.
 func threadParallelism(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
-	n := baseProcs // not GOMAXPROCS now: ensureProcs raises it for guest threads
+	n := runtime.GOMAXPROCS(0)
 	if max := h.sys.MaxThreads; max > 0 && n > max {
 		n = max
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
 	"time"
 
@@ -237,36 +236,9 @@ func (t *Threads) spawn(e entry, params []api.ValueType) (uint32, sys.Errno) {
 	t.sys.ThreadIDs.Store(mod, tid)
 	t.mu.Lock()
 	th.mod = mod
-	live := len(t.live)
 	t.mu.Unlock()
-	ensureProcs(live)
 	go t.run(th, e.name, e.args(tid))
 	return tid, sys.ESUCCESS
-}
-
-// baseProcs is GOMAXPROCS before any guest thread ran.
-var (
-	baseProcs     = runtime.GOMAXPROCS(0)
-	ensureProcsMu sync.Mutex
-)
-
-// Parallelism is the host parallelism thread_parallelism reports (before
-// the thread limit caps it): GOMAXPROCS as it was before any guest thread.
-func Parallelism() int { return baseProcs }
-
-// ensureProcs gives the Go scheduler one P per live guest thread on top of
-// the host's own. The Go runtime cannot preempt a goroutine while it runs
-// compiled wasm, so guest threads that compute without host calls would
-// otherwise hold every P and starve everything else: the main thread's
-// timers, the poller, the exit. With more Ps than cores, the kernel
-// time-slices the threads as it would a native process's.
-func ensureProcs(liveThreads int) {
-	want := baseProcs + liveThreads
-	ensureProcsMu.Lock()
-	if runtime.GOMAXPROCS(0) < want {
-		runtime.GOMAXPROCS(want)
-	}
-	ensureProcsMu.Unlock()
 }
 
 // run runs one spawned thread to its end. Returning from the entry or

@@ -12,7 +12,6 @@ import (
 
 	wsys "github.com/tetratelabs/wazero/sys"
 
-	"github.com/wazix/wazix/abi/wasix"
 	"github.com/wazix/wazix/fixtures"
 	"github.com/wazix/wazix/internal/testrun"
 )
@@ -137,9 +136,9 @@ func TestThreadsExit(t *testing.T) {
 		{mode: "e", code: 1, trap: true},
 		{mode: "f", code: 0, stdout: "alive\n"},
 		{mode: "g", code: 3, closeOn: true},
-		{mode: "h", code: 0, stdout: fmt.Sprintf("%d\n3\n6\n", min(wasix.Parallelism(), 4)), max: 4},
+		{mode: "h", code: 0, stdout: fmt.Sprintf("%d\n3\n6\n", min(runtime.GOMAXPROCS(0), 4)), max: 4},
 		{mode: "h", code: 0, stdout: "1\n0\n6\n", max: 1},
-		{mode: "h", code: 0, stdout: fmt.Sprintf("%d\n16\n0\n", wasix.Parallelism())},
+		{mode: "h", code: 0, stdout: fmt.Sprintf("%d\n16\n0\n", runtime.GOMAXPROCS(0))},
 		{mode: "i", code: 0, stdout: "28\n21\n28\n21\n16\n28\n71\n0\n21\n"},
 		{mode: "j", code: 0},
 		{mode: "k", code: 4, closeOn: true},

@@ -158,12 +158,12 @@ func runAction(c *cli.Context) error {
 		}
 	}()
 
-	// Not WithCloseOnContextDone, even for threaded guests: it slows the
-	// compiled code many times. Threads still computing when the process
-	// ends are ended by this process's exit, as an OS ends a process's
-	// threads (see the watchdog below).
 	rc := wazix.NewRuntimeConfig()
-	cfg.WithThreadGrace(0)
+	if wazix.SpawnsThreads(wasm) {
+		// When one thread exits or traps, the others must stop even
+		// while they compute.
+		rc = rc.WithCloseOnContextDone(true)
+	}
 	if !c.Bool("no-cache") {
 		dir := c.String("cache-dir")
 		if dir == "" {
@@ -203,7 +203,7 @@ func runAction(c *cli.Context) error {
 		}()
 	}
 
-	code, err := runWatched(ctx, host, rt, compiled)
+	code, err := host.Run(ctx, rt, compiled)
 	if err != nil {
 		var exit *wsys.ExitError
 		if errors.As(err, &exit) || ctx.Err() != nil {
@@ -221,34 +221,6 @@ func runAction(c *cli.Context) error {
 		return &exitError{code: int(code)}
 	}
 	return nil
-}
-
-// runWatched is host.Run, except that once the guest process has ended (an
-// exit or a trap in any thread) it waits only briefly for the main thread to
-// return: a main thread that computes without calling the host would
-// otherwise keep the process alive after another thread ended it.
-func runWatched(ctx context.Context, host *wazix.Host, rt wazero.Runtime, compiled wazero.CompiledModule) (uint32, error) {
-	type result struct {
-		code uint32
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		code, err := host.Run(ctx, rt, compiled)
-		done <- result{code, err}
-	}()
-	select {
-	case r := <-done:
-		return r.code, r.err
-	case <-host.Ended():
-	}
-	select {
-	case r := <-done:
-		return r.code, r.err
-	case <-time.After(250 * time.Millisecond):
-		code, err, _ := host.ExitStatus()
-		return code, err
-	}
 }
 
 // oneLine folds a multi-line wazero error (message + wasm stack trace) into

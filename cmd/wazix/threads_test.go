@@ -12,8 +12,8 @@ import (
 
 // The CLI runs threaded guests end to end: exit codes from main and from
 // workers, a trapping worker (134 and one line), --max-threads, and workers
-// that compute forever (ended with the process, as an OS ends a process's
-// threads).
+// that compute forever (stopped because the CLI turns on wazero's
+// termination checks for guests that spawn threads).
 func TestRunThreads(t *testing.T) {
 	exit := fixtures.Path(t, "wat/thread_exit")
 	cases := []struct {
