@@ -3,7 +3,9 @@ package wasix
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -124,7 +126,7 @@ func futexWait(h *host, ctx context.Context, m api.Module, stack []uint64) sys.E
 	}
 	f := h.proc.futex.shard(addr)
 	f.mu.Lock()
-	if v, _ := mem.ReadUint32Le(addr); v != expected {
+	if v := loadWord(mem, addr); v != expected {
 		f.mu.Unlock()
 		return guestmem.PutU8(mem, wokenPtr, 1)
 	}
@@ -179,4 +181,16 @@ func (h *host) futexWakeN(m api.Module, addr, wokenPtr uint32, n int) sys.Errno 
 		v = 1
 	}
 	return guestmem.PutU8(mem, wokenPtr, v)
+}
+
+// loadWord reads the futex word atomically: other guest threads store to it
+// with atomic instructions while this host thread compares it. addr is
+// 4-aligned and inside memory (futexAddr checked), and a memory's buffer is
+// page-aligned, so the word is aligned for the atomic load.
+func loadWord(mem api.Memory, addr uint32) uint32 {
+	b, ok := mem.Read(addr, 4)
+	if !ok {
+		return 0
+	}
+	return atomic.LoadUint32((*uint32)(unsafe.Pointer(&b[0])))
 }
