@@ -276,3 +276,17 @@ func TestRunWASIX(t *testing.T) {
 		}
 	}
 }
+
+// TestBadModuleExitCodes: a file that is not wasm is one line and exit 1
+// for every command that reads a module.
+func TestBadModuleExitCodes(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.wasm")
+	os.WriteFile(bad, []byte("garbage\n"), 0o644)
+	for _, args := range [][]string{{"run", bad}, {"inspect", bad}, {"translate", bad, "-o", bad + ".out"}} {
+		r := runCLI(t, nil, args...)
+		if r.code != 1 {
+			t.Errorf("%v: exit %d, want 1 (stderr %q)", args, r.code, r.stderr)
+		}
+		assertOneLine(t, r, "")
+	}
+}
