@@ -12,6 +12,7 @@ package compat
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tetratelabs/wazero/api"
@@ -78,19 +79,7 @@ func Signature(params, results []api.ValueType) string {
 
 // Matches reports whether a function type equals f's signature.
 func (f Func) Matches(params, results []api.ValueType) bool {
-	return equalTypes(f.Params, params) && equalTypes(f.Results, results)
-}
-
-func equalTypes(a, b []api.ValueType) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(f.Params, params) && slices.Equal(f.Results, results)
 }
 
 // preview1Sigs lists the 46 wasi_snapshot_preview1 functions. The compact

@@ -139,32 +139,28 @@ func fdClose(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno
 
 // fdDatasync is fd_datasync(fd) -> errno.
 func fdDatasync(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
-	if e := h.dirBadf(u32(stack[0]), true); e != sys.ESUCCESS {
-		return e
-	}
-	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdDatasync)
-	if e == sys.ESPIPE {
-		return sys.EINVAL
-	}
-	if e != sys.ESUCCESS {
-		return e
-	}
-	return f.Sync(true)
+	return h.sync(u32(stack[0]), sys.RightFdDatasync, true)
 }
 
 // fdSync is fd_sync(fd) -> errno.
 func fdSync(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
-	if e := h.dirBadf(u32(stack[0]), true); e != sys.ESUCCESS {
+	return h.sync(u32(stack[0]), sys.RightFdSync, false)
+}
+
+// sync flushes fd's data (and metadata unless dataOnly); objects without a
+// host file have nothing to flush (EINVAL, as fsync(2) on them).
+func (h *host) sync(fd uint32, right sys.Rights, dataOnly bool) sys.Errno {
+	if e := h.dirBadf(fd, true); e != sys.ESUCCESS {
 		return e
 	}
-	f, _, e := h.hostFile(u32(stack[0]), sys.RightFdSync)
+	f, _, e := h.hostFile(fd, right)
 	if e == sys.ESPIPE {
 		return sys.EINVAL
 	}
 	if e != sys.ESUCCESS {
 		return e
 	}
-	return f.Sync(false)
+	return f.Sync(dataOnly)
 }
 
 // fdFdstatGet is fd_fdstat_get(fd, buf: *fdstat) -> errno. fdstat is 24

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -309,17 +310,7 @@ func (t *Threads) warnf(format string, a ...any) {
 	fmt.Fprintf(t.warn, format+"\n", a...)
 }
 
-func sameTypes(a, b []api.ValueType) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func sameTypes(a, b []api.ValueType) bool { return slices.Equal(a, b) }
 
 var (
 	i32x2 = []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}

@@ -235,24 +235,16 @@ func (f *HostFile) Writev(ctx context.Context, iovs [][]byte, nonblock bool) (in
 
 // Preadv reads at offset without moving the file position.
 func (f *HostFile) Preadv(iovs [][]byte, off int64) (int, Errno) {
-	switch f.typ {
-	case FiletypeDirectory:
-		return 0, EISDIR
-	case FiletypeRegularFile, FiletypeBlockDevice:
-	default:
-		return 0, ESPIPE
-	}
-	for {
-		n, err := unix.Preadv(f.fd, iovs, off)
-		if err == unix.EINTR {
-			continue
-		}
-		return n, ErrnoOf(err)
-	}
+	return f.positioned(func() (int, error) { return unix.Preadv(f.fd, iovs, off) })
 }
 
 // Pwritev writes at offset without moving the file position.
 func (f *HostFile) Pwritev(iovs [][]byte, off int64) (int, Errno) {
+	return f.positioned(func() (int, error) { return unix.Pwritev(f.fd, iovs, off) })
+}
+
+// positioned runs a pread or pwrite: only seekable files have positions.
+func (f *HostFile) positioned(op func() (int, error)) (int, Errno) {
 	switch f.typ {
 	case FiletypeDirectory:
 		return 0, EISDIR
@@ -261,7 +253,7 @@ func (f *HostFile) Pwritev(iovs [][]byte, off int64) (int, Errno) {
 		return 0, ESPIPE
 	}
 	for {
-		n, err := unix.Pwritev(f.fd, iovs, off)
+		n, err := op()
 		if err == unix.EINTR {
 			continue
 		}
@@ -269,7 +261,7 @@ func (f *HostFile) Pwritev(iovs [][]byte, off int64) (int, Errno) {
 	}
 }
 
-// Seek moves the file position; whence is 0 SET, 1 CUR, 2 END (Unix values).
+// Lseek moves the file position; whence is 0 SET, 1 CUR, 2 END (Unix values).
 func (f *HostFile) Lseek(off int64, whence int) (int64, Errno) {
 	switch f.typ {
 	case FiletypeRegularFile, FiletypeBlockDevice:
