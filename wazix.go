@@ -30,9 +30,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
-	wsys "github.com/tetratelabs/wazero/sys"
 
-	"github.com/wazix/wazix/abi/wasi_p1"
 	"github.com/wazix/wazix/abi/wasix"
 	"github.com/wazix/wazix/compat"
 	"github.com/wazix/wazix/internal/sys"
@@ -52,6 +50,8 @@ type Config struct {
 	listens []string
 	maxFds  int
 	maxThr  int
+	// maxProcs bounds the live processes of the guest's tree (forks, spawns).
+	maxProcs int
 
 	allowClockSet bool
 	net           bool
@@ -115,6 +115,11 @@ func (c *Config) WithNetAllow(rule string) *Config { c.allow = append(c.allow, r
 // WithMaxFds limits how many fds the guest may hold open (default 65536).
 func (c *Config) WithMaxFds(n int) *Config { c.maxFds = n; return c }
 
+// WithMaxProcs limits the live processes of the guest's tree (itself, what
+// it forks and spawns, and theirs); past it fork and spawn fail with EAGAIN,
+// so a fork bomb ends cleanly. The default is 256.
+func (c *Config) WithMaxProcs(n int) *Config { c.maxProcs = n; return c }
+
 // WithMaxThreads limits how many threads the guest may have alive at once,
 // the main thread included (default 512); spawning more fails with EAGAIN.
 func (c *Config) WithMaxThreads(n int) *Config { c.maxThr = n; return c }
@@ -144,12 +149,15 @@ type Host struct {
 	listeners []string
 	maxThr    int
 	stderr    io.Writer
-	threads   *wasix.Threads // set by InstantiateModule
+	proc      *wasix.Process // set by InstantiateModule or Run
+	threads   *wasix.Threads // the process's threads, once it runs
 }
 
-// Instantiate creates the process state described by c and adds the host
-// modules (wasi_snapshot_preview1 and wasi_unstable) to rt. Close the Host
-// when the guest is done: it closes every fd the guest left open.
+// Instantiate creates the process state described by c for a guest of rt.
+// The host modules the guest imports are instantiated for it alone when it
+// runs (Run or InstantiateModule), so one runtime runs any number of guests
+// at once, each with its own Config. Close the Host when the guest is done:
+// it closes every fd the guest left open.
 func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, error) {
 	s, err := sys.NewSystem(c.maxFds)
 	if err != nil {
@@ -169,9 +177,9 @@ func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, err
 		s.Close()
 		return nil, err
 	}
-	if err := wasi_p1.Instantiate(ctx, rt, s); err != nil {
+	if e := s.JoinProcs(sys.NewProcs(c.maxProcs)); e != sys.ESUCCESS {
 		s.Close()
-		return nil, fmt.Errorf("wazix: %w", err)
+		return nil, fmt.Errorf("wazix: %w", e)
 	}
 	return h, nil
 }
@@ -292,6 +300,10 @@ func (h *Host) Close(context.Context) error {
 		h.sys.End(0, nil)
 		h.waitThreads()
 	}
+	h.sys.Procs.KillAll(h.sys)
+	if h.proc != nil {
+		h.proc.Close()
+	}
 	h.sys.Close()
 	return nil
 }
@@ -346,25 +358,29 @@ func CheckImports(compiled wazero.CompiledModule) []string {
 // Run gives up on them after a grace period of a few seconds and says so on
 // stderr.
 func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) (uint32, error) {
-	if h.threads != nil {
-		return 1, errAlreadyRunning
-	}
-	mod, err := h.InstantiateModule(ctx, rt, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions("_start"))
-	if h.threads == nil { // nothing ran
+	if err := h.launch(ctx, rt, compiled); err != nil {
 		return 1, err
 	}
-	// The main thread's end is the process's end, unless another thread
-	// ended it first. End first: a thread joining main must see the
-	// process ended when its join returns.
-	code, err := mainStatus(err)
-	h.sys.End(code, err)
-	h.threads.MainDone()
-	h.waitThreads()
-	if mod != nil {
-		_ = mod.Close(ctx)
-	}
-	code, err, _ = h.sys.ExitStatus()
+	code, err := h.proc.Run()
+	// Every process the guest forked or spawned ends with it.
+	h.sys.Procs.KillAll(h.sys)
 	return code, err
+}
+
+// launch prepares the process for compiled (see wasix.Launch).
+func (h *Host) launch(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) error {
+	if missing := CheckImports(compiled); len(missing) > 0 {
+		return fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
+	}
+	if h.proc != nil {
+		return errAlreadyRunning
+	}
+	p, err := wasix.Launch(ctx, rt, h.sys, compiled, wasix.LaunchOptions{MaxThreads: h.maxThr, Warn: h.stderr})
+	if err != nil {
+		return err
+	}
+	h.proc, h.threads = p, p.Threads
+	return nil
 }
 
 // errAlreadyRunning is returned for a second guest on one Host.
@@ -385,28 +401,30 @@ func (h *Host) waitThreads() {
 	}
 }
 
-// mainStatus turns the result of running _start into an exit code and error.
-func mainStatus(err error) (uint32, error) {
-	if err == nil {
-		return 0, nil
+// PrepareModule returns wasm ready to be compiled for wazix. A module that
+// can fork (it imports wasix_32v1 proc_fork and was built with asyncify) has
+// its mutable globals exported, so that a fork can copy them into the
+// child; any other module is returned as it is. The CLI does this; a Go
+// program that runs such guests calls it before CompileModule.
+func PrepareModule(wasm []byte) ([]byte, error) {
+	in, err := decodeImports(wasm)
+	if err != nil {
+		return wasm, nil // not ours to report: compilation will
 	}
-	var exit *wsys.ExitError
-	if errors.As(err, &exit) {
-		if exit.ExitCode() == wsys.ExitCodeContextCanceled || exit.ExitCode() == wsys.ExitCodeDeadlineExceeded {
-			return exit.ExitCode(), err
+	for _, im := range in.Imports {
+		if im.Module == compat.ModuleWASIX32 && im.Name == "proc_fork" {
+			out, _, err := wasmbin.ExportMutableGlobals(wasm, wasix.GlobalExportPrefix)
+			return out, err
 		}
-		return exit.ExitCode(), nil
 	}
-	return 1, err
+	return wasm, nil
 }
 
-// SpawnsThreads reports whether the module in wasm can spawn threads: it
-// imports wasi.thread-spawn or a wasix_32v1 thread_spawn form. Runtimes for
-// such guests should be configured WithCloseOnContextDone(true).
-func SpawnsThreads(wasm []byte) bool {
+// decodeImports decodes only the types and imports of wasm.
+func decodeImports(wasm []byte) (*wasmbin.Info, error) {
 	m, err := wasmbin.Parse(wasm)
 	if err != nil {
-		return false
+		return nil, err
 	}
 	// Only the imports matter: decoding the code would cost a lot more.
 	var secs []*wasmbin.Section
@@ -416,7 +434,14 @@ func SpawnsThreads(wasm []byte) bool {
 		}
 	}
 	m.Sections = secs
-	in, err := m.Decode()
+	return m.Decode()
+}
+
+// SpawnsThreads reports whether the module in wasm can spawn threads: it
+// imports wasi.thread-spawn or a wasix_32v1 thread_spawn form. Runtimes for
+// such guests should be configured WithCloseOnContextDone(true).
+func SpawnsThreads(wasm []byte) bool {
+	in, err := decodeImports(wasm)
 	if err != nil {
 		return false
 	}
@@ -443,73 +468,8 @@ func SpawnsThreads(wasm []byte) bool {
 // The module runs as the guest's main thread; threads it spawns are new
 // instances of compiled (see Run). Closing the Host ends them.
 func (h *Host) InstantiateModule(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig) (api.Module, error) {
-	if missing := CheckImports(compiled); len(missing) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
+	if err := h.launch(ctx, rt, compiled); err != nil {
+		return nil, err
 	}
-	if h.threads != nil {
-		return nil, errAlreadyRunning
-	}
-	imports := importsOf(compiled)
-	det := compat.Detect(imports)
-	th := wasix.NewThreads(ctx, h.sys, rt, compiled, h.maxThr, h.stderr)
-	h.threads = th
-	if det.Flavour == compat.FlavourWASIX {
-		b := rt.NewHostModuleBuilder(wasix.ModuleName)
-		if err := wasix.Define(b, h.sys, imports, th); err != nil {
-			return nil, err
-		}
-		if _, err := b.Instantiate(ctx); err != nil {
-			return nil, fmt.Errorf("wazix: %w", err)
-		}
-	}
-	if det.WASIThreads {
-		if err := wasix.InstantiateWASIThreads(ctx, rt, h.sys, th); err != nil {
-			return nil, fmt.Errorf("wazix: %w", err)
-		}
-	}
-	for _, mem := range compiled.ImportedMemories() {
-		mod, name, _ := mem.Import()
-		if rt.Module(mod) != nil {
-			continue
-		}
-		max, hasMax := mem.Max()
-		if _, err := rt.InstantiateWithConfig(ctx, memoryModule(name, mem.Min(), max, hasMax),
-			wazero.NewModuleConfig().WithName(mod)); err != nil {
-			return nil, fmt.Errorf("wazix: providing memory %s.%s: %w", mod, name, err)
-		}
-	}
-	return rt.InstantiateModule(th.Context(), compiled, cfg)
-}
-
-// memoryModule is a module that defines one memory with the given limits
-// (shared when it has a maximum) and exports it as name.
-func memoryModule(name string, min, max uint32, hasMax bool) []byte {
-	limits := []byte{0x00}
-	limits = appendULEB(limits, uint64(min))
-	if hasMax {
-		limits[0] = 0x03 // shared, with a maximum
-		limits = appendULEB(limits, uint64(max))
-	}
-	memSec := append([]byte{0x01}, limits...)
-	exp := appendULEB([]byte{0x01}, uint64(len(name)))
-	exp = append(exp, name...)
-	exp = append(exp, 0x02, 0x00)
-	b := []byte("\x00asm\x01\x00\x00\x00")
-	b = append(b, 0x05)
-	b = appendULEB(b, uint64(len(memSec)))
-	b = append(b, memSec...)
-	b = append(b, 0x07)
-	b = appendULEB(b, uint64(len(exp)))
-	return append(b, exp...)
-}
-
-func appendULEB(b []byte, v uint64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
+	return h.proc.Instantiate(cfg)
 }

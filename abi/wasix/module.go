@@ -46,6 +46,9 @@ var impls = map[string]fn{
 	"epoll_wait":   epollWait,
 	// processes and signals (proc.go)
 	"proc_id":                procID,
+	"proc_fork":              procFork,
+	"proc_fork_env":          procForkEnv,
+	"proc_join":              procJoin,
 	"proc_parent":            procParent,
 	"proc_signal":            procSignal,
 	"proc_raise_interval":    procRaiseInterval,
@@ -119,6 +122,7 @@ type host struct {
 	sys     *sys.System
 	proc    *process
 	threads *Threads
+	process *Process // set by Launch; nil when Define is used directly
 }
 
 // Define adds every wasix_32v1 function bound to s to b. imports are the
@@ -126,11 +130,17 @@ type host struct {
 // 2022 ABI), that form is defined instead of the current one. Threads are
 // spawned through th.
 func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, th *Threads) error {
+	define(b, s, imports, th)
+	return nil
+}
+
+func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, th *Threads) *host {
 	h := &host{sys: s, proc: newProcess(s), threads: th}
 	th.onThreadEnd = h.proc.threadEnded
 	th.onThreadReturn = h.destroyThreadLocals
 	s.WASIX = true
 	s.Raise = h.raise
+	s.Signal = h.signalFromOutside
 
 	// The preview1 functions, re-exported under wasix_32v1; sock_accept is
 	// the four-argument v2 form here.
@@ -157,7 +167,7 @@ func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 			WithName(name).
 			Export(name)
 	}
-	return nil
+	return h
 }
 
 func isPreview1(name string) bool {

@@ -30,6 +30,7 @@ type process struct {
 
 	futex *futexes
 	tty   ttyState
+	fork  asyncifyState
 
 	// 2022 thread_local_*: keys (with their user data) and per-thread values.
 	tlsNext uint32
@@ -138,11 +139,25 @@ func (h *host) destroyThreadLocals(ctx context.Context, m api.Module, tid uint32
 	return nil
 }
 
+// inherit copies what a forked child takes from its parent: the current
+// directory and the signal handler.
+func (p *process) inherit(parent *process) {
+	parent.mu.Lock()
+	cwd, handler := parent.cwd, parent.handler
+	parent.mu.Unlock()
+	p.mu.Lock()
+	p.cwd, p.handler = cwd, handler
+	p.mu.Unlock()
+}
+
 // deliverPending delivers queued signals (from timers or other threads).
 func (h *host) deliverPending(ctx context.Context, m api.Module) {
 	p := h.proc
 	if p.npending.Load() == 0 {
 		return
+	}
+	if p.fork.unwinding(m) {
+		return // no guest code runs while the stack is saved
 	}
 	p.mu.Lock()
 	sigs := p.pending
@@ -180,6 +195,7 @@ func (h *host) deliver(ctx context.Context, m api.Module, sig uint32) {
 	switch sig {
 	case sigINT, sigQUIT, sigKILL, sigABRT, sigPIPE, sigTERM, sigALRM:
 		code := 128 + sig
+		h.sys.TermSignal.CompareAndSwap(0, sig)
 		h.sys.End(code, nil)
 		_ = m.CloseWithExitCode(ctx, code)
 		panic(wsys.NewExitError(code))

@@ -181,6 +181,9 @@ func runAction(c *cli.Context) error {
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer rt.Close(context.Background())
 
+	if wasm, err = wazix.PrepareModule(wasm); err != nil {
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: invalid module: %v", modPath, oneLine(err))}
+	}
 	compiled, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: invalid module: %v", modPath, oneLine(err))}

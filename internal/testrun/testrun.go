@@ -95,6 +95,10 @@ func Run(tb testing.TB, wasm []byte, o Options) Result {
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer rt.Close(context.Background())
+	wasm, err := wazix.PrepareModule(wasm)
+	if err != nil {
+		tb.Fatalf("prepare: %v", err)
+	}
 	compiled, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		tb.Fatalf("compile: %v", err)

@@ -1,0 +1,33 @@
+package wasix_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/wazix/wazix/fixtures"
+	"github.com/wazix/wazix/internal/testrun"
+)
+
+// TestFork runs fixtures/c/fork.c (built with wasm-opt --asyncify): the
+// child's memory diverges, a pipe crosses the fork, a fork deep in nested
+// calls keeps every frame, waitpid reaps codes and a trap, ECHILD at the end.
+func TestFork(t *testing.T) {
+	wasm := fixtures.Build(t, "c/fork")
+	r := testrun.Run(t, wasm, testrun.Options{})
+	if r.Err != nil || r.Code != 0 {
+		t.Fatalf("code %d err %v stdout %s stderr %s", r.Code, r.Err, r.Stdout, r.Stderr)
+	}
+	want := []string{
+		"parent pid 1 parent 0",
+		"child 2 parent 1 counter 15",
+		"joined child: 1 code 7",
+		"parent counter 11",
+		"nested: 1 code 58 parent 1058",
+		"nohang: 0 tag 0",
+		"trap: 1 tag 2 signal 6",
+		"any: 1 echild: 12",
+	}
+	if got := r.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s\nstderr: %s", strings.Join(got, "\n"), strings.Join(want, "\n"), r.Stderr)
+	}
+}
