@@ -183,6 +183,10 @@ func procJoin(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 	}
 }
 
+// libcMainTid is the tid wasix-libc gives its main thread (musl's
+// __init_tls, WASI branch).
+const libcMainTid = 0x3fffffff
+
 // threadSignal is thread_signal(tid, sig) -> errno, used by raise(),
 // abort() and pthread_kill(). A signal to the calling thread is delivered
 // before the call returns; one to another live thread is queued for it
@@ -192,6 +196,11 @@ func threadSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sy
 	tid, sig := uint32(stack[0]), uint32(stack[1])
 	if sig > sigMax {
 		return sys.EINVAL
+	}
+	if tid == libcMainTid {
+		// wasix-libc's main thread calls itself 0x3fffffff until it asks
+		// thread_id; Wasmer maps it to the main thread, and raise() needs it.
+		tid = mainTid
 	}
 	if tid == h.tidOf(m) {
 		return h.raise(ctx, m, sig)
