@@ -23,7 +23,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
@@ -34,7 +33,6 @@ import (
 	"github.com/wazix/wazix/abi/wasix"
 	"github.com/wazix/wazix/compat"
 	"github.com/wazix/wazix/internal/sys"
-	"github.com/wazix/wazix/internal/wasmbin"
 )
 
 // Config describes the process a guest runs in: arguments, environment,
@@ -312,35 +310,10 @@ func (h *Host) Close(context.Context) error {
 // wazix does not provide.
 var ErrMissingImports = errors.New("module imports functions wazix does not provide")
 
-// importsOf lists the function imports of compiled.
-func importsOf(compiled wazero.CompiledModule) []compat.Import {
-	var ims []compat.Import
-	for _, f := range compiled.ImportedFunctions() {
-		mod, name, _ := f.Import()
-		ims = append(ims, compat.Import{Module: mod, Name: name, Params: f.ParamTypes(), Results: f.ResultTypes()})
-	}
-	return ims
-}
-
 // CheckImports reports the imports of compiled that wazix cannot provide,
 // as "module.name" strings, with the expected signature when only the
 // signature is wrong. Memories are provided whatever their name.
-func CheckImports(compiled wazero.CompiledModule) []string {
-	var missing []string
-	for _, im := range importsOf(compiled) {
-		if _, ok := compat.Find(im.Module, im.Name, im.Params, im.Results); ok {
-			continue
-		}
-		if forms := compat.Lookup(im.Module, im.Name); len(forms) > 0 {
-			missing = append(missing, fmt.Sprintf("%s.%s%s (wazix has %s%s)", im.Module, im.Name,
-				compat.Signature(im.Params, im.Results), im.Name, forms[0].Signature()))
-			continue
-		}
-		missing = append(missing, im.Module+"."+im.Name)
-	}
-	sort.Strings(missing)
-	return missing
-}
+func CheckImports(compiled wazero.CompiledModule) []string { return wasix.CheckImports(compiled) }
 
 // Run instantiates compiled as the guest, runs its _start function and
 // returns its exit code: the code passed to proc_exit, or 0 when _start
@@ -406,42 +379,13 @@ func (h *Host) waitThreads() {
 // its mutable globals exported, so that a fork can copy them into the
 // child; any other module is returned as it is. The CLI does this; a Go
 // program that runs such guests calls it before CompileModule.
-func PrepareModule(wasm []byte) ([]byte, error) {
-	in, err := decodeImports(wasm)
-	if err != nil {
-		return wasm, nil // not ours to report: compilation will
-	}
-	for _, im := range in.Imports {
-		if im.Module == compat.ModuleWASIX32 && im.Name == "proc_fork" {
-			out, _, err := wasmbin.ExportMutableGlobals(wasm, wasix.GlobalExportPrefix)
-			return out, err
-		}
-	}
-	return wasm, nil
-}
-
-// decodeImports decodes only the types and imports of wasm.
-func decodeImports(wasm []byte) (*wasmbin.Info, error) {
-	m, err := wasmbin.Parse(wasm)
-	if err != nil {
-		return nil, err
-	}
-	// Only the imports matter: decoding the code would cost a lot more.
-	var secs []*wasmbin.Section
-	for _, sec := range m.Sections {
-		if sec.ID == wasmbin.SecType || sec.ID == wasmbin.SecImport {
-			secs = append(secs, sec)
-		}
-	}
-	m.Sections = secs
-	return m.Decode()
-}
+func PrepareModule(wasm []byte) ([]byte, error) { return wasix.PrepareModule(wasm) }
 
 // SpawnsThreads reports whether the module in wasm can spawn threads: it
 // imports wasi.thread-spawn or a wasix_32v1 thread_spawn form. Runtimes for
 // such guests should be configured WithCloseOnContextDone(true).
 func SpawnsThreads(wasm []byte) bool {
-	in, err := decodeImports(wasm)
+	in, err := wasix.DecodeImports(wasm)
 	if err != nil {
 		return false
 	}
