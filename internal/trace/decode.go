@@ -271,9 +271,9 @@ func init() {
 			return fmt.Sprintf("{%s data.fd=%d}", flagNames(uint64(binary.LittleEndian.Uint32(b)), epollNames), binary.LittleEndian.Uint32(b[12:]))
 		})},
 		"addr": {slots: 1,
-			pre: one(func(c *call, v uint64) string { return c.addrPort(uint32(v)) }),
+			pre: one(func(c *call, v uint64) string { return c.addrPort(uint32(v), false) }),
 			post: func(c *call, v []uint64) string {
-				return c.addrPort(uint32(v[0]))
+				return c.addrPort(uint32(v[0]), true)
 			}},
 		"optts": {slots: 1, pre: one(func(c *call, v uint64) string {
 			b, ok := c.read(uint32(v), 16)
@@ -411,13 +411,18 @@ func (c *call) iovs(v []uint64, data bool) string {
 	return s
 }
 
-// addrPort decodes a WASIX addr_port (tag @0, big-endian port @2, address @4).
-func (c *call) addrPort(ptr uint32) string {
+// addrPort decodes a WASIX addr_port (tag @0, port @2, address @4). As in
+// Wasmer (and abi/wasix), the host reads the port little-endian and writes
+// it big-endian (out).
+func (c *call) addrPort(ptr uint32, out bool) string {
 	b, ok := c.read(ptr, 20)
 	if !ok {
 		return "?" + hex(uint64(ptr))
 	}
-	port := uint16(b[2])<<8 | uint16(b[3])
+	port := uint16(b[3])<<8 | uint16(b[2])
+	if out {
+		port = uint16(b[2])<<8 | uint16(b[3])
+	}
 	switch b[0] {
 	case 1:
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[4:8])), port).String()
