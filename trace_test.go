@@ -249,3 +249,24 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("grow under a timeout: code %d, err %v", code, err)
 	}
 }
+
+// Tracing a hostile guest changes nothing: the decoders read memory only
+// through bounds checks, and the calls fail as they do untraced.
+func TestTraceBadPointers(t *testing.T) {
+	wasm := fixtures.Build(t, "wat/badptr")
+	plain, code, err := runGuest(t, wasm, false, func(c *wazix.Config) { c.WithArgs("badptr", "x") })
+	var got events
+	traced, tcode, terr := runGuest(t, wasm, false, func(c *wazix.Config) { c.WithArgs("badptr", "x").WithTracer(got.add, 0) })
+	if plain != traced || code != tcode || (err == nil) != (terr == nil) || !strings.HasSuffix(traced, "done\n") {
+		t.Errorf("untraced %d %v:\n%s\ntraced %d %v:\n%s", code, err, plain, tcode, terr, traced)
+	}
+	faults := 0
+	for _, ev := range got.ev {
+		if ev.ErrnoName() == "EFAULT" {
+			faults++
+		}
+	}
+	if faults != strings.Count(plain, " 21\n") {
+		t.Errorf("%d EFAULT events for %d EFAULT lines", faults, strings.Count(plain, " 21\n"))
+	}
+}
