@@ -32,11 +32,14 @@ The guest sees no files unless you preopen directories (--dir, --mapdir), no
 environment unless you pass it (--env, --env-inherit) and no network except
 the listening sockets you preopen (--listen): --net gives it the host's
 network, --net-allow CIDR[:PORTS] only the listed addresses; refused
-operations fail with EACCES (--trace counts them). Preopened directories get fds
-3, 4, ... in the order given, then the listening sockets.
+operations fail with EACCES (--trace shows and counts them). Preopened
+directories get fds 3, 4, ... in the order given, then the listening sockets.
+
+--trace prints one line per host call (arguments decoded, errno, out-values,
+time); --stats a table at exit; see docs/trace.md.
 
 Exit status: the guest's exit code (1 if it is above 255, which an exit
-status cannot hold); 130 when interrupted; 134 when the guest
+status cannot hold); 130 when interrupted; 124 after --timeout; 134 when the guest
 traps (the trap and its wasm stack are printed on one line); 1 when the
 module cannot be loaded; 2 for usage errors.`,
 		Flags: []cli.Flag{

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -111,13 +112,20 @@ var rightNames = func() []bitName {
 	return out
 }()
 
-// rightsString names a rights set; every preview1 right is "ALL".
+// rightsString names a rights set: every preview1 right is "ALL", and a set
+// with most of them is shown by what it lacks, "ALL&~(FD_WRITE|...)", which
+// keeps the lines of guests that ask for broad rights readable.
 func rightsString(r uint64) string {
-	if r&uint64(sys.RightsAll) == uint64(sys.RightsAll) {
-		if rest := r &^ uint64(sys.RightsAll); rest != 0 {
-			return "ALL|0x" + strconv.FormatUint(rest, 16)
-		}
-		return "ALL"
+	all := uint64(sys.RightsAll)
+	rest := ""
+	if extra := r &^ all; extra != 0 {
+		rest = "|0x" + strconv.FormatUint(extra, 16)
+	}
+	switch {
+	case r&all == all:
+		return "ALL" + rest
+	case bits.OnesCount64(r&all) > 15:
+		return "ALL&~(" + flagNames(all&^r, rightNames) + ")" + rest
 	}
 	return flagNames(r, rightNames)
 }

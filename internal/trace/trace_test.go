@@ -44,7 +44,7 @@ func TestNames(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
 		{ErrnoName(0), "ESUCCESS"}, {ErrnoName(44), "ENOENT"}, {ErrnoName(76), "ENOTCAPABLE"}, {ErrnoName(300), "errno(300)"},
 		{flagNames(9, oflagNames), "CREAT|TRUNC"}, {flagNames(0, oflagNames), "0"}, {flagNames(0x21, oflagNames), "CREAT|0x20"},
-		{rightsString(1<<30 - 1), "ALL"}, {rightsString(1<<31 | 1<<30 - 1), "ALL|0x80000000"}, {rightsString(2 | 64), "FD_READ|FD_WRITE"},
+		{rightsString(1<<30 - 1), "ALL"}, {rightsString(1<<31 | 1<<30 - 1), "ALL|0x80000000"}, {rightsString(2 | 64), "FD_READ|FD_WRITE"}, {rightsString(1<<30 - 1 - 64 - 1), "ALL&~(FD_DATASYNC|FD_WRITE)"},
 		{enumName(1, clockNames), "MONOTONIC"}, {enumName(9, clockNames), "9"},
 		{nsString(^uint64(0)), "inf"}, {nsString(1500), "1.5µs"},
 	} {
