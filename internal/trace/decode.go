@@ -96,7 +96,11 @@ func decoderFor(module, name string, nparams int) decoder {
 	if module == "wasi" {
 		return decoder{pre: func(c *call) string { return "start_arg=" + hex(c.args[0]) }, post: spawnResult}
 	}
-	if spec, ok := specs[name]; ok {
+	spec, ok := specs[name+"/"+strconv.Itoa(nparams)] // a form with another arity
+	if !ok {
+		spec, ok = specs[name]
+	}
+	if ok {
 		if fields := parseSpec(spec); slots(fields) == nparams {
 			before, after := hooks[name].before, hooks[name].after
 			return decoder{
@@ -233,6 +237,7 @@ func init() {
 		"iovs":     {slots: 2, pre: func(c *call, v []uint64) string { return c.iovs(v, false) }},
 		"ciovs":    {slots: 2, pre: func(c *call, v []uint64) string { return c.iovs(v, true) }},
 		"lookup":   {slots: 1, pre: one(func(_ *call, v uint64) string { return flagNames(uint64(uint32(v)), lookupNames) })},
+		"cloexec":  {slots: 1, pre: one(func(_ *call, v uint64) string { return flagNames(uint64(uint16(v)), fdflagextNames) })},
 		"oflags":   {slots: 1, pre: one(func(_ *call, v uint64) string { return flagNames(uint64(uint16(v)), oflagNames) })},
 		"fdflags":  {slots: 1, pre: one(func(_ *call, v uint64) string { return flagNames(uint64(uint16(v)), fdflagNames) })},
 		"fstflags": {slots: 1, pre: one(func(_ *call, v uint64) string { return flagNames(uint64(uint16(v)), fstflagNames) })},

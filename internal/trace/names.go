@@ -75,6 +75,8 @@ var (
 	fstflagNames = []bitName{{1, "ATIM"}, {2, "ATIM_NOW"}, {4, "MTIM"}, {8, "MTIM_NOW"}}
 	riflagNames  = []bitName{{1, "RECV_PEEK"}, {2, "RECV_WAITALL"}, {4, "RECV_DATA_TRUNCATED"}, {8, "RECV_DONTWAIT"}}
 	sdflagNames  = []bitName{{1, "RD"}, {2, "WR"}}
+	// WASIX fdflagsext.
+	fdflagextNames = []bitName{{1, "CLOEXEC"}}
 	// WASIX epoll_type bits (not Linux's values).
 	epollNames = []bitName{{1, "IN"}, {2, "OUT"}, {4, "RDHUP"}, {8, "PRI"}, {16, "ERR"}, {32, "HUP"}, {64, "ET"}, {128, "ONESHOT"}}
 	// poll_oneoff event flags.

@@ -51,16 +51,18 @@ var specs = map[string]string{
 	"sched_yield":             "",
 	"random_get":              "buf:buf",
 	"sock_accept":             "fd:fd,flags:fdflags,>fd:newfd",
-	"sock_recv":               "fd:fd,iovs:iovs,flags:riflags,>nread:nread,>roflags:ou16",
-	"sock_send":               "fd:fd,iovs:ciovs,flags:u32,>nwritten:nwritten",
-	"sock_shutdown":           "fd:fd,how:sdflags",
+	// wasix_32v1 re-exports sock_accept in the four-argument v2 form.
+	"sock_accept/4": "fd:fd,flags:fdflags,>fd:newfd,>peer:addr",
+	"sock_recv":     "fd:fd,iovs:iovs,flags:riflags,>nread:nread,>roflags:ou16",
+	"sock_send":     "fd:fd,iovs:ciovs,flags:u32,>nwritten:nwritten",
+	"sock_shutdown": "fd:fd,how:sdflags",
 
 	// wasix_32v1 (current ABI)
 	"fd_dup":                  "fd:fd,>fd:newfd",
 	"fd_dup2":                 "fd:fd,min:u32,cloexec:u32,>fd:newfd",
 	"fd_fdflags_get":          "fd:fd,>flags:ou32",
-	"fd_fdflags_set":          "fd:fd,flags:u32",
-	"path_open2":              "fd:fd,lookup:lookup,path:path,oflags:oflags,rights:rights,inheriting:rights,fdflags:fdflags,ext:u32,>fd:newfd",
+	"fd_fdflags_set":          "fd:fd,flags:cloexec",
+	"path_open2":              "fd:fd,lookup:lookup,path:path,oflags:oflags,rights:rights,inheriting:rights,fdflags:fdflags,ext:cloexec,>fd:newfd",
 	"fd_pipe":                 ">r:newfd,>w:newfd",
 	"fd_event":                "initial:u64,flags:u32,>fd:newfd",
 	"epoll_create":            ">fd:newfd",

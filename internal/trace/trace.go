@@ -280,6 +280,7 @@ func (t *Tracer) Wrap(module, name string, params, results []api.ValueType, f ap
 	d := decoderFor(module, name, len(params))
 	np := len(params)
 	hasErrno := len(results) == 1 && module != "wasi"
+	spawn := hasErrno && strings.HasPrefix(name, "thread_spawn")
 	return func(ctx context.Context, m api.Module, stack []uint64) {
 		c := call{t: t, m: m, module: module, args: make([]uint64, np)}
 		copy(c.args, stack[:np])
@@ -330,6 +331,9 @@ func (t *Tracer) Wrap(module, name string, params, results []api.ValueType, f ap
 		c.ev = &ev
 		c.results = stack[:len(results)]
 		ev.Results = c.safe(d.post)
+		if spawn && ev.Errno == 0 {
+			ev.ThreadSpawned = true // every form, the 2022 ones too
+		}
 		t.emit(ev)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wazix/wazix/internal/sys"
 )
 
 func TestParseCategories(t *testing.T) {
@@ -71,6 +73,9 @@ func TestSpecs(t *testing.T) {
 	c := &call{args: []uint64{3, 0x10}}
 	if got := decoderFor("wasix_32v1", "sock_send_msg", 2).pre(c); got != "0x3, 0x10" {
 		t.Errorf("raw args %q", got)
+	}
+	if got := decoderFor("wasix_32v1", "sock_accept", 4).pre(&call{t: New(&sys.System{Table: sys.NewTable(0)}), args: []uint64{3, 4, 0, 0}}); got != "fd=3 flags=NONBLOCK" {
+		t.Errorf("sock_accept/4: %q", got)
 	}
 	if got := decoderFor("wasix_32v1", "fd_close", 2).pre(c); got != "0x3, 0x10" {
 		t.Errorf("mismatched signature %q", got)
