@@ -29,11 +29,11 @@ type call struct {
 
 // safe runs a decoder; a decoder never stops the guest, even if it has a
 // bug: it reads memory only through bounds-checked reads, and a panic is
-// shown as "?".
+// shown as "(decoder failed)".
 func (c *call) safe(f func(*call) string) (s string) {
 	defer func() {
 		if recover() != nil {
-			s = "?"
+			s = "(decoder failed)"
 		}
 	}()
 	return f(c)
