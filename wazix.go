@@ -29,10 +29,12 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
+	wsys "github.com/tetratelabs/wazero/sys"
 
 	"github.com/wazix/wazix/abi/wasix"
 	"github.com/wazix/wazix/compat"
 	"github.com/wazix/wazix/internal/sys"
+	"github.com/wazix/wazix/internal/trace"
 )
 
 // Config describes the process a guest runs in: arguments, environment,
@@ -54,6 +56,10 @@ type Config struct {
 	allowClockSet bool
 	net           bool
 	allow         []string
+
+	tracers   []trace.Hook
+	maxMemory uint64
+	timeout   time.Duration
 }
 
 type preopen struct{ host, guest string }
@@ -126,6 +132,22 @@ func (c *Config) WithMaxThreads(n int) *Config { c.maxThr = n; return c }
 // (otherwise EPERM). Only the guest's own view changes, never the host's.
 func (c *Config) WithClockSet(allow bool) *Config { c.allowClockSet = allow; return c }
 
+// WithMaxMemory caps the guest's linear memory at bytes (rounded down to
+// 64 KiB pages), below the maximum the module declares: a memory.grow past
+// it fails, so the guest's allocator reports out of memory. A module whose
+// initial memory is larger cannot start. 0 means no cap (the default).
+func (c *Config) WithMaxMemory(bytes uint64) *Config { c.maxMemory = bytes; return c }
+
+// WithTimeout ends the guest and all its threads when d has passed since
+// Run began; Run then returns ErrTimeout. A guest blocked in a host call
+// stops at once; one that computes without calling the host stops only on
+// a runtime configured WithCloseOnContextDone(true). 0 means no limit.
+func (c *Config) WithTimeout(d time.Duration) *Config { c.timeout = d; return c }
+
+// ErrTimeout is returned by Run when the guest ran longer than WithTimeout
+// allows.
+var ErrTimeout = errors.New("wazix: the guest ran out of time")
+
 // NewRuntimeConfig returns the wazero runtime configuration wazix expects:
 // the threads feature is on for guests that import shared memory.
 //
@@ -143,6 +165,9 @@ func NewRuntimeConfig() wazero.RuntimeConfig {
 // Host is the system state of one guest process, instantiated into a wazero
 // runtime as the WASI host modules.
 type Host struct {
+	tracer    *trace.Tracer // nil unless traced
+	maxPages  uint32        // WithMaxMemory in pages; 0 = none
+	timeout   time.Duration
 	sys       *sys.System
 	listeners []string
 	maxThr    int
@@ -161,7 +186,20 @@ func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, err
 	if err != nil {
 		return nil, fmt.Errorf("wazix: %w", err)
 	}
-	h := &Host{sys: s, maxThr: c.maxThr, stderr: c.stderr}
+	h := &Host{sys: s, maxThr: c.maxThr, stderr: c.stderr, timeout: c.timeout}
+	if c.maxMemory > 0 {
+		h.maxPages = uint32(min(c.maxMemory/65536, 65536))
+		if h.maxPages == 0 {
+			s.Close()
+			return nil, fmt.Errorf("wazix: a memory limit of %d bytes is less than one page (64 KiB)", c.maxMemory)
+		}
+	}
+	if len(c.tracers) > 0 {
+		// Decided once: the host functions are wrapped only for a traced
+		// guest, so an untraced one runs the same functions as before.
+		h.tracer = trace.New(s, c.tracers...)
+		h.tracer.Install()
+	}
 	s.Net.All = c.net
 	for _, r := range c.allow {
 		rule, err := sys.ParseNetRule(r)
@@ -331,12 +369,23 @@ func CheckImports(compiled wazero.CompiledModule) []string { return wasix.CheckI
 // Run gives up on them after a grace period of a few seconds and says so on
 // stderr.
 func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) (uint32, error) {
+	parent := ctx
+	if h.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.timeout)
+		defer cancel()
+	}
 	if err := h.launch(ctx, rt, compiled); err != nil {
 		return 1, err
 	}
-	code, err := h.proc.Run()
+	final, code, err := h.proc.Run()
+	// An exec replaced the process: the Host now holds the last image.
+	h.proc, h.threads, h.sys = final, final.Threads, final.Sys
 	// Every process the guest forked or spawned ends with it.
 	h.sys.Procs.KillAll(h.sys)
+	if h.timeout > 0 && ctx.Err() == context.DeadlineExceeded && parent.Err() == nil && timedOut(code, err) {
+		return 124, ErrTimeout
+	}
 	return code, err
 }
 
@@ -348,12 +397,31 @@ func (h *Host) launch(ctx context.Context, rt wazero.Runtime, compiled wazero.Co
 	if h.proc != nil {
 		return errAlreadyRunning
 	}
-	p, err := wasix.Launch(ctx, rt, h.sys, compiled, wasix.LaunchOptions{MaxThreads: h.maxThr, Warn: h.stderr})
+	opts := wasix.LaunchOptions{MaxThreads: h.maxThr, Warn: h.stderr, MaxPages: h.maxPages}
+	if h.maxPages > 0 {
+		opts.Allocator = cappedAllocator(h.maxPages)
+	}
+	if h.tracer != nil {
+		tr := h.tracer
+		opts.MainEnded = func(mod api.Module) {
+			if mod.Memory() != nil {
+				tr.NotePages(mod.Memory().Size()/65536, sys.MainTid)
+			}
+		}
+	}
+	p, err := wasix.Launch(ctx, rt, h.sys, compiled, opts)
 	if err != nil {
 		return err
 	}
 	h.proc, h.threads = p, p.Threads
 	return nil
+}
+
+// timedOut reports whether an exit status is that of a guest stopped by
+// its context rather than one that ended by itself.
+func timedOut(code uint32, err error) bool {
+	var exit *wsys.ExitError
+	return code == wsys.ExitCodeDeadlineExceeded || code == wsys.ExitCodeContextCanceled || errors.As(err, &exit)
 }
 
 // errAlreadyRunning is returned for a second guest on one Host.

@@ -228,7 +228,7 @@ func (p *Process) forkChild(m api.Module, entry string, args []uint64, req *unwi
 	if cp.host != nil {
 		cp.host.proc.inherit(p.host.proc)
 	}
-	cmod, err := p.rt.InstantiateModule(cp.Threads.Context(), p.compiled, mainConfig)
+	cmod, err := p.rt.InstantiateModule(cp.instanceContext(), p.compiled, mainConfig)
 	if err != nil {
 		cp.Close()
 		p.Threads.warnf("wazix: fork: %v", err)
@@ -273,11 +273,10 @@ func (p *Process) forkChild(m api.Module, entry string, args []uint64, req *unwi
 		defer cs.Procs.Done()
 		// The arguments are those of the parent's call; the rewind restores
 		// every local anyway.
-		_, err := cp.call(cp.Threads.Context(), cmod, entry, args...)
-		code, err := cp.finish(cmod, err)
-		cp.Close()
-		cs.Procs.Exited(cs, exitStatus(cs, code, err))
-		cs.Close()
+		last, code, err := cp.runChain(cmod, entry, args)
+		last.Close()
+		last.Sys.Procs.Exited(last.Sys, exitStatus(last.Sys, code, err))
+		last.Sys.Close()
 	}()
 	return forkResult{pid: cs.Pid}
 }

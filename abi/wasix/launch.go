@@ -38,6 +38,11 @@ type Process struct {
 	mods     []api.Module
 	host     *host // the WASIX host; nil for a preview1 guest
 	entry    string
+	// execNext is the image an exec replaced this one with.
+	execNext *Process
+	// ownsCompiled: the module was compiled for an exec or spawn, and is
+	// closed with the process.
+	ownsCompiled bool
 }
 
 // LaunchOptions are the limits and outputs of a process.
@@ -46,6 +51,14 @@ type LaunchOptions struct {
 	MaxThreads int
 	// Warn receives one-line warnings about the guest (may be nil).
 	Warn io.Writer
+	// MaxPages caps the guest's linear memory (0: the module's own
+	// maximum): imported memories get it as their maximum, and Allocator
+	// (which should enforce it) backs the memories the module defines.
+	MaxPages  uint32
+	Allocator experimental.MemoryAllocator
+	// MainEnded is called with the main instance when the main thread of
+	// a process ends, before the instance closes.
+	MainEnded func(mod api.Module)
 }
 
 // threadGrace is how long a process's end waits for its other threads.
@@ -119,7 +132,15 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 			continue
 		}
 		max, hasMax := mem.Max()
-		m, err := rt.InstantiateWithConfig(ctx, MemoryModule(name, mem.Min(), max, hasMax),
+		// Threaded WASIX binaries import a shared memory with a maximum.
+		shared := hasMax
+		if lim := opts.MaxPages; lim > 0 && (!hasMax || max > lim) {
+			if mem.Min() > lim {
+				return fail(fmt.Errorf("memory %s.%s needs %d pages at start, more than the limit of %d", mod, name, mem.Min(), lim))
+			}
+			max, hasMax = lim, true
+		}
+		m, err := rt.InstantiateWithConfig(ctx, MemoryModule(name, mem.Min(), max, hasMax, shared),
 			wazero.NewModuleConfig().WithName(uniqueName(mod)))
 		if err != nil {
 			return fail(fmt.Errorf("providing memory %s.%s: %w", mod, name, err))
@@ -127,7 +148,24 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 		p.mods = append(p.mods, m)
 		p.resolve[mod] = m
 	}
+	if lim := opts.MaxPages; lim > 0 {
+		for _, mem := range compiled.ExportedMemories() {
+			if _, _, imported := mem.Import(); !imported && mem.Min() > lim {
+				return fail(fmt.Errorf("the module's memory needs %d pages at start, more than the limit of %d", mem.Min(), lim))
+			}
+		}
+	}
 	return p, nil
+}
+
+// instanceContext is the context main instances are made with: the
+// process context, with the memory allocator that enforces MaxPages.
+func (p *Process) instanceContext() context.Context {
+	ctx := p.Threads.Context()
+	if p.opts.Allocator != nil {
+		ctx = experimental.WithMemoryAllocator(ctx, p.opts.Allocator)
+	}
+	return ctx
 }
 
 func uniqueName(name string) string {
@@ -151,7 +189,7 @@ func (p *Process) Context() context.Context { return p.Threads.Context() }
 // Instantiate instantiates the guest as the process's main thread with cfg
 // (whose start functions run).
 func (p *Process) Instantiate(cfg wazero.ModuleConfig) (api.Module, error) {
-	return p.rt.InstantiateModule(p.Threads.Context(), p.compiled, cfg)
+	return p.rt.InstantiateModule(p.instanceContext(), p.compiled, cfg)
 }
 
 // mainConfig instantiates a main instance without running anything but the
@@ -159,16 +197,36 @@ func (p *Process) Instantiate(cfg wazero.ModuleConfig) (api.Module, error) {
 var mainConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions()
 
 // Run instantiates the guest and runs its _start to the end of the process
-// (see the package wazix's Host.Run); it returns the exit code and the
-// error of the process: a trap, or nil.
-func (p *Process) Run() (uint32, error) {
-	mod, err := p.rt.InstantiateModule(p.Threads.Context(), p.compiled, mainConfig)
-	if err == nil {
-		if p.compiled.ExportedFunctions()[p.entry] != nil {
-			_, err = p.call(p.Threads.Context(), mod, p.entry)
+// (see the package wazix's Host.Run), following execs: it returns the
+// process that ran last (an exec replaces the process image with a new
+// Process, which keeps the pid and the fds), its exit code and its error:
+// a trap, or nil.
+func (p *Process) Run() (*Process, uint32, error) {
+	return p.runChain(nil, p.entry, nil)
+}
+
+// runChain runs the process from the main instance mod (nil: a new one) and
+// its export entry to the end, then each image an exec replaced it with.
+func (p *Process) runChain(mod api.Module, entry string, args []uint64) (*Process, uint32, error) {
+	for {
+		var err error
+		if mod == nil {
+			mod, err = p.rt.InstantiateModule(p.instanceContext(), p.compiled, mainConfig)
 		}
+		if err == nil && p.compiled.ExportedFunctions()[entry] != nil {
+			_, err = p.call(p.Threads.Context(), mod, entry, args...)
+		}
+		code, err := p.finish(mod, err)
+		next := p.execNext
+		if next == nil {
+			return p, code, err
+		}
+		// The old image goes; its fds go to the new one.
+		next.Sys.TakeOver(p.Sys)
+		p.Close()
+		p.Sys.Close()
+		p, mod, entry, args = next, nil, next.entry, nil
 	}
-	return p.finish(mod, err)
 }
 
 // finish ends the process after its main thread returned with err.
@@ -181,6 +239,9 @@ func (p *Process) finish(mod api.Module, err error) (uint32, error) {
 			p.Threads.Live(), threadGrace)
 	}
 	if mod != nil {
+		if p.opts.MainEnded != nil {
+			p.opts.MainEnded(mod)
+		}
 		_ = mod.Close(context.Background())
 	}
 	code, err, _ = p.Sys.ExitStatus()
@@ -208,15 +269,22 @@ func (p *Process) Close() {
 		_ = p.mods[i].Close(context.Background())
 	}
 	p.mods = nil
+	if p.ownsCompiled {
+		_ = p.compiled.Close(context.Background())
+		p.ownsCompiled = false
+	}
 }
 
 // MemoryModule is a module that defines one memory with the given limits
-// (shared when it has a maximum) and exports it as name.
-func MemoryModule(name string, min, max uint32, hasMax bool) []byte {
+// and exports it as name. A shared memory must have a maximum.
+func MemoryModule(name string, min, max uint32, hasMax, shared bool) []byte {
 	limits := []byte{0x00}
 	limits = appendULEB(limits, uint64(min))
 	if hasMax {
-		limits[0] = 0x03 // shared, with a maximum
+		limits[0] = 0x01 // with a maximum
+		if shared {
+			limits[0] = 0x03
+		}
 		limits = appendULEB(limits, uint64(max))
 	}
 	memSec := append([]byte{0x01}, limits...)

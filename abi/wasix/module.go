@@ -107,6 +107,15 @@ var voidImpls = map[string]voidFn{
 	"thread_exit":     threadExit,
 }
 
+func init() {
+	// exec and spawn start processes, which define these maps' functions:
+	// they are added here to keep Go's initialization order acyclic.
+	impls["proc_exec3"] = procExec3
+	impls["proc_spawn2"] = procSpawn2
+	voidImpls["proc_exec"] = procExec
+	voidImpls["proc_exec2"] = procExec2
+}
+
 // errnoOfUnimplemented is what a defined but unimplemented function returns.
 // Wasmer returns ENOTSUP for the virtual-network port_* calls when no
 // virtual network is attached; everything else is ENOSYS.
@@ -144,7 +153,7 @@ func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 
 	// The preview1 functions, re-exported under wasix_32v1; sock_accept is
 	// the four-argument v2 form here.
-	wasi_p1.Define(b, s, false, map[string]bool{"sock_accept": true})
+	wasi_p1.DefineIn(b, ModuleName, s, false, map[string]bool{"sock_accept": true})
 
 	forms := map[string]compat.Func{}
 	for _, f := range compat.WASIX {
@@ -163,7 +172,7 @@ func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 	}
 	for name, f := range forms {
 		b.NewFunctionBuilder().
-			WithGoModuleFunction(h.wrap(f), f.Params, f.Results).
+			WithGoModuleFunction(s.HostFunc(ModuleName, name, f.Params, f.Results, h.wrap(f)), f.Params, f.Results).
 			WithName(name).
 			Export(name)
 	}

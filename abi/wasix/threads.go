@@ -436,7 +436,8 @@ func wasiThreadsBuilder(rt wazero.Runtime, s *sys.System, th *Threads) wazero.Ho
 	})
 	b := rt.NewHostModuleBuilder(compat.ModuleWASIThreads)
 	for _, name := range []string{f.Name, compat.ThreadSpawnOldName} {
-		b.NewFunctionBuilder().WithGoModuleFunction(spawn, f.Params, f.Results).WithName(name).Export(name)
+		gf := s.HostFunc(compat.ModuleWASIThreads, name, f.Params, f.Results, spawn)
+		b.NewFunctionBuilder().WithGoModuleFunction(gf, f.Params, f.Results).WithName(name).Export(name)
 	}
 	return b
 }

@@ -218,6 +218,7 @@ func (s *System) Fork(exec bool) (*System, Errno) {
 		MaxThreads:    s.MaxThreads,
 		Net:           s.Net,
 		AllowClockSet: s.AllowClockSet,
+		Wrap:          s.Wrap,
 		intr:          polling.NewRecord(0),
 		monoBase:      s.monoBase,
 		startTime:     s.startTime,
@@ -237,4 +238,47 @@ func (s *System) Fork(exec bool) (*System, Errno) {
 		return nil, e
 	}
 	return c, ESUCCESS
+}
+
+// Exec returns the process that will replace s in an exec: the same pid,
+// parent and children, with args and env. It gets s's fds with TakeOver,
+// once s's threads have stopped.
+func (s *System) Exec(args, env []string) *System {
+	c := &System{
+		Table:         NewTable(s.Table.max),
+		Registry:      s.Registry,
+		Random:        s.Random,
+		Args:          args,
+		Environ:       env,
+		WASIX:         s.WASIX,
+		MaxThreads:    s.MaxThreads,
+		Net:           s.Net,
+		AllowClockSet: s.AllowClockSet,
+		Wrap:          s.Wrap,
+		intr:          polling.NewRecord(0),
+		monoBase:      s.monoBase,
+		startTime:     s.startTime,
+	}
+	c.Pid, c.Ppid, c.Procs = s.Pid, s.Ppid, s.Procs
+	c.children = s.children
+	c.regRefs = s.regRefs
+	c.regRefs.Add(1)
+	c.realtimeOffset.Store(s.realtimeOffset.Load())
+	return c
+}
+
+// TakeOver completes the exec of old into s: s gets old's fds but those
+// marked close-on-exec and its place in the process table; old is left
+// with no fds, to be closed.
+func (s *System) TakeOver(old *System) {
+	s.Table, old.Table = old.Table, s.Table
+	s.Table.CloseOnExec()
+	s.childGen.Store(old.childGen.Load())
+	if p := s.Procs; p != nil {
+		p.mu.Lock()
+		if e := p.procs[s.Pid]; e != nil && e.sys == old {
+			e.sys = s
+		}
+		p.mu.Unlock()
+	}
 }

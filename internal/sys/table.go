@@ -258,3 +258,27 @@ func (t *Table) Len() int {
 	defer t.mu.RUnlock()
 	return len(t.entries)
 }
+
+// CloseOnExec closes the fds marked close-on-exec, as an exec does.
+func (t *Table) CloseOnExec() {
+	t.mu.Lock()
+	var closing []File
+	for i, e := range t.entries {
+		if e != nil && e.CloseOnExec {
+			t.entries[i] = nil
+			if i < t.free {
+				t.free = i
+			}
+			if t.unref(e.File) {
+				closing = append(closing, e.File)
+			}
+		}
+	}
+	for len(t.entries) > 0 && t.entries[len(t.entries)-1] == nil {
+		t.entries = t.entries[:len(t.entries)-1]
+	}
+	t.mu.Unlock()
+	for _, f := range closing {
+		f.Close()
+	}
+}
