@@ -443,7 +443,8 @@ func (h *Host) waitThreads() {
 }
 
 // PrepareModule returns wasm ready to be compiled for wazix. A module that
-// can fork (it imports wasix_32v1 proc_fork and was built with asyncify) has
+// can fork or longjmp (it imports wasix_32v1 proc_fork or stack_checkpoint and
+// was built with asyncify) has
 // its mutable globals exported, so that a fork can copy them into the
 // child; any other module is returned as it is. The CLI does this; a Go
 // program that runs such guests calls it before CompileModule.

@@ -45,15 +45,30 @@ const (
 // pages, as it would after any foreign memory.grow).
 const forkBufferPages = 16
 
-// unwindReq is a fork in progress on one instance.
+// unwindReq is what an instance unwinds for: a fork, a checkpoint
+// (setjmp) or a restore (longjmp).
 type unwindReq struct {
-	buf uint32 // the asyncify data structure in guest memory
+	buf  uint32 // the asyncify data structure in guest memory
+	kind int
+	// checkpoint: where the snapshot goes; restore: the one to go back to
+	// and the value stack_checkpoint then returns.
+	snapshot uint32
+	restore  *checkpoint
+	val      uint64
 }
+
+// Kinds of unwinds.
+const (
+	unwindFork = iota
+	unwindCheckpoint
+	unwindRestore
+)
 
 // forkResult is what proc_fork returns once rewound.
 type forkResult struct {
 	pid   uint32
 	errno sys.Errno
+	val   uint64 // stack_checkpoint's return value
 }
 
 // asyncifyState is the fork state of one process's instances.
@@ -62,13 +77,79 @@ type asyncifyState struct {
 	pending map[api.Module]*unwindReq
 	results map[api.Module]forkResult
 	buf     uint32 // the process's unwind buffer, 0 until the first fork
+	// checkpoints are the saved stacks of stack_checkpoint, by the address
+	// of their snapshot (a jmp_buf): a new checkpoint there replaces one.
+	checkpoints map[uint32]*checkpoint
+	nextID      uint64
+}
+
+// checkpoint is one saved stack: the unwound frames and the globals.
+type checkpoint struct {
+	id      uint64
+	tid     uint32
+	frames  []byte
+	globals []uint64
 }
 
 func (a *asyncifyState) init() {
 	if a.pending == nil {
 		a.pending = map[api.Module]*unwindReq{}
 		a.results = map[api.Module]forkResult{}
+		a.checkpoints = map[uint32]*checkpoint{}
 	}
+}
+
+// startUnwind starts unwinding m for req (its buf is set here), growing
+// the process's buffer the first time.
+func (h *host) startUnwind(ctx context.Context, m api.Module, req *unwindReq) sys.Errno {
+	mem := m.Memory()
+	st := &h.proc.fork
+	st.mu.Lock()
+	st.init()
+	if st.buf == 0 {
+		prev, ok := mem.Grow(forkBufferPages)
+		if !ok {
+			st.mu.Unlock()
+			return sys.ENOMEM
+		}
+		st.buf = prev * 65536
+	}
+	req.buf = st.buf
+	st.pending[m] = req
+	st.mu.Unlock()
+	// The asyncify data structure: the current and the end address of the
+	// free part of the buffer that follows it.
+	if !mem.WriteUint32Le(req.buf, req.buf+8) || !mem.WriteUint32Le(req.buf+4, req.buf+forkBufferPages*65536) {
+		st.mu.Lock()
+		delete(st.pending, m)
+		st.mu.Unlock()
+		return sys.EFAULT
+	}
+	if _, err := asyncifyCall(ctx, m, "asyncify_start_unwind", uint64(req.buf)); err != nil {
+		panic(err)
+	}
+	return sys.ESUCCESS
+}
+
+// rewound reports whether m is rewinding into the host call now; if so it
+// stops the rewind and returns the result the call is to give.
+func (h *host) rewound(ctx context.Context, m api.Module) (forkResult, bool) {
+	state, err := asyncifyCall(ctx, m, "asyncify_get_state")
+	if err != nil {
+		panic(err)
+	}
+	if state != asyncifyRewinding {
+		return forkResult{}, false
+	}
+	if _, err := asyncifyCall(ctx, m, "asyncify_stop_rewind"); err != nil {
+		panic(err)
+	}
+	st := &h.proc.fork
+	st.mu.Lock()
+	res := st.results[m]
+	delete(st.results, m)
+	st.mu.Unlock()
+	return res, true
 }
 
 // unwinding reports whether m is unwinding for a fork.
@@ -118,19 +199,7 @@ func (h *host) fork(ctx context.Context, m api.Module, pidPtr uint32) sys.Errno 
 	if p == nil || !canFork(m) {
 		return sys.ENOTSUP
 	}
-	st := &h.proc.fork
-	state, err := asyncifyCall(ctx, m, "asyncify_get_state")
-	if err != nil {
-		panic(err)
-	}
-	if state == asyncifyRewinding {
-		if _, err := asyncifyCall(ctx, m, "asyncify_stop_rewind"); err != nil {
-			panic(err)
-		}
-		st.mu.Lock()
-		res := st.results[m]
-		delete(st.results, m)
-		st.mu.Unlock()
+	if res, ok := h.rewound(ctx, m); ok {
 		if res.errno != sys.ESUCCESS {
 			return res.errno
 		}
@@ -143,29 +212,7 @@ func (h *host) fork(ctx context.Context, m api.Module, pidPtr uint32) sys.Errno 
 		warnOnce(p, "wazix: the guest forks but was not prepared for it (its globals are not exported): proc_fork returns ENOTSUP; run it with wazix run, or prepare it with wazix.PrepareModule")
 		return sys.ENOTSUP
 	}
-	mem := m.Memory()
-	st.mu.Lock()
-	st.init()
-	if st.buf == 0 {
-		prev, ok := mem.Grow(forkBufferPages)
-		if !ok {
-			st.mu.Unlock()
-			return sys.ENOMEM
-		}
-		st.buf = prev * 65536
-	}
-	buf := st.buf
-	st.pending[m] = &unwindReq{buf: buf}
-	st.mu.Unlock()
-	// The asyncify data structure: the current and the end address of the
-	// free part of the buffer that follows it.
-	if !mem.WriteUint32Le(buf, buf+8) || !mem.WriteUint32Le(buf+4, buf+forkBufferPages*65536) {
-		return sys.EFAULT
-	}
-	if _, err := asyncifyCall(ctx, m, "asyncify_start_unwind", uint64(buf)); err != nil {
-		panic(err)
-	}
-	return sys.ESUCCESS // ignored: the guest is unwinding
+	return h.startUnwind(ctx, m, &unwindReq{kind: unwindFork}) // the result is ignored: the guest unwinds
 }
 
 // prepared reports whether the module was prepared for forking: every
@@ -197,7 +244,15 @@ func (p *Process) call(ctx context.Context, m api.Module, name string, args ...u
 		if _, err := asyncifyCall(ctx, m, "asyncify_stop_unwind"); err != nil {
 			return nil, err
 		}
-		result := p.forkChild(m, name, args, req)
+		var result forkResult
+		switch req.kind {
+		case unwindFork:
+			result = p.forkChild(m, name, args, req)
+		case unwindCheckpoint:
+			result = p.saveCheckpoint(m, req)
+		case unwindRestore:
+			result = p.restoreCheckpoint(m, req)
+		}
 		st.mu.Lock()
 		st.results[m] = result
 		st.mu.Unlock()
@@ -247,16 +302,7 @@ func (p *Process) forkChild(m api.Module, entry string, args []uint64, req *unwi
 		src, _ := pm.Read(0, pm.Size())
 		cm.Write(0, src)
 	}
-	for i := 0; ; i++ {
-		name := GlobalExportPrefix + strconv.Itoa(i)
-		pg := m.ExportedGlobal(name)
-		if pg == nil {
-			break
-		}
-		if g, ok := cmod.ExportedGlobal(name).(api.MutableGlobal); ok {
-			g.Set(pg.Get())
-		}
-	}
+	setGlobals(cmod, globalsOf(m))
 	st := &cp.host.proc.fork
 	st.mu.Lock()
 	st.init()
@@ -279,6 +325,27 @@ func (p *Process) forkChild(m api.Module, entry string, args []uint64, req *unwi
 		last.Sys.Close()
 	}()
 	return forkResult{pid: cs.Pid}
+}
+
+// globalsOf reads the mutable globals of m (exported by PrepareModule).
+func globalsOf(m api.Module) []uint64 {
+	var vals []uint64
+	for i := 0; ; i++ {
+		g := m.ExportedGlobal(GlobalExportPrefix + strconv.Itoa(i))
+		if g == nil {
+			return vals
+		}
+		vals = append(vals, g.Get())
+	}
+}
+
+// setGlobals sets the mutable globals of m to vals.
+func setGlobals(m api.Module, vals []uint64) {
+	for i, v := range vals {
+		if g, ok := m.ExportedGlobal(GlobalExportPrefix + strconv.Itoa(i)).(api.MutableGlobal); ok {
+			g.Set(v)
+		}
+	}
 }
 
 // exitStatus is how a process that ended with code and err looks to

@@ -11,16 +11,17 @@ import (
 )
 
 // PrepareModule returns wasm ready to be compiled: a module that can fork
-// (it imports proc_fork) gets its mutable globals exported under
-// GlobalExportPrefix, so that a fork can copy them into the child; any other
-// module is returned as it is.
+// or longjmp (it imports proc_fork or stack_checkpoint) gets its mutable
+// globals exported under GlobalExportPrefix, so that a fork can copy them
+// into the child and a longjmp restore them; any other module is returned
+// as it is.
 func PrepareModule(wasm []byte) ([]byte, error) {
 	in, err := DecodeImports(wasm)
 	if err != nil {
 		return wasm, nil // not ours to report: compilation will
 	}
 	for _, im := range in.Imports {
-		if im.Module == compat.ModuleWASIX32 && im.Name == "proc_fork" {
+		if im.Module == compat.ModuleWASIX32 && (im.Name == "proc_fork" || im.Name == "stack_checkpoint") {
 			out, _, err := wasmbin.ExportMutableGlobals(wasm, GlobalExportPrefix)
 			return out, err
 		}

@@ -31,3 +31,16 @@ func TestFork(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s\nstderr: %s", strings.Join(got, "\n"), strings.Join(want, "\n"), r.Stderr)
 	}
 }
+
+// TestSetjmp runs fixtures/c/setjmp.c (asyncify): longjmp out of nested
+// calls, twice to one checkpoint, and to a checkpoint in a callee.
+func TestSetjmp(t *testing.T) {
+	r := testrun.Run(t, fixtures.Build(t, "c/setjmp"), testrun.Options{})
+	if r.Err != nil || r.Code != 0 {
+		t.Fatalf("code %d err %v stdout %s stderr %s", r.Code, r.Err, r.Stdout, r.Stderr)
+	}
+	want := "checkpoint 0 count 1\ncheckpoint 42 count 2\nunwound from depth 10\ncheckpoint 7 count 3\ninner 0\ninner 5 outer still 3\ndone\n"
+	if r.Stdout != want {
+		t.Errorf("got:\n%s\nwant:\n%s", r.Stdout, want)
+	}
+}

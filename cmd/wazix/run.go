@@ -59,6 +59,7 @@ module cannot be loaded; 2 for usage errors.`,
 			&cli.DurationFlag{Name: "timeout", Usage: "end the guest and all its threads after `DURATION` (e.g. 30s), exit status 124"},
 			&cli.IntFlag{Name: "max-fds", Value: 65536, Usage: "most fds the guest may hold open"},
 			&cli.IntFlag{Name: "max-threads", Value: 512, Usage: "most threads the guest may have alive at once, main included (more: EAGAIN)"},
+			&cli.IntFlag{Name: "max-procs", Value: 256, Usage: "most processes the guest's tree may have alive at once, itself included: fork and spawn past it fail with EAGAIN"},
 			&cli.BoolFlag{Name: "allow-clock-set", Usage: "let a WASIX guest set its own view of the realtime clock (clock_time_set)"},
 		},
 		Action: runAction,
@@ -127,6 +128,10 @@ func runAction(c *cli.Context) error {
 		return usageErr("run: --max-threads must be at least 1")
 	}
 	cfg.WithMaxThreads(c.Int("max-threads"))
+	if c.Int("max-procs") < 1 {
+		return usageErr("run: --max-procs must be at least 1")
+	}
+	cfg.WithMaxProcs(c.Int("max-procs"))
 	cfg.WithClockSet(c.Bool("allow-clock-set"))
 	if c.Bool("net") {
 		cfg.WithNet()
