@@ -253,6 +253,70 @@ func procExec3(h *host, ctx context.Context, m api.Module, stack []uint64) sys.E
 	return h.exec(ctx, m, name, args, env, uint32(stack[6]) != 0, pathList)
 }
 
+// procExec4 is proc_exec4(name: string, argv: *char*, argc, envp: *char*,
+// envc, search_path: bool, path: string) -> errno: as proc_exec3 with argv
+// and envp as arrays of C strings (envp null: the caller's environment).
+func procExec4(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	mem := m.Memory()
+	name, args, env, errno := h.readExecArrays(mem, stack)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	pathList, errno := guestmem.String(mem, uint32(stack[7]), uint32(stack[8]))
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	return h.exec(ctx, m, name, args, env, uint32(stack[6]) != 0, pathList)
+}
+
+// readExecArrays decodes name (ptr, len), argv (array, count) and envp
+// (array, count; null: the caller's environment) from stack.
+func (h *host) readExecArrays(mem api.Memory, stack []uint64) (name string, args, env []string, errno sys.Errno) {
+	if name, errno = guestmem.String(mem, uint32(stack[0]), uint32(stack[1])); errno != sys.ESUCCESS {
+		return
+	}
+	if args, errno = cStrings(mem, uint32(stack[2]), uint32(stack[3])); errno != sys.ESUCCESS {
+		return
+	}
+	env = append([]string(nil), h.sys.Environ...)
+	if uint32(stack[4]) != 0 {
+		env, errno = cStrings(mem, uint32(stack[4]), uint32(stack[5]))
+	}
+	return name, args, env, errno
+}
+
+// cStrings reads n pointers at ptr, each to a NUL-terminated string.
+func cStrings(mem api.Memory, ptr, n uint32) ([]string, sys.Errno) {
+	if n > 1<<16 {
+		return nil, sys.E2BIG
+	}
+	ptrs, ok := mem.Read(ptr, n*4)
+	if !ok {
+		return nil, sys.EFAULT
+	}
+	out := make([]string, 0, n)
+	for i := uint32(0); i < n; i++ {
+		p := guestmem.LE32(ptrs[i*4:])
+		var b []byte
+		for {
+			c, ok := mem.ReadByte(p)
+			if !ok {
+				return nil, sys.EFAULT
+			}
+			if c == 0 {
+				break
+			}
+			b = append(b, c)
+			p++
+			if len(b) > 1<<20 {
+				return nil, sys.E2BIG
+			}
+		}
+		out = append(out, string(b))
+	}
+	return out, sys.ESUCCESS
+}
+
 // procExec is proc_exec(name: string, args: string): the 2022 exec, which
 // cannot return an errno; a failed exec ends the process with the errno as
 // its exit code, as Wasmer does.
@@ -306,11 +370,27 @@ const (
 // module found at name. Signal dispositions are not carried (every signal
 // starts with its default action).
 func procSpawn2(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
-	mem := m.Memory()
-	name, args, env, errno := h.readExecArgs(mem, stack)
+	name, args, env, errno := h.readExecArgs(m.Memory(), stack)
 	if errno != sys.ESUCCESS {
 		return errno
 	}
+	return h.spawn(m, name, args, env, stack)
+}
+
+// procSpawn3 is proc_spawn3: proc_spawn2 with argv and envp as arrays of C
+// strings (envp null: the caller's environment).
+func procSpawn3(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	name, args, env, errno := h.readExecArrays(m.Memory(), stack)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	return h.spawn(m, name, args, env, stack)
+}
+
+// spawn is the common part of proc_spawn2 and proc_spawn3, whose arguments
+// from the file actions on are the same.
+func (h *host) spawn(m api.Module, name string, args, env []string, stack []uint64) sys.Errno {
+	mem := m.Memory()
 	opsPtr, opsLen := uint32(stack[6]), uint32(stack[7])
 	search := uint32(stack[10]) != 0
 	pathList, errno := guestmem.String(mem, uint32(stack[11]), uint32(stack[12]))

@@ -33,6 +33,7 @@ func TestExecSpawn(t *testing.T) {
 		"pipeline: HELLO, WORLD",
 		"pipeline: joined 0 0",
 		"path search: child argv=tool,child,found FOO=- cloexec=8 kept=0 pid=5 ppid=1",
+		"spawn3: child argv=tool,child,arrays FOO=baz cloexec=8 kept=0 pid=6 ppid=1",
 		"missing: 44 notwasm: 45 dir: 2",
 	}
 	if got := r.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {

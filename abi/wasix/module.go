@@ -112,6 +112,8 @@ func init() {
 	// they are added here to keep Go's initialization order acyclic.
 	impls["proc_exec3"] = procExec3
 	impls["proc_spawn2"] = procSpawn2
+	impls["proc_spawn3"] = procSpawn3
+	impls["proc_exec4"] = procExec4
 	impls["stack_checkpoint"] = stackCheckpoint
 	voidImpls["stack_restore"] = stackRestore
 	voidImpls["proc_exec"] = procExec
