@@ -344,6 +344,35 @@ func (h *Host) Close(context.Context) error {
 	return nil
 }
 
+// Signal sends the signal sig (Linux numbering) to every process of the
+// guest, as a terminal sends one to its foreground process group. A WASIX
+// guest that registered a handler runs it on return from its next host
+// call (blocking calls return EINTR); otherwise the default action applies
+// at once: SIGCHLD, SIGURG and SIGWINCH are ignored, every other signal
+// ends the process with status 128+sig. Signal reports whether the first
+// process handles sig.
+func (h *Host) Signal(sig int) bool {
+	if sig <= 0 || sig > 31 {
+		return false
+	}
+	procs := h.sys.Procs
+	top := procs.Lookup(h.sys.Pid) // the current image, after execs
+	handled := false
+	for _, s := range procs.All() {
+		if s.Signal != nil {
+			s.Signal(uint32(sig))
+		} else if sig != 17 && sig != 23 && sig != 28 {
+			// A preview1 guest has no handlers: the default action.
+			s.TermSignal.CompareAndSwap(0, uint32(sig))
+			s.End(uint32(128+sig), nil)
+		}
+		if s == top {
+			handled = s.Handles(uint32(sig))
+		}
+	}
+	return handled
+}
+
 // ErrMissingImports is returned by Run for a module that imports something
 // wazix does not provide.
 var ErrMissingImports = errors.New("module imports functions wazix does not provide")

@@ -154,6 +154,12 @@ func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 	s.WASIX = true
 	s.Raise = h.raise
 	s.Signal = h.signalFromOutside
+	s.Deliver = h.deliverPending
+	s.Handler = func(sig uint32) bool {
+		h.proc.mu.Lock()
+		defer h.proc.mu.Unlock()
+		return h.proc.handler != "" && sig != sigKILL
+	}
 
 	// The preview1 functions, re-exported under wasix_32v1; sock_accept is
 	// the four-argument v2 form here.

@@ -78,29 +78,42 @@ func procSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sys.
 	return sys.ESUCCESS
 }
 
-// sigCHLD is sent to a parent when a child ends.
-const sigCHLD = 17
+// sigCHLD is sent to a parent when a child ends; SIGURG and SIGWINCH are
+// the other signals ignored by default.
+const (
+	sigCHLD  = 17
+	sigURG   = 23
+	sigWINCH = 28
+)
 
-// signalFromOutside is a signal from another process: SIGKILL ends the
-// process at once; others are delivered at its next WASIX call, and
-// interrupt its blocking waits unless they are SIGCHLD, which is ignored
-// by default and so must not make a read fail with EINTR.
+// signalFromOutside is a signal from another process (or from the host:
+// the CLI forwards SIGINT, SIGTERM, SIGHUP, SIGWINCH). With a handler it is
+// queued, delivered on return from the guest's next host call, and its
+// blocking waits return EINTR (SIGCHLD excepted: a child's end must not
+// make a read fail). Without one, the default action applies at once:
+// SIGCHLD, SIGWINCH and SIGURG are ignored; every other signal ends the
+// process with 128+sig, as a shell reports a death by signal.
 func (h *host) signalFromOutside(sig uint32) {
-	if sig == sigKILL {
-		h.sys.TermSignal.CompareAndSwap(0, sig)
-		h.sys.End(128+sig, nil)
-		return
-	}
 	h.proc.mu.Lock()
 	handled := h.proc.handler != ""
 	h.proc.mu.Unlock()
-	if sig == sigCHLD && !handled {
+	if !handled || sig == sigKILL {
+		if ignoredByDefault(sig) {
+			return
+		}
+		h.sys.TermSignal.CompareAndSwap(0, sig)
+		h.sys.End(128+sig, nil)
 		return
 	}
 	h.proc.queue(sig)
 	if sig != sigCHLD {
 		h.sys.Interrupt()
 	}
+}
+
+// ignoredByDefault reports the signals whose default action is to ignore.
+func ignoredByDefault(sig uint32) bool {
+	return sig == 0 || sig == sigCHLD || sig == sigURG || sig == sigWINCH
 }
 
 // Join flags and status tags (proc_join).
@@ -214,7 +227,7 @@ func threadSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sy
 	p := h.proc
 	p.mu.Lock()
 	p.tpending[tid] = append(p.tpending[tid], sig)
-	p.npending.Add(1)
+	p.sys.SigPending.Add(1)
 	p.mu.Unlock()
 	h.sys.InterruptThread(tid)
 	return sys.ESUCCESS

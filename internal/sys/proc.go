@@ -1,8 +1,11 @@
 package sys
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
+
+	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wazix/wazix/polling"
 )
@@ -161,6 +164,22 @@ func (p *Procs) Reap(parent, pid uint32) (child uint32, st WaitStatus, found boo
 	return 0, WaitStatus{}, false, ESUCCESS
 }
 
+// All returns the live processes.
+func (p *Procs) All() []*System {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*System
+	for _, e := range p.procs {
+		if !e.exited {
+			out = append(out, e.sys)
+		}
+	}
+	return out
+}
+
+// Handles reports whether the process runs a handler for sig.
+func (s *System) Handles(sig uint32) bool { return s.Handler != nil && s.Handler(sig) }
+
 // Live returns the number of live processes.
 func (p *Procs) Live() int {
 	p.mu.Lock()
@@ -183,6 +202,14 @@ type procState struct {
 	// Signal sends a signal to the process from another one (kill); set
 	// by the WASIX module.
 	Signal func(sig uint32)
+	// Handler reports whether the guest handles sig (set by the WASIX module).
+	Handler func(sig uint32) bool
+
+	// SigPending counts the signals queued for the process, so that the
+	// check after every host call is one atomic load; Deliver (set by the
+	// WASIX module) delivers them in the calling thread m.
+	SigPending atomic.Int32
+	Deliver    func(ctx context.Context, m api.Module)
 
 	// TermSignal is the signal whose default action ended the process.
 	TermSignal atomic.Uint32
