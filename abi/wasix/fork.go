@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wazix/wazix/internal/guestmem"
 	"github.com/wazix/wazix/internal/sys"
@@ -283,7 +284,11 @@ func (p *Process) forkChild(m api.Module, entry string, args []uint64, req *unwi
 	if cp.host != nil {
 		cp.host.proc.inherit(p.host.proc)
 	}
-	cmod, err := p.rt.InstantiateModule(cp.instanceContext(), p.compiled, mainConfig)
+	ictx := cp.Threads.Context()
+	if pm := m.Memory(); pm != nil {
+		ictx = experimental.WithMemoryAllocator(ictx, forkAllocator(uint64(pm.Size()), uint64(p.opts.MaxPages)*65536))
+	}
+	cmod, err := p.rt.InstantiateModule(ictx, p.compiled, mainConfig)
 	if err != nil {
 		cp.Close()
 		p.Threads.warnf("wazix: fork: %v", err)
