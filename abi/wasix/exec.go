@@ -207,6 +207,12 @@ func (h *host) exec(ctx context.Context, m api.Module, name string, args, env []
 		h.proc.mu.Unlock()
 		np.host.proc.cwd = cwd
 	}
+	if h.vforking() {
+		// The vfork child execs: np runs as the child, and the call
+		// returns success in the parent, which the library longjmps back.
+		h.vforkExec(np)
+		return sys.ESUCCESS
+	}
 	h.process.execNext = np
 	// End this image: its threads stop, and its driver starts np.
 	h.sys.End(0, nil)
@@ -334,6 +340,9 @@ func execOrExit(h *host, ctx context.Context, m api.Module, stack []uint64) {
 	name, args, env, errno := h.readExecArgs(m.Memory(), stack)
 	if errno == sys.ESUCCESS {
 		errno = h.exec(ctx, m, name, args, env, true, envValue(env, "PATH"))
+	}
+	if errno == sys.ESUCCESS {
+		return // a vfork child's exec returns in the parent
 	}
 	code := uint32(errno)
 	h.sys.End(code, nil)

@@ -40,3 +40,30 @@ func TestExecSpawn(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s\nstderr: %s", strings.Join(got, "\n"), strings.Join(want, "\n"), r.Stderr)
 	}
 }
+
+// TestVfork runs fixtures/c/vfork.c: proc_fork_env makes the instance the
+// child (its pid, its fds) until it exits or execs, and those calls return
+// in the parent; vforks nest; a failed exec returns in the child.
+func TestVfork(t *testing.T) {
+	wasm := fixtures.Build(t, "c/vfork")
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "tool"), wasm, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := testrun.Run(t, wasm, testrun.Options{Dirs: [][2]string{{bin, "/bin"}}})
+	if r.Err != nil || r.Code != 0 {
+		t.Fatalf("code %d err %v stdout %s stderr %s", r.Code, r.Err, r.Stdout, r.Stderr)
+	}
+	want := []string{
+		"vfork: child pid 2 (parent 1) in child: pid 2 ppid 1",
+		"back: pid 1",
+		"exit: joined 2 code 9",
+		"exec: tool says hi",
+		"exec: joined 3 code 4",
+		"nested: joined 5 code 6 then 4 code 7",
+		"exec missing: 44, child exits 127: joined 6 code 127",
+	}
+	if got := r.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s\nstderr: %s", strings.Join(got, "\n"), strings.Join(want, "\n"), r.Stderr)
+	}
+}

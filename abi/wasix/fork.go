@@ -185,16 +185,6 @@ func procFork(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 	return h.fork(ctx, m, uint32(stack[1]))
 }
 
-// procForkEnv is proc_fork_env(ret_pid: *pid) -> errno. wasix-libc calls it
-// for vfork in modules built with exception handling, where the calling
-// instance goes on as the child until it execs or exits, and the library
-// then longjmps back to the parent. wazix does not run a child inside its
-// parent's instance; it reports ENOTSUP, and such a vfork fails with that
-// errno (posix_spawn is the alternative those programs have).
-func procForkEnv(_ *host, _ context.Context, _ api.Module, _ []uint64) sys.Errno {
-	return sys.ENOTSUP
-}
-
 func (h *host) fork(ctx context.Context, m api.Module, pidPtr uint32) sys.Errno {
 	p := h.process
 	if p == nil || !canFork(m) {

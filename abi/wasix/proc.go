@@ -13,9 +13,15 @@ import (
 )
 
 // procExit2 is proc_exit2(code: exitcode). Without vfork it is proc_exit:
-// from any thread it ends the process.
+// from any thread it ends the process; in a vfork child it ends the child
+// and returns, in the parent (see vfork.go).
 func procExit2(h *host, ctx context.Context, m api.Module, stack []uint64) {
 	code := uint32(stack[0])
+	if h.vforking() {
+		// A vfork child exits: the call returns in the parent.
+		h.vforkExit(code)
+		return
+	}
 	h.sys.End(code, nil)
 	_ = m.CloseWithExitCode(ctx, code)
 	panic(wsys.NewExitError(code))

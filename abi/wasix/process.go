@@ -27,6 +27,8 @@ type process struct {
 	futex *futexes
 	tty   ttyState
 	fork  asyncifyState
+	// vforks are the vforks in progress on the process's instance.
+	vforks []*vforkFrame
 
 	// 2022 thread_local_*: keys (with their user data) and per-thread values.
 	tlsNext uint32

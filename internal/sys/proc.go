@@ -309,3 +309,22 @@ func (s *System) TakeOver(old *System) {
 		p.mu.Unlock()
 	}
 }
+
+// SwapProcess exchanges the identity of s and o — fd table, pid, parent and
+// their places in the process table — for vfork, where the instance bound
+// to s acts as the child for a while.
+func (s *System) SwapProcess(o *System) {
+	s.Table, o.Table = o.Table, s.Table
+	s.Pid, o.Pid = o.Pid, s.Pid
+	s.Ppid, o.Ppid = o.Ppid, s.Ppid
+	if p := s.Procs; p != nil {
+		p.mu.Lock()
+		if e := p.procs[s.Pid]; e != nil {
+			e.sys = s
+		}
+		if e := p.procs[o.Pid]; e != nil {
+			e.sys = o
+		}
+		p.mu.Unlock()
+	}
+}
