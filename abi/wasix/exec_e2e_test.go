@@ -32,8 +32,9 @@ func TestExecSpawn(t *testing.T) {
 		"spawn: joined code 3",
 		"pipeline: HELLO, WORLD",
 		"pipeline: joined 0 0",
-		"path search: child argv=tool,child,found FOO=- cloexec=8 kept=0 pid=5 ppid=1",
-		"spawn3: child argv=tool,child,arrays FOO=baz cloexec=8 kept=0 pid=6 ppid=1",
+		"pipeline of two: TWO CHILDREN (joined 0 0)",
+		"path search: child argv=tool,child,found FOO=- cloexec=8 kept=0 pid=7 ppid=1",
+		"spawn3: child argv=tool,child,arrays FOO=baz cloexec=8 kept=0 pid=8 ppid=1",
 		"missing: 44 notwasm: 45 dir: 2",
 	}
 	if got := r.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -44,3 +44,15 @@ func TestSetjmp(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", r.Stdout, want)
 	}
 }
+
+// TestForkBomb: forks past the process limit fail with EAGAIN, the guest
+// goes on, and every child is reaped.
+func TestForkBomb(t *testing.T) {
+	r := testrun.Run(t, fixtures.Build(t, "c/fork"), testrun.Options{Args: []string{"bomb"}, MaxProcs: 6})
+	if r.Err != nil || r.Code != 0 {
+		t.Fatalf("code %d err %v stdout %s stderr %s", r.Code, r.Err, r.Stdout, r.Stderr)
+	}
+	if want := "bomb: 5 children, then errno 6; reaped 5\n"; r.Stdout != want {
+		t.Errorf("got %q, want %q", r.Stdout, want)
+	}
+}
