@@ -355,4 +355,3 @@ func exitStatus(s *sys.System, code uint32, err error) sys.WaitStatus {
 	}
 	return sys.WaitStatus{Code: code & 0xff}
 }
-
