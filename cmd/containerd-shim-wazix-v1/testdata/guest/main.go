@@ -1,0 +1,42 @@
+//go:build wasip1
+
+// Command guest is the Go (GOOS=wasip1) test workload of the shim's
+// end-to-end test. Usage:
+//
+//	guest [ARG...]       print argv, GREETING, the working directory and
+//	                     whether /app.wasm is visible, then exit 0
+//	guest exit N         exit with N
+//	guest sleep SECONDS  print "sleeping", then sleep
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == "exit" {
+		n, _ := strconv.Atoi(os.Args[2])
+		os.Exit(n)
+	}
+	if len(os.Args) == 3 && os.Args[1] == "sleep" {
+		n, _ := strconv.Atoi(os.Args[2])
+		fmt.Println("sleeping")
+		time.Sleep(time.Duration(n) * time.Second)
+		fmt.Println("woke")
+		return
+	}
+	fmt.Printf("argv0=%s\n", os.Args[0])
+	fmt.Printf("args=%q\n", os.Args[1:])
+	fmt.Printf("GREETING=%s\n", os.Getenv("GREETING"))
+	wd, err := os.Getwd()
+	fmt.Printf("cwd=%s err=%v\n", wd, err)
+	if fi, err := os.Stat("/app.wasm"); err == nil {
+		fmt.Printf("root: /app.wasm %d bytes\n", fi.Size())
+	} else {
+		fmt.Printf("root: %v\n", err)
+	}
+	fmt.Fprintln(os.Stderr, "to stderr")
+}
