@@ -103,6 +103,13 @@ func createContainer(ctx context.Context, id, bundle string, rootfsMounts []moun
 			return nil, err
 		}
 	}
+	if spec.Process != nil && spec.Process.Cwd != "" && !isSandbox(spec) {
+		// As runc does, the working directory is created if the image
+		// lacks it (in the container's writable layer).
+		if err := mkdirInRoot(rootfs, spec.Process.Cwd); err != nil {
+			return nil, fmt.Errorf("working directory %s: %w", spec.Process.Cwd, err)
+		}
+	}
 	l, err := buildLaunch(spec, rootfs, wazixBin != "" && cliHasMaxMemory(wazixBin))
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
@@ -320,15 +327,10 @@ func (c *container) cleanup() error {
 // state file of a shim that died.
 func undo(bundle string, st savedState) error {
 	var errs []error
-	if st.Pid > 0 {
-		if t, err := procStartTime(st.Pid); err == nil && t == st.StartTime {
-			unix.Kill(st.Pid, unix.SIGKILL)
-			for i := 0; i < 100; i++ {
-				if _, err := procStartTime(st.Pid); err != nil {
-					break
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+	if st.Pid > 0 && alive(st.Pid, st.StartTime) {
+		unix.Kill(st.Pid, unix.SIGKILL)
+		for i := 0; i < 100 && alive(st.Pid, st.StartTime); i++ {
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	if st.Mounted && st.Rootfs != "" {
@@ -375,25 +377,39 @@ func readSpec(bundle string) (*specs.Spec, error) {
 	return &s, nil
 }
 
+// alive reports whether pid is still the process that started at start
+// and has not exited (a zombie has).
+func alive(pid int, start uint64) bool {
+	t, state, err := procStat(pid)
+	return err == nil && t == start && state != "Z" && state != "X"
+}
+
 // procStartTime reads the start time of pid (clock ticks since boot), which
 // tells a process from a later one that reuses its pid.
 func procStartTime(pid int) (uint64, error) {
+	t, _, err := procStat(pid)
+	return t, err
+}
+
+// procStat reads the start time and the state letter of pid.
+func procStat(pid int) (uint64, string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	// The command name can hold spaces and parentheses: fields start after
 	// the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, errors.New("bad /proc stat")
+		return 0, "", errors.New("bad /proc stat")
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 20 {
-		return 0, errors.New("bad /proc stat")
+		return 0, "", errors.New("bad /proc stat")
 	}
 	// f[0] is field 3 (state); start time is field 22.
-	return strconv.ParseUint(f[19], 10, 64)
+	t, err := strconv.ParseUint(f[19], 10, 64)
+	return t, f[0], err
 }
 
 // findWazix locates the wazix CLI: beside the shim binary, then on PATH.
@@ -456,6 +472,36 @@ func checkModule(wazix, module, guestPath string) error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("module %s does not load: it imports functions wazix does not provide: %s", guestPath, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// mkdirInRoot creates the container directory p, and its parents, inside
+// rootfs, never following a symlink out of it.
+func mkdirInRoot(rootfs, p string) error {
+	cur := "/"
+	for _, c := range strings.Split(filepath.Clean("/"+p), "/") {
+		if c == "" {
+			continue
+		}
+		next := filepath.Join(cur, c)
+		host, err := resolveInRoot(rootfs, next)
+		if os.IsNotExist(err) {
+			host = filepath.Join(rootfs, cur, c)
+			if cur != "/" {
+				parent, err := resolveInRoot(rootfs, cur)
+				if err != nil {
+					return err
+				}
+				host = filepath.Join(parent, c)
+			}
+			if err := os.Mkdir(host, 0o755); err != nil && !os.IsExist(err) {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+		cur = next
 	}
 	return nil
 }
