@@ -90,6 +90,7 @@ func TestE2E(t *testing.T) {
 	t.Run("SIGTERM stops a sleeping guest", e.testSigterm)
 	t.Run("HTTP server with --net-host", e.testNetHost)
 	t.Run("joins the network namespace", e.testJoinNetns)
+	t.Run("a new network namespace", e.testNewNetns)
 	t.Run("bad input", e.testBadInput)
 	t.Run("pod sandbox waits until killed", e.testSandbox)
 	t.Run("delete after a shim crash", e.testShimCrash)
@@ -525,6 +526,26 @@ func (e *e2e) testJoinNetns(t *testing.T) {
 	e.checkClean(t)
 }
 
+// inNetns runs f on a thread in the network namespace at path.
+func inNetns(t *testing.T, path string, f func()) {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		ns, err := os.Open(path)
+		if err == nil {
+			err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
+			ns.Close()
+		}
+		if err == nil {
+			f()
+		}
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // newNetns makes a network namespace with loopback up, bind-mounted at a
 // file, and a function that runs f inside it.
 func newNetns(t *testing.T, dir string) (string, func(f func())) {
@@ -532,24 +553,7 @@ func newNetns(t *testing.T, dir string) (string, func(f func())) {
 	if err := os.WriteFile(p, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	in := func(f func()) {
-		errc := make(chan error, 1)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-			ns, err := os.Open(p)
-			if err == nil {
-				err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
-				ns.Close()
-			}
-			if err == nil {
-				f()
-			}
-			errc <- err
-		}()
-		if err := <-errc; err != nil {
-			t.Fatal(err)
-		}
-	}
+	in := func(f func()) { inNetns(t, p, f) }
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -567,6 +571,35 @@ func newNetns(t *testing.T, dir string) (string, func(f func())) {
 	}
 	t.Cleanup(func() { unix.Unmount(p, unix.MNT_DETACH) })
 	return p, in
+}
+
+// testNewNetns runs the server with ctr's default, a new network namespace:
+// the shim makes it with loopback up, and only the guest's namespace
+// reaches the server.
+func (e *e2e) testNewNetns(t *testing.T) {
+	if e.noClang {
+		t.Skip("no WASIX guest: clang with wasi-libc is missing")
+	}
+	port := freePort(t)
+	b := e.runBackground(t, "docker.io/wazix/server:e2e", "http3", "/app.wasm", strconv.Itoa(port))
+	if body, err := httpGet(port); err == nil {
+		t.Errorf("the host reached the guest in its own namespace: %q", body)
+	}
+	pid := ""
+	for _, line := range strings.Split(e.ctr(t, "task", "ls"), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "http3" {
+			pid = f[1]
+		}
+	}
+	var body string
+	var err error
+	inNetns(t, "/proc/"+pid+"/ns/net", func() { body, err = httpGet(port) })
+	if err != nil || body != "hello from wasix\n" {
+		t.Errorf("GET in the task's namespace: %q %v", body, err)
+	}
+	e.ctr(t, "task", "kill", "http3")
+	<-b.done
+	e.checkClean(t)
 }
 
 func (e *e2e) testBadInput(t *testing.T) {
