@@ -87,6 +87,7 @@ func TestE2E(t *testing.T) {
 
 	t.Run("args env cwd root", e.testArgs)
 	t.Run("exit codes", e.testExitCodes)
+	t.Run("memory limit", e.testMemoryLimit)
 	t.Run("SIGTERM stops a sleeping guest", e.testSigterm)
 	t.Run("HTTP server with --net-host", e.testNetHost)
 	t.Run("joins the network namespace", e.testJoinNetns)
@@ -383,7 +384,14 @@ func (e *e2e) runBackground(t *testing.T, args ...string) *bgRun {
 }
 
 func (e *e2e) testArgs(t *testing.T) {
-	out, errOut, code := e.run("--env", "GREETING=hi there", "--cwd", "/work/dir", "docker.io/wazix/guest:e2e", "args1", "/app.wasm", "one", "two words", "--flag")
+	vol := filepath.Join(e.dir, "volume")
+	os.MkdirAll(vol, 0o755)
+	if err := os.WriteFile(filepath.Join(vol, "msg"), []byte("from a bind mount"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := e.run("--env", "GREETING=hi there", "--cwd", "/work/dir",
+		"--mount", "type=bind,src="+vol+",dst=/mnt,options=rbind:rw",
+		"docker.io/wazix/guest:e2e", "args1", "/app.wasm", "one", "two words", "--flag")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
@@ -394,6 +402,7 @@ func (e *e2e) testArgs(t *testing.T) {
 		"GREETING=hi there\n",
 		"cwd=/work/dir err=<nil>\n",
 		fmt.Sprintf("root: /app.wasm %d bytes\n", size),
+		"mnt: from a bind mount\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
@@ -418,6 +427,22 @@ func (e *e2e) testExitCodes(t *testing.T) {
 	}
 	if _, errOut, code := e.run("docker.io/wazix/server:e2e", "exit1", "/app.wasm", "exit", "1"); code != 1 {
 		t.Errorf("WASIX guest exit 1: ctr exit %d\n%s", code, errOut)
+	}
+	e.checkClean(t)
+}
+
+// testMemoryLimit: the container's memory limit caps the guest's linear
+// memory (wazix run --max-memory), so a guest allocating past it fails.
+func (e *e2e) testMemoryLimit(t *testing.T) {
+	help, _ := exec.Command(filepath.Join(e.bin, "wazix"), "run", "--help").CombinedOutput()
+	if !bytes.Contains(help, []byte("--max-memory")) {
+		t.Skip("this wazix run has no --max-memory")
+	}
+	if out, errOut, code := e.run("--memory-limit", strconv.Itoa(128<<20), "docker.io/wazix/guest:e2e", "mem1", "/app.wasm", "alloc", "40"); code != 0 || !strings.Contains(out, "allocated 40") {
+		t.Errorf("40 MiB under a 128 MiB limit: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, _, code := e.run("--memory-limit", strconv.Itoa(32<<20), "docker.io/wazix/guest:e2e", "mem2", "/app.wasm", "alloc", "40"); code == 0 || strings.Contains(out, "allocated") {
+		t.Errorf("40 MiB under a 32 MiB limit: exit %d\n%s", code, out)
 	}
 	e.checkClean(t)
 }

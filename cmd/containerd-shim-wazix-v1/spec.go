@@ -105,6 +105,9 @@ func buildLaunch(spec *specs.Spec, rootfs string, maxMemory bool) (*launch, erro
 	}
 
 	a := []string{"run", "--dir", rootfs + "::/", "--net"}
+	for _, m := range bindDirs(spec.Mounts) {
+		a = append(a, "--dir", m.Source+"::"+m.Destination)
+	}
 	hasPWD := false
 	for _, kv := range env {
 		k, _, ok := strings.Cut(kv, "=")
@@ -124,7 +127,7 @@ func buildLaunch(spec *specs.Spec, rootfs string, maxMemory bool) (*launch, erro
 		a = append(a, "--env", "PWD="+cwd)
 	}
 	if maxMemory && l.memLimit > 0 {
-		a = append(a, "--max-memory", strconv.FormatInt(l.memLimit, 10))
+		a = append(a, "--max-memory", strconv.FormatInt(guestMemoryCap(l.memLimit), 10))
 	}
 	// The module is named relative to the rootfs (the process's working
 	// directory), so the guest's argv[0] does not show the bundle's host
@@ -134,6 +137,42 @@ func buildLaunch(spec *specs.Spec, rootfs string, maxMemory bool) (*launch, erro
 	a = append(a, spec.Process.Args[1:]...)
 	l.args = a
 	return l, nil
+}
+
+// bindDirs picks the spec's mounts that wazix can give the guest: writable
+// bind mounts of host directories (Kubernetes emptyDir, hostPath and
+// persistent volumes), each preopened at its destination. Read-only ones are
+// left out, since a preopen cannot be made read-only yet, and so are mounts
+// of files (/etc/hosts) and of kernel filesystems (/proc, /dev, /sys).
+func bindDirs(mounts []specs.Mount) []specs.Mount {
+	var out []specs.Mount
+	for _, m := range mounts {
+		bind, ro := m.Type == "bind", false
+		for _, o := range m.Options {
+			switch o {
+			case "bind", "rbind":
+				bind = true
+			case "ro":
+				ro = true
+			}
+		}
+		if !bind || ro || !path.IsAbs(m.Destination) || path.Clean(m.Destination) == "/" {
+			continue
+		}
+		if fi, err := os.Stat(m.Source); err != nil || !fi.IsDir() {
+			continue
+		}
+		out = append(out, specs.Mount{Source: m.Source, Destination: path.Clean(m.Destination)})
+	}
+	return out
+}
+
+// guestMemoryCap turns the container's memory limit into a cap on the
+// guest's linear memory, within what --max-memory takes: at least one 64 KiB
+// page, at most the 4 GiB a 32-bit memory can address (a larger limit does
+// not constrain such a guest).
+func guestMemoryCap(limit int64) int64 {
+	return min(max(limit, 64<<10), 4<<30)
 }
 
 // envValue returns the last value of key in a KEY=VALUE list.

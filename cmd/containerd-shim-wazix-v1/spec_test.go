@@ -94,6 +94,19 @@ func TestBuildLaunch(t *testing.T) {
 			wantMod:  root + "/app.wasm",
 		},
 		{
+			name: "writable bind mounts of directories",
+			spec: specs.Spec{Process: &specs.Process{Args: []string{"/app.wasm"}, Cwd: "/"}, Mounts: []specs.Mount{
+				{Destination: "/proc", Type: "proc", Source: "proc"},
+				{Destination: "/data", Type: "bind", Source: root + "/srv", Options: []string{"rbind", "rw"}},
+				{Destination: "/cfg", Source: root + "/bin", Options: []string{"rbind", "ro"}},
+				{Destination: "/etc/hosts", Type: "bind", Source: root + "/notwasm", Options: []string{"rbind"}},
+				{Destination: "/gone", Type: "bind", Source: root + "/missing", Options: []string{"rbind"}},
+				{Destination: "/legacy/", Source: root + "/bin", Options: []string{"bind"}},
+			}},
+			wantArgs: []string{"run", "--dir", root + "::/", "--net", "--dir", root + "/srv::/data", "--dir", root + "/bin::/legacy", "--", "app.wasm", "--"},
+			wantMod:  root + "/app.wasm",
+		},
+		{
 			name: "memory limit with --max-memory",
 			spec: specs.Spec{Process: &specs.Process{Args: []string{"/app.wasm"}, Cwd: "/"},
 				Linux: &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &mem}}}},
@@ -142,6 +155,14 @@ func TestBuildLaunch(t *testing.T) {
 				t.Errorf("net %v %q, want %v %q", l.net, l.netnsPath, tc.wantNet, tc.wantNetns)
 			}
 		})
+	}
+}
+
+func TestGuestMemoryCap(t *testing.T) {
+	for in, want := range map[int64]int64{1: 65536, 65536: 65536, 64 << 20: 64 << 20, 4 << 30: 4 << 30, 16 << 30: 4 << 30} {
+		if got := guestMemoryCap(in); got != want {
+			t.Errorf("guestMemoryCap(%d) = %d, want %d", in, got, want)
+		}
 	}
 }
 

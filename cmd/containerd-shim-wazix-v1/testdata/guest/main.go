@@ -4,9 +4,11 @@
 // end-to-end test. Usage:
 //
 //	guest [ARG...]       print argv, GREETING, the working directory and
-//	                     whether /app.wasm is visible, then exit 0
+//	                     whether /app.wasm is visible, and /mnt/msg if it
+//	                     exists, then exit 0
 //	guest exit N         exit with N
 //	guest sleep SECONDS  print "sleeping", then sleep
+//	guest alloc MIB      allocate and touch MIB MiB, print "allocated"
 package main
 
 import (
@@ -28,6 +30,15 @@ func main() {
 		fmt.Println("woke")
 		return
 	}
+	if len(os.Args) == 3 && os.Args[1] == "alloc" {
+		n, _ := strconv.Atoi(os.Args[2])
+		b := make([]byte, n<<20)
+		for i := range b {
+			b[i] = byte(i)
+		}
+		fmt.Println("allocated", len(b)>>20)
+		return
+	}
 	fmt.Printf("argv0=%s\n", os.Args[0])
 	fmt.Printf("args=%q\n", os.Args[1:])
 	fmt.Printf("GREETING=%s\n", os.Getenv("GREETING"))
@@ -37,6 +48,9 @@ func main() {
 		fmt.Printf("root: /app.wasm %d bytes\n", fi.Size())
 	} else {
 		fmt.Printf("root: %v\n", err)
+	}
+	if b, err := os.ReadFile("/mnt/msg"); err == nil {
+		fmt.Printf("mnt: %s\n", b)
 	}
 	fmt.Fprintln(os.Stderr, "to stderr")
 }
