@@ -86,6 +86,7 @@ func TestE2E(t *testing.T) {
 	t.Logf("setup took %v", time.Since(start).Round(time.Millisecond))
 
 	t.Run("args env cwd root", e.testArgs)
+	t.Run("stdin", e.testStdin)
 	t.Run("exit codes", e.testExitCodes)
 	t.Run("memory limit", e.testMemoryLimit)
 	t.Run("SIGTERM stops a sleeping guest", e.testSigterm)
@@ -414,6 +415,18 @@ func (e *e2e) testArgs(t *testing.T) {
 	// The image's default command, with no args from ctr.
 	if out, errOut, code := e.run("docker.io/wazix/guest:e2e", "args2"); code != 0 || !strings.Contains(out, "args=[]\n") || !strings.Contains(out, "cwd=/ err=<nil>") {
 		t.Errorf("default command: exit %d\n%s%s", code, out, errOut)
+	}
+	e.checkClean(t)
+}
+
+func (e *e2e) testStdin(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := e.ctrCmd(ctx, "run", "--rm", "--runtime", runtimeName, "docker.io/wazix/guest:e2e", "cat1", "/app.wasm", "cat")
+	cmd.Stdin = strings.NewReader("line one\nline two\n")
+	out, err := cmd.Output()
+	if err != nil || string(out) != "line one\nline two\nEOF\n" {
+		t.Errorf("cat: %v, stdout %q", err, out)
 	}
 	e.checkClean(t)
 }

@@ -9,10 +9,12 @@
 //	guest exit N         exit with N
 //	guest sleep SECONDS  print "sleeping", then sleep
 //	guest alloc MIB      allocate and touch MIB MiB, print "allocated"
+//	guest cat            copy stdin to stdout, then print "EOF"
 package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -28,6 +30,11 @@ func main() {
 		fmt.Println("sleeping")
 		time.Sleep(time.Duration(n) * time.Second)
 		fmt.Println("woke")
+		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == "cat" {
+		io.Copy(os.Stdout, os.Stdin)
+		fmt.Println("EOF")
 		return
 	}
 	if len(os.Args) == 3 && os.Args[1] == "alloc" {
