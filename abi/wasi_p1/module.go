@@ -151,6 +151,11 @@ func DefineIn(b wazero.HostModuleBuilder, module string, s *sys.System, unstable
 				if errno == sys.EINTR || errno == sys.ECANCELED || s.Ended() {
 					h.stopIfCanceled(ctx, m)
 				}
+				if s.SigPending.Load() != 0 && s.Deliver != nil {
+					// A WASIX guest's signals are delivered on return
+					// from any host call, preview1's included.
+					s.Deliver(ctx, m)
+				}
 				stack[0] = uint64(errno)
 			}
 		}

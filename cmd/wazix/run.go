@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,6 +60,7 @@ module cannot be loaded; 2 for usage errors.`,
 			&cli.DurationFlag{Name: "timeout", Usage: "end the guest and all its threads after `DURATION` (e.g. 30s), exit status 124"},
 			&cli.IntFlag{Name: "max-fds", Value: 65536, Usage: "most fds the guest may hold open"},
 			&cli.IntFlag{Name: "max-threads", Value: 512, Usage: "most threads the guest may have alive at once, main included (more: EAGAIN)"},
+			&cli.IntFlag{Name: "max-procs", Value: 256, Usage: "most processes the guest's tree may have alive at once, itself included: fork and spawn past it fail with EAGAIN"},
 			&cli.BoolFlag{Name: "allow-clock-set", Usage: "let a WASIX guest set its own view of the realtime clock (clock_time_set)"},
 		},
 		Action: runAction,
@@ -127,6 +129,10 @@ func runAction(c *cli.Context) error {
 		return usageErr("run: --max-threads must be at least 1")
 	}
 	cfg.WithMaxThreads(c.Int("max-threads"))
+	if c.Int("max-procs") < 1 {
+		return usageErr("run: --max-procs must be at least 1")
+	}
+	cfg.WithMaxProcs(c.Int("max-procs"))
 	cfg.WithClockSet(c.Bool("allow-clock-set"))
 	if c.Bool("net") {
 		cfg.WithNet()
@@ -182,25 +188,17 @@ func runAction(c *cli.Context) error {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: not a WebAssembly module", modPath)}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// SIGINT, SIGTERM, SIGHUP and SIGWINCH go to the guest, as to a
+	// foreground process group: a guest that handles them runs its
+	// handler; one that does not ends with 128+sig (SIGWINCH is ignored).
+	ctx := context.Background()
+	var running atomic.Pointer[wazix.Host]
 	finished := make(chan struct{})
 	defer close(finished)
-	go func() {
-		// A guest blocked in a host call stops at once when ctx is done; one
-		// that only computes cannot be interrupted by wazero without slowing
-		// every guest, so give it a moment and then leave.
-		select {
-		case <-ctx.Done():
-		case <-finished:
-			return
-		}
-		select {
-		case <-time.After(2 * time.Second):
-			os.Exit(130)
-		case <-finished:
-		}
-	}()
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGWINCH)
+	defer signal.Stop(sigs)
+	go forwardSignals(sigs, &running, finished)
 
 	rc := wazix.NewRuntimeConfig()
 	if wazix.SpawnsThreads(wasm) || timeout > 0 {
@@ -231,6 +229,9 @@ func runAction(c *cli.Context) error {
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer rt.Close(context.Background())
 
+	if wasm, err = wazix.PrepareModule(wasm); err != nil {
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: invalid module: %v", modPath, oneLine(err))}
+	}
 	compiled, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: invalid module: %v", modPath, oneLine(err))}
@@ -257,13 +258,14 @@ func runAction(c *cli.Context) error {
 		defer func() { writeStats(stats, started) }()
 	}
 
+	running.Store(host)
 	code, err := host.Run(ctx, rt, compiled)
 	if errors.Is(err, wazix.ErrTimeout) {
 		return &exitError{code: 124, msg: fmt.Sprintf("guest stopped after --timeout %v", timeout)}
 	}
 	if err != nil {
 		var exit *wsys.ExitError
-		if errors.As(err, &exit) || ctx.Err() != nil {
+		if errors.As(err, &exit) {
 			return &exitError{code: 130}
 		}
 		return &exitError{code: 134, msg: "trap: " + oneLine(err)}
@@ -278,6 +280,39 @@ func runAction(c *cli.Context) error {
 		return &exitError{code: int(code)}
 	}
 	return nil
+}
+
+// forwardSignals sends the signals the CLI receives to the running guest.
+// Before the guest runs, or when it does not handle a terminating signal
+// and does not stop within a moment (a guest that computes without host
+// calls cannot be stopped from outside without slowing every guest), the
+// CLI itself exits with 128+sig.
+func forwardSignals(sigs <-chan os.Signal, running *atomic.Pointer[wazix.Host], finished <-chan struct{}) {
+	for {
+		select {
+		case <-finished:
+			return
+		case s := <-sigs:
+			n, _ := s.(syscall.Signal)
+			host := running.Load()
+			if host == nil {
+				if n == syscall.SIGWINCH {
+					continue
+				}
+				os.Exit(128 + int(n))
+			}
+			if host.Signal(int(n)) || n == syscall.SIGWINCH {
+				continue
+			}
+			go func() {
+				select {
+				case <-time.After(2 * time.Second):
+					os.Exit(128 + int(n))
+				case <-finished:
+				}
+			}()
+		}
+	}
 }
 
 // oneLine folds a multi-line wazero error (message + wasm stack trace) into
