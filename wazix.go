@@ -212,6 +212,10 @@ func (h *Host) setup(c *Config) error {
 			return fmt.Errorf("wazix: preopen %s: not a directory", d.host)
 		}
 		guest := cleanGuest(d.guest)
+		if err := s.FS.Mount(sys.MountPoint(guest), f); err != nil {
+			f.Close()
+			return fmt.Errorf("wazix: preopen %s: %w", d.host, err)
+		}
 		if _, e := s.Table.Insert(&sys.Entry{
 			File:             f,
 			RightsBase:       sys.RightsDirectory | sys.RightFdFilestatGet,

@@ -23,6 +23,9 @@ type System struct {
 	Environ  []string // "KEY=value"
 	Random   io.Reader
 
+	// FS is the guest's tree of mounts, for WASIX path rules (fs.go).
+	FS *FS
+
 	// WASIX selects WASIX semantics where they differ from preview1's
 	// (fd_renumber is dup2, preopens cannot be closed, signals are delivered).
 	WASIX bool
@@ -133,14 +136,16 @@ func NewSystem(maxFds int) (*System, error) {
 	}
 	var ts unix.Timespec
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return &System{
+	s := &System{
 		Table:     NewTable(maxFds),
 		Registry:  reg,
 		Random:    rand.Reader,
 		intr:      polling.NewRecord(0),
 		monoBase:  ts.Nano(),
 		startTime: time.Now(),
-	}, nil
+	}
+	s.FS = newFS(s)
+	return s, nil
 }
 
 // Close closes every fd and stops the registry. Safe to call twice.
@@ -153,6 +158,7 @@ func (s *System) Close() {
 			fs[i]()
 		}
 		s.Table.CloseAll()
+		s.FS.Close()
 		s.Registry.Close()
 	})
 }
