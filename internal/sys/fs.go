@@ -531,6 +531,13 @@ func (fs *FS) special(d *node, name string) (special, exists bool) {
 	if fs.mountAt(p) != nil || p == "/dev" && fs.devActive() {
 		return true, true
 	}
+	if len(fs.childMounts(p)) > 0 {
+		// On the way to a mount point: the host's directory if it has
+		// one, else a virtual one.
+		if _, exists := isDirAt(d.fd, name); !exists {
+			return true, true
+		}
+	}
 	return false, false
 }
 
