@@ -462,6 +462,9 @@ func (h *Host) InstantiateModule(ctx context.Context, rt wazero.Runtime, compile
 		if err := wasix.Define(b, h.sys, imports, th); err != nil {
 			return nil, err
 		}
+		if e := h.sys.FS.PreopenRoot(); e != sys.ESUCCESS {
+			return nil, fmt.Errorf("wazix: preopen /: %w", e)
+		}
 		if _, err := b.Instantiate(ctx); err != nil {
 			return nil, fmt.Errorf("wazix: %w", err)
 		}

@@ -38,8 +38,8 @@ func TestRootfs(t *testing.T) {
 		args string
 		want []string
 	}{
-		{"absolute from the root fd", "open 3 /inside.txt",
-			[]string{"open /inside.txt 0 data=inside"}},
+		{"absolute from the root fd", "open 3 /inside.txt preopens",
+			[]string{"open /inside.txt 0 data=inside", "preopen 3 /", "preopen 4 /data"}},
 		{"absolute whatever the fd", "open 4 /inside.txt open 1 /inside.txt open 99 /inside.txt",
 			[]string{"open /inside.txt 0 data=inside", "open /inside.txt 0 data=inside", "open /inside.txt 8 data="}},
 		{"relative to the fd", "open 3 inside.txt open 4 d.txt open 4 ../inside.txt open 4 ../../../inside.txt",
@@ -93,6 +93,9 @@ func TestRootfs(t *testing.T) {
 					t.Errorf("missing %q\ngot:\n%s", l, strings.Join(got, "\n"))
 				}
 			}
+			if strings.Contains(r.Stdout, "preopen 5") {
+				t.Errorf("a second root preopen with / mounted:\n%s", r.Stdout)
+			}
 		})
 	}
 }
@@ -127,14 +130,15 @@ func TestRootfsVirtualRoot(t *testing.T) {
 	deep := t.TempDir()
 	os.WriteFile(filepath.Join(deep, "b.txt"), []byte("b\n"), 0o644)
 	r := testrun.Run(t, fixtures.Build(t, "c/wasix_rootfs"), testrun.Options{
-		Args: strings.Fields("ls 3 / open 3 /d/d.txt open 3 d.txt open 4 /d/d.txt ls 3 /x open 3 /x/y/b.txt open 4 ../../d/d.txt " +
+		Args: strings.Fields("preopens ls 5 . open 5 dev/null ls 3 / open 3 /d/d.txt open 3 d.txt open 4 /d/d.txt ls 3 /x open 3 /x/y/b.txt open 4 ../../d/d.txt " +
 			"mkdir 3 /new write 3 /new.txt x open 3 /nothing stat 3 / chdir /x getcwd rename 3 /d/d.txt 3 /x/y/d.txt"),
 		Dirs: [][2]string{{data, "/d"}, {deep, "/x/y"}}})
 	if r.Err != nil || r.Code != 0 {
 		t.Fatalf("code %d err %v stderr %s", r.Code, r.Err, r.Stderr)
 	}
 	got := r.Lines()
-	for _, l := range []string{"ls / 0 d/3,dev/3,x/3", "open /d/d.txt 0 data=d", "open d.txt 0 data=d", "open /d/d.txt 0 data=d",
+	for _, l := range []string{"preopen 3 /d", "preopen 4 /x/y", "preopen 5 /", "ls . 0 d/3,dev/3,x/3", "open dev/null 0 data=",
+		"ls / 0 d/3,dev/3,x/3", "open /d/d.txt 0 data=d", "open d.txt 0 data=d", "open /d/d.txt 0 data=d",
 		"ls /x 0 y/3", "open /x/y/b.txt 0 data=b", "open ../../d/d.txt 0 data=d", "mkdir /new 69", "write /new.txt 69",
 		"open /nothing 44 data=", "stat / 0 type=3", "chdir /x 0", "getcwd 0 /x", "rename /d/d.txt /x/y/d.txt 75"} {
 		if !contains(got, l) {

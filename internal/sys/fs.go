@@ -153,6 +153,25 @@ func (fs *FS) Root() *HostFile {
 	return fs.root
 }
 
+// PreopenRoot gives a WASIX guest that has no mount at "/" the virtual
+// root as a preopen named "/", as Wasmer always does: wasix-libc finds the
+// preopen of an absolute path by prefix, and without one for "/" it could
+// not reach /dev or list "/". It takes the first free fd, after the user's
+// preopens and listeners, whose numbers stay what preview1 gives them
+// (Wasmer puts its root at fd 3).
+func (fs *FS) PreopenRoot() Errno {
+	if fs.mountAt("/") != nil {
+		return ESUCCESS
+	}
+	_, e := fs.sys.Table.Insert(&Entry{
+		File:             fs.Root(),
+		RightsBase:       RightsDirectory | RightFdFilestatGet,
+		RightsInheriting: RightsDirectoryInheriting,
+		Preopen:          "/",
+	}, 3)
+	return e
+}
+
 // nodeKind is what a position of a walk is.
 type nodeKind uint8
 
