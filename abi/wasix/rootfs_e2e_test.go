@@ -104,7 +104,8 @@ func TestRootfs(t *testing.T) {
 func TestRootfsHostSide(t *testing.T) {
 	root, data := rootTree(t)
 	r := testrun.Run(t, fixtures.Build(t, "c/wasix_rootfs"), testrun.Options{
-		Args: strings.Fields("mkdir 3 /made write 3 /made/f.txt hello write 3 /data/g.txt G symlink /data/g.txt 3 /made/l"),
+		Args: strings.Fields("mkdir 3 /made write 3 /made/f.txt hello write 3 /data/g.txt G symlink /data/g.txt 3 /made/l " +
+			"times 3 /to-d 1000000000000000000 ltimes 4 /to-sub 1100000000000000000"),
 		Dirs: [][2]string{{root, "/"}, {data, "/data"}}})
 	if r.Err != nil || r.Code != 0 {
 		t.Fatalf("code %d err %v stderr %s", r.Code, r.Err, r.Stderr)
@@ -120,6 +121,19 @@ func TestRootfsHostSide(t *testing.T) {
 	}
 	if l, err := os.Readlink(filepath.Join(root, "made", "l")); err != nil || l != "/data/g.txt" {
 		t.Errorf("symlink stored as %q %v, want the guest's target", l, err)
+	}
+	// times through /to-d (-> /data/d.txt) set d.txt's; ltimes the link's own.
+	if st, err := os.Stat(filepath.Join(data, "d.txt")); err != nil || st.ModTime().UnixNano() != 1e18 {
+		t.Errorf("data/d.txt mtime %v %v, want 1e18 ns", st.ModTime().UnixNano(), err)
+	}
+	if st, err := os.Lstat(filepath.Join(root, "to-sub")); err != nil || st.ModTime().UnixNano() != 11e17 {
+		t.Errorf("to-sub link mtime %v %v", st.ModTime().UnixNano(), err)
+	}
+	if st, err := os.Stat(filepath.Join(root, "sub")); err != nil || st.ModTime().UnixNano() == 11e17 {
+		t.Errorf("ltimes followed the link to sub/")
+	}
+	if !strings.Contains(r.Stdout, "times /to-d 0\n") || !strings.Contains(r.Stdout, "ltimes /to-sub 0\n") {
+		t.Errorf("times:\n%s", r.Stdout)
 	}
 }
 
