@@ -245,24 +245,24 @@ func (w *walker) toRoot() {
 }
 
 // startAt begins a walk of p: from the root when p is absolute, else from
-// the directory dir.
-func (fs *FS) startAt(dir *HostFile, p string) *walker {
+// the directory dir. A directory that is not part of the tree (none is,
+// for a WASIX guest, whose directories all come from it) resolves nothing
+// relative.
+func (fs *FS) startAt(dir *HostFile, p string) (*walker, Errno) {
 	w := &walker{fs: fs}
-	if strings.HasPrefix(p, "/") || dir == nil || dir.guest == "" {
+	if strings.HasPrefix(p, "/") {
 		w.toRoot()
-		if dir != nil && dir.guest == "" && !strings.HasPrefix(p, "/") {
-			// Not a directory of the tree (cannot happen for WASIX guests,
-			// whose directories all come from it): nothing to resolve from.
-			w.stack[0] = node{kind: nodeVirtual, path: "/"}
-		}
-		return w
+		return w, ESUCCESS
+	}
+	if dir == nil || dir.guest == "" {
+		return nil, ENOTCAPABLE
 	}
 	n := node{kind: dir.virt, path: dir.guest}
 	if dir.virt == nodeHost {
 		n.fd, n.mnt, n.mode = dir.fd, dir.mnt, unix.S_IFDIR
 	}
 	w.stack = []node{n}
-	return w
+	return w, ESUCCESS
 }
 
 // components splits a path; empty components (from "//" or a trailing
@@ -480,7 +480,10 @@ func (fs *FS) resolve(dir *HostFile, p string, follow bool) (*walker, *node, Err
 	if e := checkPath(p); e != ESUCCESS {
 		return nil, nil, e
 	}
-	w := fs.startAt(dir, p)
+	w, e := fs.startAt(dir, p)
+	if e != ESUCCESS {
+		return nil, nil, e
+	}
 	if e := w.walk(components(p), follow); e != ESUCCESS {
 		w.close()
 		return nil, nil, e
@@ -508,7 +511,9 @@ func (fs *FS) parent(dir *HostFile, p string) (w *walker, name string, slash boo
 	if trimmed == "" {
 		last = "." // "/" itself
 	}
-	w = fs.startAt(dir, p)
+	if w, e = fs.startAt(dir, p); e != ESUCCESS {
+		return nil, "", false, e
+	}
 	work := components(dirPart)
 	if last == "." || last == ".." {
 		work = append(work, last)

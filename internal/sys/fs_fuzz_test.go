@@ -108,7 +108,7 @@ func FuzzResolve(f *testing.F) {
 		}
 		ft := newFuzzTree(t, link1, link2)
 		fs := ft.s.FS
-		var start *HostFile
+		start := fs.Root()
 		if op&4 != 0 {
 			start = fs.mountAt("/m").dir
 		}
