@@ -145,3 +145,57 @@ func FuzzResolve(f *testing.F) {
 		}
 	})
 }
+
+// TestResolveRace: while the host swaps a directory of the tree for a
+// symlink that points outside (and back), resolutions and creations
+// through it hold no fd outside the mounts and create nothing outside.
+func TestResolveRace(t *testing.T) {
+	ft := newFuzzTree(t, "a", "b")
+	a, moved := filepath.Join(ft.root, "a"), filepath.Join(ft.root, "a.moved")
+	os.Mkdir(filepath.Join(ft.outs, "b"), 0o755) // so that an escaping mkdir would succeed
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			os.Rename(a, moved)
+			os.Symlink(ft.outs, a)
+			os.Remove(a)
+			os.Rename(moved, a)
+		}
+	}()
+	fs := ft.s.FS
+	for i := 0; i < 3000; i++ {
+		for _, p := range []string{"/a/b", "/a/b/../../a/b", "/a/secret"} {
+			if w, n, e := fs.resolve(nil, p, true); e == ESUCCESS {
+				for j := range w.stack {
+					if w.stack[j].kind == nodeHost {
+						ft.inside(t, p, w.stack[j].fd)
+					}
+				}
+				if n.kind == nodeHost {
+					ft.inside(t, p, n.fd)
+				}
+				w.close()
+			}
+		}
+		if f, _, e := fs.open(nil, "/a/made", unix.O_CREAT|unix.O_WRONLY|unix.O_NONBLOCK, true); e == ESUCCESS {
+			ft.inside(t, "create", f.fd)
+			f.Close()
+		}
+		fs.mkdir(nil, "/a/b/dir")
+	}
+	close(stop)
+	<-done
+	if _, err := os.Stat(filepath.Join(ft.outs, "made")); err == nil {
+		t.Fatal("created outside")
+	}
+	if _, err := os.Stat(filepath.Join(ft.outs, "b", "dir")); err == nil {
+		t.Fatal("mkdir outside")
+	}
+}
