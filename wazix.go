@@ -36,6 +36,7 @@ import (
 	"github.com/wazix/wazix/abi/wasix"
 	"github.com/wazix/wazix/compat"
 	"github.com/wazix/wazix/internal/sys"
+	"github.com/wazix/wazix/internal/trace"
 	"github.com/wazix/wazix/internal/wasmbin"
 )
 
@@ -56,6 +57,10 @@ type Config struct {
 	allowClockSet bool
 	net           bool
 	allow         []string
+
+	tracers   []trace.Hook
+	maxMemory uint64
+	timeout   time.Duration
 }
 
 type preopen struct{ host, guest string }
@@ -125,6 +130,22 @@ func (c *Config) WithMaxThreads(n int) *Config { c.maxThr = n; return c }
 // (otherwise EPERM). Only the guest's own view changes, never the host's.
 func (c *Config) WithClockSet(allow bool) *Config { c.allowClockSet = allow; return c }
 
+// WithMaxMemory caps the guest's linear memory at bytes (rounded down to
+// 64 KiB pages), below the maximum the module declares: a memory.grow past
+// it fails, so the guest's allocator reports out of memory. A module whose
+// initial memory is larger cannot start. 0 means no cap (the default).
+func (c *Config) WithMaxMemory(bytes uint64) *Config { c.maxMemory = bytes; return c }
+
+// WithTimeout ends the guest and all its threads when d has passed since
+// Run began; Run then returns ErrTimeout. A guest blocked in a host call
+// stops at once; one that computes without calling the host stops only on
+// a runtime configured WithCloseOnContextDone(true). 0 means no limit.
+func (c *Config) WithTimeout(d time.Duration) *Config { c.timeout = d; return c }
+
+// ErrTimeout is returned by Run when the guest ran longer than WithTimeout
+// allows.
+var ErrTimeout = errors.New("wazix: the guest ran out of time")
+
 // NewRuntimeConfig returns the wazero runtime configuration wazix expects:
 // the threads feature is on for guests that import shared memory.
 //
@@ -142,6 +163,9 @@ func NewRuntimeConfig() wazero.RuntimeConfig {
 // Host is the system state of one guest process, instantiated into a wazero
 // runtime as the WASI host modules.
 type Host struct {
+	tracer    *trace.Tracer // nil unless traced
+	maxPages  uint32        // WithMaxMemory in pages; 0 = none
+	timeout   time.Duration
 	sys       *sys.System
 	listeners []string
 	maxThr    int
@@ -157,7 +181,20 @@ func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, err
 	if err != nil {
 		return nil, fmt.Errorf("wazix: %w", err)
 	}
-	h := &Host{sys: s, maxThr: c.maxThr, stderr: c.stderr}
+	h := &Host{sys: s, maxThr: c.maxThr, stderr: c.stderr, timeout: c.timeout}
+	if c.maxMemory > 0 {
+		h.maxPages = uint32(min(c.maxMemory/65536, 65536))
+		if h.maxPages == 0 {
+			s.Close()
+			return nil, fmt.Errorf("wazix: a memory limit of %d bytes is less than one page (64 KiB)", c.maxMemory)
+		}
+	}
+	if len(c.tracers) > 0 {
+		// Decided once: the host functions are wrapped only for a traced
+		// guest, so an untraced one runs the same functions as before.
+		h.tracer = trace.New(s, c.tracers...)
+		h.tracer.Install()
+	}
 	s.Net.All = c.net
 	for _, r := range c.allow {
 		rule, err := sys.ParseNetRule(r)
@@ -355,6 +392,12 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 	if h.threads != nil {
 		return 1, errAlreadyRunning
 	}
+	parent := ctx
+	if h.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.timeout)
+		defer cancel()
+	}
 	mod, err := h.InstantiateModule(ctx, rt, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions("_start"))
 	if h.threads == nil { // nothing ran
 		return 1, err
@@ -367,10 +410,23 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 	h.threads.MainDone()
 	h.waitThreads()
 	if mod != nil {
+		if h.tracer != nil && mod.Memory() != nil {
+			h.tracer.NotePages(mod.Memory().Size()/65536, sys.MainTid)
+		}
 		_ = mod.Close(ctx)
 	}
 	code, err, _ = h.sys.ExitStatus()
+	if h.timeout > 0 && ctx.Err() == context.DeadlineExceeded && parent.Err() == nil && timedOut(code, err) {
+		return 124, ErrTimeout
+	}
 	return code, err
+}
+
+// timedOut reports whether an exit status is that of a guest stopped by
+// its context rather than one that ended by itself.
+func timedOut(code uint32, err error) bool {
+	var exit *wsys.ExitError
+	return code == wsys.ExitCodeDeadlineExceeded || code == wsys.ExitCodeContextCanceled || errors.As(err, &exit)
 }
 
 // errAlreadyRunning is returned for a second guest on one Host.
@@ -482,21 +538,41 @@ func (h *Host) InstantiateModule(ctx context.Context, rt wazero.Runtime, compile
 			continue
 		}
 		max, hasMax := mem.Max()
-		if _, err := rt.InstantiateWithConfig(ctx, memoryModule(name, mem.Min(), max, hasMax),
+		// Threaded WASIX binaries import a shared memory with a maximum.
+		shared := hasMax
+		if h.maxPages > 0 && (!hasMax || max > h.maxPages) {
+			if mem.Min() > h.maxPages {
+				return nil, fmt.Errorf("wazix: memory %s.%s needs %d pages at start, more than the limit of %d", mod, name, mem.Min(), h.maxPages)
+			}
+			max, hasMax = h.maxPages, true
+		}
+		if _, err := rt.InstantiateWithConfig(ctx, memoryModule(name, mem.Min(), max, hasMax, shared),
 			wazero.NewModuleConfig().WithName(mod)); err != nil {
 			return nil, fmt.Errorf("wazix: providing memory %s.%s: %w", mod, name, err)
 		}
 	}
-	return rt.InstantiateModule(th.Context(), compiled, cfg)
+	ictx := th.Context()
+	if h.maxPages > 0 {
+		for _, mem := range compiled.ExportedMemories() {
+			if _, _, imported := mem.Import(); !imported && mem.Min() > h.maxPages {
+				return nil, fmt.Errorf("wazix: the module's memory needs %d pages at start, more than the limit of %d", mem.Min(), h.maxPages)
+			}
+		}
+		ictx = experimental.WithMemoryAllocator(ictx, cappedAllocator(h.maxPages))
+	}
+	return rt.InstantiateModule(ictx, compiled, cfg)
 }
 
 // memoryModule is a module that defines one memory with the given limits
-// (shared when it has a maximum) and exports it as name.
-func memoryModule(name string, min, max uint32, hasMax bool) []byte {
+// and exports it as name. A shared memory must have a maximum.
+func memoryModule(name string, min, max uint32, hasMax, shared bool) []byte {
 	limits := []byte{0x00}
 	limits = appendULEB(limits, uint64(min))
 	if hasMax {
-		limits[0] = 0x03 // shared, with a maximum
+		limits[0] = 0x01 // with a maximum
+		if shared {
+			limits[0] = 0x03
+		}
 		limits = appendULEB(limits, uint64(max))
 	}
 	memSec := append([]byte{0x01}, limits...)

@@ -134,7 +134,7 @@ func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 
 	// The preview1 functions, re-exported under wasix_32v1; sock_accept is
 	// the four-argument v2 form here.
-	wasi_p1.Define(b, s, false, map[string]bool{"sock_accept": true})
+	wasi_p1.DefineIn(b, ModuleName, s, false, map[string]bool{"sock_accept": true})
 
 	forms := map[string]compat.Func{}
 	for _, f := range compat.WASIX {
@@ -153,7 +153,7 @@ func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 	}
 	for name, f := range forms {
 		b.NewFunctionBuilder().
-			WithGoModuleFunction(h.wrap(f), f.Params, f.Results).
+			WithGoModuleFunction(s.HostFunc(ModuleName, name, f.Params, f.Results, h.wrap(f)), f.Params, f.Results).
 			WithName(name).
 			Export(name)
 	}

@@ -423,7 +423,8 @@ func InstantiateWASIThreads(ctx context.Context, rt wazero.Runtime, s *sys.Syste
 	})
 	b := rt.NewHostModuleBuilder(compat.ModuleWASIThreads)
 	for _, name := range []string{f.Name, compat.ThreadSpawnOldName} {
-		b.NewFunctionBuilder().WithGoModuleFunction(spawn, f.Params, f.Results).WithName(name).Export(name)
+		gf := s.HostFunc(compat.ModuleWASIThreads, name, f.Params, f.Results, spawn)
+		b.NewFunctionBuilder().WithGoModuleFunction(gf, f.Params, f.Results).WithName(name).Export(name)
 	}
 	_, err := b.Instantiate(ctx)
 	return err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wazix/wazix"
 	"github.com/wazix/wazix/internal/sys"
+	"github.com/wazix/wazix/internal/trace"
 )
 
 func runCommand() *cli.Command {
@@ -31,8 +32,11 @@ The guest sees no files unless you preopen directories (--dir, --mapdir), no
 environment unless you pass it (--env, --env-inherit) and no network except
 the listening sockets you preopen (--listen): --net gives it the host's
 network, --net-allow CIDR[:PORTS] only the listed addresses; refused
-operations fail with EACCES (--trace counts them). Preopened directories get fds
-3, 4, ... in the order given, then the listening sockets.
+operations fail with EACCES (--trace shows and counts them). Preopened
+directories get fds 3, 4, ... in the order given, then the listening sockets.
+
+--trace prints one line per host call (arguments decoded, errno, out-values,
+time); --stats a table at exit; see docs/trace.md.
 
 A WASIX guest sees the directories as mounts of one tree: --dir HOST::/ is its
 root, --mapdir /d:HOST adds /d, absolute paths resolve from the root, and /dev
@@ -41,7 +45,7 @@ at / the root is a read-only directory of the mount points, preopened as / on
 the next fd. A preview1 guest resolves paths beneath each directory instead.
 
 Exit status: the guest's exit code (1 if it is above 255, which an exit
-status cannot hold); 130 when interrupted; 134 when the guest
+status cannot hold); 130 when interrupted; 124 after --timeout; 134 when the guest
 traps (the trap and its wasm stack are printed on one line); 1 when the
 module cannot be loaded; 2 for usage errors.`,
 		Flags: []cli.Flag{
@@ -54,7 +58,11 @@ module cannot be loaded; 2 for usage errors.`,
 			&cli.BoolFlag{Name: "no-cache", Usage: "do not cache compiled modules"},
 			&cli.BoolFlag{Name: "net", Usage: "give the guest the host's network (bind, connect, sendto anywhere; DNS)"},
 			&cli.StringSliceFlag{Name: "net-allow", Usage: "allow bind/connect/sendto only to `CIDR[:PORTS]` (e.g. 127.0.0.1/32:8080,9000-9100); turns on DNS; repeatable"},
-			&cli.BoolFlag{Name: "trace", Usage: "at exit, print the operations the network policy refused, with counts, to stderr"},
+			&cli.GenericFlag{Name: "trace", Value: &traceFlag{}, Usage: "print one line per host call to stderr (or --trace-file); `--trace=CATEGORIES` selects fs, net, poll, proc, thread, signal, clock, random, mem (default all); at exit, a summary of what the network policy refused"},
+			&cli.StringFlag{Name: "trace-file", Usage: "write the --trace lines to `FILE` instead of stderr"},
+			&cli.BoolFlag{Name: "stats", Usage: "at exit, print calls, errors and time per host function, bytes read and written, peak memory, threads, wall and CPU time to stderr"},
+			&cli.StringFlag{Name: "max-memory", Usage: "cap the guest's linear memory at `SIZE` bytes (suffix K, M, G or KiB, MiB, GiB); growing past it fails"},
+			&cli.DurationFlag{Name: "timeout", Usage: "end the guest and all its threads after `DURATION` (e.g. 30s), exit status 124"},
 			&cli.IntFlag{Name: "max-fds", Value: 65536, Usage: "most fds the guest may hold open"},
 			&cli.IntFlag{Name: "max-threads", Value: 512, Usage: "most threads the guest may have alive at once, main included (more: EAGAIN)"},
 			&cli.BoolFlag{Name: "allow-clock-set", Usage: "let a WASIX guest set its own view of the realtime clock (clock_time_set)"},
@@ -135,6 +143,42 @@ func runAction(c *cli.Context) error {
 		}
 		cfg.WithNetAllow(r)
 	}
+	if s := c.String("max-memory"); s != "" {
+		n, err := parseSize(s)
+		if err != nil {
+			return usageErr("run: --max-memory: %v", err)
+		}
+		if n < 65536 {
+			return usageErr("run: --max-memory %s: less than one 64 KiB page", s)
+		}
+		cfg.WithMaxMemory(n)
+	}
+	timeout := c.Duration("timeout")
+	if timeout < 0 {
+		return usageErr("run: --timeout must not be negative")
+	}
+	cfg.WithTimeout(timeout)
+	tf, _ := c.Generic("trace").(*traceFlag)
+	tracing := tf != nil && tf.set
+	if !tracing && c.String("trace-file") != "" {
+		return usageErr("run: --trace-file needs --trace")
+	}
+	var closeTrace func()
+	if tracing {
+		out, done, err := traceOutput(c.String("trace-file"))
+		if err != nil {
+			return &exitError{code: 1, msg: err.Error()}
+		}
+		closeTrace = done
+		defer done()
+		cfg.WithTracer(func(e wazix.TraceEvent) { out(e.String()) }, tf.cats)
+	}
+	var stats *trace.Stats
+	if c.Bool("stats") {
+		stats = trace.NewStats()
+		cfg.WithTracer(stats.Add, wazix.TraceAll)
+	}
+	started := time.Now()
 
 	wasm, err := os.ReadFile(modPath)
 	if err != nil {
@@ -165,10 +209,16 @@ func runAction(c *cli.Context) error {
 	}()
 
 	rc := wazix.NewRuntimeConfig()
-	if wazix.SpawnsThreads(wasm) {
+	if wazix.SpawnsThreads(wasm) || timeout > 0 {
 		// When one thread exits or traps, the others must stop even
-		// while they compute.
+		// while they compute; so must a guest that runs out of time.
 		rc = rc.WithCloseOnContextDone(true)
+	}
+	if timeout > 0 {
+		// The last resort, as for an interrupt: leave if the guest has
+		// not stopped some time after its deadline.
+		t := time.AfterFunc(timeout+threadGraceCLI, func() { os.Exit(124) })
+		defer t.Stop()
 	}
 	if !c.Bool("no-cache") {
 		dir := c.String("cache-dir")
@@ -199,8 +249,9 @@ func runAction(c *cli.Context) error {
 		return &exitError{code: 1, msg: oneLine(err)}
 	}
 	defer host.Close(context.Background())
-	if c.Bool("trace") {
+	if tracing {
 		defer func() {
+			closeTrace()
 			denied := host.Denied()
 			fmt.Fprintf(os.Stderr, "wazix trace: %d kinds of operations denied by the network policy\n", len(denied))
 			for _, d := range denied {
@@ -208,8 +259,14 @@ func runAction(c *cli.Context) error {
 			}
 		}()
 	}
+	if stats != nil {
+		defer func() { writeStats(stats, started) }()
+	}
 
 	code, err := host.Run(ctx, rt, compiled)
+	if errors.Is(err, wazix.ErrTimeout) {
+		return &exitError{code: 124, msg: fmt.Sprintf("guest stopped after --timeout %v", timeout)}
+	}
 	if err != nil {
 		var exit *wsys.ExitError
 		if errors.As(err, &exit) || ctx.Err() != nil {

@@ -51,6 +51,10 @@ type System struct {
 	// Denied counts operations the policies refused, for --trace.
 	Denied DenyCounter
 
+	// Wrap, when set before the host modules are built, wraps every host
+	// function (see HostFunc); the tracer uses it.
+	Wrap HostWrapper
+
 	// AllowClockSet lets the guest set its realtime clock (clock_time_set),
 	// as an offset seen only by this guest.
 	AllowClockSet  bool
