@@ -3,8 +3,11 @@ package wasix_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/wazix/wazix/fixtures"
 	"github.com/wazix/wazix/internal/testrun"
@@ -238,4 +241,38 @@ func listTree(t *testing.T, base string, skip ...string) string {
 		return nil
 	})
 	return strings.Join(out, " ")
+}
+
+// TestRootfsDevTty: /dev/tty opens when stdin is a terminal (a pty here),
+// and is ENXIO when no stdio is one.
+func TestRootfsDevTty(t *testing.T) {
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Skip(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Skip(err)
+	}
+	pts, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer pts.Close()
+	root, _ := rootTree(t)
+	wasm := fixtures.Build(t, "c/wasix_rootfs")
+	r := testrun.Run(t, wasm, testrun.Options{Args: strings.Fields("copy 3 /dev/null 3 /dev/tty"),
+		Dirs: [][2]string{{root, "/"}}, Stdin: pts})
+	if !strings.Contains(r.Stdout, "copy 0 bytes=0\n") {
+		t.Errorf("with a terminal on stdin: %q %s", r.Stdout, r.Stderr)
+	}
+	r = testrun.Run(t, wasm, testrun.Options{Args: strings.Fields("copy 3 /dev/null 3 /dev/tty"),
+		Dirs: [][2]string{{root, "/"}}, Stdin: strings.NewReader("")})
+	if !strings.Contains(r.Stdout, "copy 60 bytes=0\n") {
+		t.Errorf("without a terminal: %q", r.Stdout)
+	}
 }
