@@ -13,6 +13,9 @@ import (
 // no check-then-use race can let a path escape. Operations on the last
 // component (mkdir, unlink, rename, ...) act on a parent directory opened
 // that way, with the last component passed to the *at(2) call unresolved.
+//
+// These are preview1's rules. For a WASIX guest the methods below hand the
+// path to the guest tree instead (fs.go, fsops.go).
 
 // ErrnoEscape is what a path that leaves its preopened directory gets: the
 // WASI filesystem spec's not-permitted, which is what wasmtime returns.
