@@ -112,7 +112,18 @@ func FuzzResolve(f *testing.F) {
 		if op&4 != 0 {
 			start = fs.mountAt("/m").dir
 		}
-		if w, n, e := fs.resolve(start, p, follow); e == ESUCCESS {
+		// The one-openat2 fast path must agree with the step-by-step walk.
+		noFastPath = true
+		sw, sn, se := fs.resolve(start, p, follow)
+		noFastPath = false
+		w, n, e := fs.resolve(start, p, follow)
+		if e != se || e == ESUCCESS && (n.path != sn.path || n.kind != sn.kind || n.mode != sn.mode) {
+			t.Fatalf("fast path: %v %+v, walk: %v %+v", e, n, se, sn)
+		}
+		if sw != nil {
+			sw.close()
+		}
+		if e == ESUCCESS {
 			for i := range w.stack {
 				if w.stack[i].kind == nodeHost {
 					ft.inside(t, "resolve stack", w.stack[i].fd)
