@@ -75,6 +75,8 @@ var impls = map[string]fn{
 	"sock_recv_from":          sockRecvFrom,
 	"sock_send_to":            sockSendTo,
 	"sock_send_file":          sockSendFile,
+	"sock_send_msg":           sockSendMsg,
+	"sock_recv_msg":           sockRecvMsg,
 	"sock_status":             sockStatus,
 	"sock_addr_local":         sockAddrLocal,
 	"sock_addr_peer":          sockAddrPeer,
@@ -119,6 +121,7 @@ type host struct {
 	sys     *sys.System
 	proc    *process
 	threads *Threads
+	fdPass  *fdPassing // guest fds in flight in SCM_RIGHTS messages (sock_msg.go)
 }
 
 // Define adds every wasix_32v1 function bound to s to b. imports are the
@@ -126,7 +129,7 @@ type host struct {
 // 2022 ABI), that form is defined instead of the current one. Threads are
 // spawned through th.
 func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, th *Threads) error {
-	h := &host{sys: s, proc: newProcess(s), threads: th}
+	h := &host{sys: s, proc: newProcess(s), threads: th, fdPass: newFdPassing(s)}
 	th.onThreadEnd = h.proc.threadEnded
 	th.onThreadReturn = h.destroyThreadLocals
 	s.WASIX = true

@@ -184,6 +184,25 @@ func (t *Table) Renumber(from, to uint32) Errno {
 	return ESUCCESS
 }
 
+// Hold counts a reference to f that is not a fd (a fd in flight in a socket
+// message, see SCM_RIGHTS in abi/wasix), so that closing f's fds leaves it
+// open. Release drops it.
+func (t *Table) Hold(f File) {
+	t.mu.Lock()
+	t.refs[f]++
+	t.mu.Unlock()
+}
+
+// Release drops a Hold; f is closed when nothing refers to it any more.
+func (t *Table) Release(f File) {
+	t.mu.Lock()
+	last := t.unref(f)
+	t.mu.Unlock()
+	if last {
+		f.Close()
+	}
+}
+
 // Close removes fd and closes its object once no fd refers to it.
 func (t *Table) Close(fd uint32) Errno {
 	e, last, errno := t.remove(fd)
