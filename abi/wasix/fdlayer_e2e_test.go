@@ -64,6 +64,8 @@ func TestFdLayer(t *testing.T) {
 			"recv_truncated 0 n=1 ctl_out=16", "dropped_closed 0",
 			"recv_no_control 0 n=1 ctl_out=12", "no_control_closed 0",
 			"boundary_first 0 data=AB nfds=1", "boundary_second 0 data=CD nfds=0",
+			"peek 0 data=P nfds=1", "after_peek 0 data=P nfds=1 distinct=1", "peeked_write 2 2", "peeked_read 4 data=p1p2",
+			"plain_recv 0 n=1", "discarded_closed 0",
 			"dgram_send 0", "dgram_recv 0 n=4 data=data nfds=1",
 			"err_bad_fd " + EBADF, "err_short_len " + EINVAL, "err_long_len " + EINVAL,
 			"err_other_type " + ENOTSUP, "err_bad_control_ptr " + EFAULT, "err_inet_rights " + ENOTSUP,

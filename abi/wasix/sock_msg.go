@@ -114,6 +114,23 @@ func (p *fdPassing) take(token int) (*passedFd, bool) {
 	return pf, ok
 }
 
+// peek returns what a token stands for, which stays in flight (MSG_PEEK:
+// the kernel hands out copies of the fds and keeps them in the message),
+// with one more hold for the caller to give to the fd it installs.
+func (p *fdPassing) peek(token int) (*passedFd, bool) {
+	key, ok := tokenKey(token)
+	if !ok {
+		return nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pf, ok := p.inFlight[key]
+	if ok {
+		p.sys.Table.Hold(pf.entry.File)
+	}
+	return pf, ok
+}
+
 // drop forgets a token that will never arrive and lets its object go.
 func (p *fdPassing) drop(token int) {
 	if pf, ok := p.take(token); ok {
@@ -311,6 +328,7 @@ func sockRecvMsg(h *host, ctx context.Context, m api.Module, stack []uint64) sys
 	var oob []byte
 	unixSock := f.Domain() == unix.AF_UNIX
 	if unixSock {
+		h.fdPass.sweep()
 		// Room for every fd a message can carry, whatever the guest's
 		// buffer: the tokens that do not fit must still be accounted for.
 		oob = make([]byte, unix.CmsgSpace(maxRightsFds*4))
@@ -336,7 +354,11 @@ func sockRecvMsg(h *host, ctx context.Context, m api.Module, stack []uint64) sys
 				continue
 			}
 			for _, t := range tokens {
-				if pf, ok := h.fdPass.take(t); ok {
+				take := h.fdPass.take
+				if flags&unix.MSG_PEEK != 0 {
+					take = h.fdPass.peek
+				}
+				if pf, ok := take(t); ok {
 					passed = append(passed, pf)
 				}
 				unix.Close(t)

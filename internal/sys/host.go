@@ -170,6 +170,21 @@ func (f *HostFile) io(ctx context.Context, want uint32, nonblock bool, op func()
 			if nonblock {
 				return 0, EAGAIN
 			}
+			if bits, _ := f.rec.Bits(); bits&(polling.Err|polling.Hup) != 0 && f.isSocket() {
+				// A wait wakes on ERR and HUP, and nothing clears them: a
+				// UDP socket keeps the ERR of an ICMP error it has already
+				// reported, and would spin here. Take the socket's state now.
+				f.Resync()
+				if bits, _ := f.rec.Bits(); bits&(polling.Err|polling.Hup) != 0 {
+					// Really hung up, yet nothing to read or write (a UDP
+					// socket shut down): a blocking read ends as the kernel
+					// would end it (0, end of file), a write cannot go on.
+					if want == polling.In {
+						return 0, ESUCCESS
+					}
+					return 0, EPIPE
+				}
+			}
 			if err := polling.WaitFor(ctx, f.reg, f.rec, want); err != nil {
 				return 0, EINTR
 			}
