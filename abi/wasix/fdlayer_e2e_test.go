@@ -54,6 +54,7 @@ func TestFdLayer(t *testing.T) {
 		}},
 		{"udpfrom", true, []string{
 			"recv_from 0 n=4 data=ping tag=1 sender_is_b=1", "recv_msg 0 n=4 ctl=0 sender_is_b=1",
+			"shutdown_rd 0", "recv_after_shutdown 0 n=0",
 		}},
 		{"msg", false, []string{
 			"send_plain 0 n=9", "recv_plain 0 n=9 data=hello msg ctl=0",
