@@ -46,11 +46,9 @@ type statusNote struct {
 }
 
 const (
-	noteNoVNet      = "virtual network control: no virtual network"
-	noteNoAsyncify  = "asyncify setjmp and green threads are not supported"
-	noteNoProcesses = "no subprocesses (fork, exec, spawn, join)"
-	noteNoDL        = "dynamic linking and FFI are not supported"
-	noteNoReturn    = "not supported, and no errno result to say so"
+	noteNoVNet  = "virtual network control: no virtual network"
+	noteNoGreen = "green threads are not supported"
+	noteNoDL    = "dynamic linking and FFI are not supported"
 )
 
 // preview1Status holds the preview1 functions that are not done for a
@@ -75,21 +73,10 @@ var wasixStatus = map[string]statusNote{
 	"port_route_remove": {StatusENOTSUP, noteNoVNet},
 	"port_route_clear":  {StatusENOTSUP, noteNoVNet},
 	"port_route_list":   {StatusENOTSUP, noteNoVNet},
-	"stack_checkpoint":  {StatusENOSYS, noteNoAsyncify},
-	"stack_restore":     {StatusTraps, noteNoReturn},
-	"context_create":    {StatusENOSYS, noteNoAsyncify},
-	"context_switch":    {StatusENOSYS, noteNoAsyncify},
-	"context_destroy":   {StatusENOSYS, noteNoAsyncify},
-	"proc_fork":         {StatusENOSYS, noteNoProcesses},
-	"proc_fork_env":     {StatusENOSYS, noteNoProcesses},
-	"proc_exec":         {StatusTraps, noteNoReturn},
-	"proc_exec2":        {StatusTraps, noteNoReturn},
-	"proc_exec3":        {StatusENOSYS, noteNoProcesses},
-	"proc_exec4":        {StatusENOSYS, noteNoProcesses},
-	"proc_spawn":        {StatusENOSYS, noteNoProcesses},
-	"proc_spawn2":       {StatusENOSYS, noteNoProcesses},
-	"proc_spawn3":       {StatusENOSYS, noteNoProcesses},
-	"proc_join":         {StatusENOSYS, noteNoProcesses},
+	"context_create":    {StatusENOSYS, noteNoGreen},
+	"context_switch":    {StatusENOSYS, noteNoGreen},
+	"context_destroy":   {StatusENOSYS, noteNoGreen},
+	"proc_spawn":        {StatusENOSYS, "the legacy spawn is not implemented; wasix-libc uses proc_spawn2"},
 	"dlopen":            {StatusENOSYS, noteNoDL},
 	"dlsym":             {StatusENOSYS, noteNoDL},
 	"dl_invalid_handle": {StatusENOSYS, noteNoDL},

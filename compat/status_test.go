@@ -87,8 +87,9 @@ func TestStatusOf(t *testing.T) {
 		{find(ModulePreview1, "proc_raise"), true, StatusDone},
 		{find(ModuleUnstable, "proc_raise"), false, StatusENOSYS},
 		{find(ModulePreview1, "fd_allocate"), false, StatusPartial},
-		{find(ModuleWASIX32, "proc_fork"), true, StatusENOSYS},
-		{find(ModuleWASIX32, "proc_exec"), true, StatusTraps},
+		{find(ModuleWASIX32, "context_create"), true, StatusENOSYS},
+		{find(ModuleWASIX32, "proc_spawn"), true, StatusENOSYS},
+		{find(ModuleWASIX32, "proc_fork"), true, StatusDone},
 		{find(ModuleWASIX32, "port_mac"), true, StatusENOTSUP},
 		{find(ModuleWASIX32, "sock_send_msg"), true, StatusDone},
 		{WASIX2022[len(WASIX2022)-1], true, StatusDone}, // proc_join (2022): ECHILD, as it should

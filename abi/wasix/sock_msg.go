@@ -36,35 +36,50 @@ func cmsgAlign(n uint32) uint32 { return (n + 3) &^ 3 }
 // token the kernel dropped (the message was read without a control buffer,
 // or its socket closed) leaves our write end without a reader: sweep
 // notices it and lets the object go.
+//
+// The tokens are kept for the whole Go process (inFlight), not per guest
+// process: a forked child shares its parent's socket pairs and may receive
+// what the parent sent. Each token remembers the table that holds its
+// object (forked tables share their reference counts).
 type fdPassing struct {
 	sys *sys.System
-	mu  sync.Mutex
-	// inFlight maps a token pipe (device, inode) to what it stands for.
-	inFlight map[[2]uint64]*passedFd
-	closed   bool
 }
 
+// inFlight maps a token pipe (device, inode) to what it stands for.
+var inFlight = struct {
+	mu sync.Mutex
+	m  map[[2]uint64]*passedFd
+}{m: map[[2]uint64]*passedFd{}}
+
 // passedFd is one guest fd in flight: a copy of the sender's entry (the
-// object, its flags and rights) and the write end of its token pipe.
+// object, its flags and rights), the table holding it, and the write end
+// of its token pipe.
 type passedFd struct {
 	entry sys.Entry
+	table *sys.Table
 	wfd   int
 }
 
 func newFdPassing(s *sys.System) *fdPassing {
-	p := &fdPassing{sys: s, inFlight: map[[2]uint64]*passedFd{}}
+	p := &fdPassing{sys: s}
 	s.OnClose(p.closeAll)
 	return p
 }
 
+// closeAll lets go of what this process sent and nobody received.
 func (p *fdPassing) closeAll() {
-	p.mu.Lock()
-	all := p.inFlight
-	p.inFlight, p.closed = map[[2]uint64]*passedFd{}, true
-	p.mu.Unlock()
-	for _, pf := range all {
+	inFlight.mu.Lock()
+	var gone []*passedFd
+	for key, pf := range inFlight.m {
+		if pf.table == p.sys.Table {
+			delete(inFlight.m, key)
+			gone = append(gone, pf)
+		}
+	}
+	inFlight.mu.Unlock()
+	for _, pf := range gone {
 		unix.Close(pf.wfd)
-		p.sys.Table.Release(pf.entry.File)
+		pf.table.Release(pf.entry.File)
 	}
 }
 
@@ -78,36 +93,34 @@ func tokenKey(fd int) ([2]uint64, bool) {
 
 // add holds e's object and returns the token (the read end, to send) for it.
 func (p *fdPassing) add(e *sys.Entry) (int, sys.Errno) {
+	if p.sys.Closed() {
+		return -1, sys.EBADF
+	}
 	var fds [2]int
 	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return -1, sys.ErrnoOf(err)
 	}
 	key, _ := tokenKey(fds[0])
-	pf := &passedFd{entry: *e, wfd: fds[1]}
+	pf := &passedFd{entry: *e, table: p.sys.Table, wfd: fds[1]}
 	pf.entry.Preopen, pf.entry.CloseOnExec = "", false
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		unix.Close(fds[0])
-		unix.Close(fds[1])
-		return -1, sys.EBADF
-	}
 	p.sys.Table.Hold(e.File)
-	p.inFlight[key] = pf
-	p.mu.Unlock()
+	inFlight.mu.Lock()
+	inFlight.m[key] = pf
+	inFlight.mu.Unlock()
 	return fds[0], sys.ESUCCESS
 }
 
-// take returns what a received token stands for and forgets it.
+// take returns what a received token stands for and forgets it; the
+// caller owns its hold (release it with pf.table.Release).
 func (p *fdPassing) take(token int) (*passedFd, bool) {
 	key, ok := tokenKey(token)
 	if !ok {
 		return nil, false
 	}
-	p.mu.Lock()
-	pf, ok := p.inFlight[key]
-	delete(p.inFlight, key)
-	p.mu.Unlock()
+	inFlight.mu.Lock()
+	pf, ok := inFlight.m[key]
+	delete(inFlight.m, key)
+	inFlight.mu.Unlock()
 	if ok {
 		unix.Close(pf.wfd)
 	}
@@ -116,44 +129,47 @@ func (p *fdPassing) take(token int) (*passedFd, bool) {
 
 // peek returns what a token stands for, which stays in flight (MSG_PEEK:
 // the kernel hands out copies of the fds and keeps them in the message),
-// with one more hold for the caller to give to the fd it installs.
+// with one more hold for the caller.
 func (p *fdPassing) peek(token int) (*passedFd, bool) {
 	key, ok := tokenKey(token)
 	if !ok {
 		return nil, false
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	pf, ok := p.inFlight[key]
+	inFlight.mu.Lock()
+	defer inFlight.mu.Unlock()
+	pf, ok := inFlight.m[key]
 	if ok {
-		p.sys.Table.Hold(pf.entry.File)
+		pf.table.Hold(pf.entry.File)
+		cp := *pf
+		cp.wfd = -1
+		return &cp, true
 	}
-	return pf, ok
+	return nil, false
 }
 
 // drop forgets a token that will never arrive and lets its object go.
 func (p *fdPassing) drop(token int) {
 	if pf, ok := p.take(token); ok {
-		p.sys.Table.Release(pf.entry.File)
+		pf.table.Release(pf.entry.File)
 	}
 }
 
 // sweep lets go of the objects whose token the kernel discarded: the read
 // end is gone, so our write end polls ERR.
 func (p *fdPassing) sweep() {
-	p.mu.Lock()
+	inFlight.mu.Lock()
 	var gone []*passedFd
-	for key, pf := range p.inFlight {
+	for key, pf := range inFlight.m {
 		pfd := []unix.PollFd{{Fd: int32(pf.wfd), Events: unix.POLLOUT}}
 		if n, err := unix.Poll(pfd, 0); err == nil && n > 0 && pfd[0].Revents&unix.POLLERR != 0 {
-			delete(p.inFlight, key)
+			delete(inFlight.m, key)
 			gone = append(gone, pf)
 		}
 	}
-	p.mu.Unlock()
+	inFlight.mu.Unlock()
 	for _, pf := range gone {
 		unix.Close(pf.wfd)
-		p.sys.Table.Release(pf.entry.File)
+		pf.table.Release(pf.entry.File)
 	}
 }
 
@@ -372,13 +388,13 @@ func sockRecvMsg(h *host, ctx context.Context, m api.Module, stack []uint64) sys
 	}
 	var gfds []uint32
 	for i, pf := range passed {
-		if i < fit {
+		if i < fit && pf.table.SharesRefs(h.sys.Table) {
 			ent := pf.entry
 			if gfd, errno := h.sys.Table.Insert(&ent, 0); errno == sys.ESUCCESS {
 				gfds = append(gfds, gfd)
 			}
 		}
-		h.sys.Table.Release(pf.entry.File) // the fd (if any) holds it now
+		pf.table.Release(pf.entry.File) // the fd (if any) holds it now
 	}
 	ctlOut := uint32(0)
 	if len(gfds) > 0 {

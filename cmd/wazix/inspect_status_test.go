@@ -36,8 +36,9 @@ func TestInspectStatus(t *testing.T) {
 		{"wasix", []wasmgen.Import{
 			from(compat.Preview1, "fd_write"),
 			from(compat.Preview1, "proc_raise"), // delivers signals to a WASIX guest
+			from(compat.WASIX, "context_create"),
+			from(compat.WASIX, "proc_spawn"),
 			from(compat.WASIX, "proc_fork"),
-			from(compat.WASIX, "proc_exec"),
 			from(compat.WASIX, "port_mac"),
 			from(compat.WASIX, "epoll_wait"),
 			from(compat.WASIX, "sock_recv_msg"),
@@ -48,8 +49,9 @@ func TestInspectStatus(t *testing.T) {
 		}, map[string]string{
 			"wasi_snapshot_preview1.fd_write":   "done",
 			"wasi_snapshot_preview1.proc_raise": "done",
-			"wasix_32v1.proc_fork":              "ENOSYS",
-			"wasix_32v1.proc_exec":              "traps",
+			"wasix_32v1.context_create":         "ENOSYS",
+			"wasix_32v1.proc_spawn":             "ENOSYS",
+			"wasix_32v1.proc_fork":              "done",
 			"wasix_32v1.port_mac":               "ENOTSUP",
 			"wasix_32v1.epoll_wait":             "done",
 			"wasix_32v1.sock_recv_msg":          "done",
@@ -99,12 +101,12 @@ func TestInspectStatus(t *testing.T) {
 	}
 	// The text output shows the status and why.
 	p := filepath.Join(t.TempDir(), "m.wasm")
-	os.WriteFile(p, wasmgen.Caller([]wasmgen.Import{from(compat.WASIX, "proc_fork")}, wasmgen.Options{}), 0o644)
+	os.WriteFile(p, wasmgen.Caller([]wasmgen.Import{from(compat.WASIX, "context_create")}, wasmgen.Options{}), 0o644)
 	out, errOut, code := runWazixCLI(t, "inspect", p)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.Contains(out, "ENOSYS (no subprocesses") || strings.Contains(out, "native") {
+	if !strings.Contains(out, "ENOSYS (green threads are not supported)") || strings.Contains(out, "native") {
 		t.Errorf("text output:\n%s", out)
 	}
 }
