@@ -39,7 +39,7 @@ func TestFdLayer(t *testing.T) {
 		{"pipesock", false, []string{
 			"send 0 n=5", "recv 0 n=5 ro=0 data=hello", "recv_dontwait_empty " + EAGAIN, "recv_peek " + ENOTSUP,
 			"send_on_read_end " + EBADF, "recv_on_write_end " + EBADF, "recv_eof 0 n=0", "recv_bad_fd " + EBADF,
-			"send_on_file " + ENOTSOCK,
+			"send_on_file " + ENOTSOCK, "send_msg 0 n=3", "recv_msg 0 n=3 ro=0 ctl=0 data=msg",
 		}},
 		{"cloexec", false, []string{
 			"pipe_default 0 0", "pipe2_cloexec 1 1", "cleared 0 1", "set_bad_bits " + EINVAL, "get_bad_fd -" + EBADF,

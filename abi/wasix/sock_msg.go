@@ -217,6 +217,11 @@ func parseRights(b []byte) ([]uint32, sys.Errno) {
 // receiver gets new fds for the same open objects. Wasmer sends the data and
 // answers ENOTSUP for any control data.
 func sockSendMsg(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	if uint32(stack[4]) == 0 && (uint32(stack[5]) == 0 || uint32(stack[6]) == 0) {
+		if errno, ok := h.pipeMsg(ctx, m, stack, true); ok {
+			return errno
+		}
+	}
 	f, e, errno := h.socketOf(uint32(stack[0]), sys.RightFdWrite)
 	if errno != sys.ESUCCESS {
 		return errno
@@ -309,6 +314,11 @@ func sockSendMsg(h *host, ctx context.Context, m api.Module, stack []uint64) sys
 // ro_control_len_out says how much was needed, which wasix-libc reports as
 // MSG_CTRUNC.
 func sockRecvMsg(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	if uint32(stack[4]) == 0 {
+		if errno, ok := h.pipeMsg(ctx, m, stack, false); ok {
+			return errno
+		}
+	}
 	f, e, errno := h.socketOf(uint32(stack[0]), sys.RightFdRead)
 	if errno != sys.ESUCCESS {
 		return errno
@@ -424,4 +434,56 @@ func sockRecvMsg(h *host, ctx context.Context, m api.Module, stack []uint64) sys
 	guestmem.PutU32(mem, ctlOutPtr, ctlOut)
 	guestmem.PutU16(mem, roPtr, ro)
 	return guestmem.PutU32(mem, lenPtr, uint32(n))
+}
+
+// pipeMsg is sock_send_msg/sock_recv_msg without an address or control
+// data on a pipe: write and read, as Wasmer's (which hands them to
+// sock_send and sock_recv) and wazix's sock_send/sock_recv do there. ok is
+// false when fd is not a pipe.
+func (h *host) pipeMsg(ctx context.Context, m api.Module, stack []uint64, write bool) (sys.Errno, bool) {
+	e, errno := h.sys.Table.Get(uint32(stack[0]))
+	if errno != sys.ESUCCESS {
+		return 0, false
+	}
+	f, isHost := e.File.(*sys.HostFile)
+	if !isHost || !f.IsPipe() {
+		return 0, false
+	}
+	flags := uint16(stack[3])
+	right, dontwait := sys.RightFdRead, flags&riDontwait != 0
+	if write {
+		right, dontwait = sys.RightFdWrite, flags&siDontwait != 0
+		if flags&^siDontwait != 0 {
+			return sys.EINVAL, true
+		}
+	} else if flags&riPeek != 0 {
+		return sys.ENOTSUP, true // a pipe cannot be read without consuming
+	}
+	if !e.Can(right) {
+		return sys.EBADF, true
+	}
+	mem := m.Memory()
+	iovs, errno := guestmem.Iovecs(mem, uint32(stack[1]), uint32(stack[2]))
+	if errno != sys.ESUCCESS {
+		return errno, true
+	}
+	lenPtr := uint32(stack[7])
+	if !guestmem.Writable(mem, lenPtr, 4) ||
+		!write && (!guestmem.Writable(mem, uint32(stack[8]), 2) || !guestmem.Writable(mem, uint32(stack[9]), 4)) {
+		return sys.EFAULT, true
+	}
+	var n int
+	if write {
+		n, errno = f.Writev(ctx, iovs, e.Nonblock() || dontwait)
+	} else {
+		n, errno = f.Readv(ctx, iovs, e.Nonblock() || dontwait)
+	}
+	if errno != sys.ESUCCESS {
+		return errno, true
+	}
+	if !write {
+		guestmem.PutU16(mem, uint32(stack[8]), 0)
+		guestmem.PutU32(mem, uint32(stack[9]), 0)
+	}
+	return guestmem.PutU32(mem, lenPtr, uint32(n)), true
 }
