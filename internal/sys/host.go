@@ -33,6 +33,7 @@ type HostFile struct {
 
 	sock sockState // socket state (connect progress, options); see netsock.go
 	kind hostKind
+	ev   eventState // eventfds only; see eventfd.go
 }
 
 // hostKind says how a successful read or write tells about readiness.
@@ -187,6 +188,7 @@ func (f *HostFile) Readv(ctx context.Context, iovs [][]byte, nonblock bool) (int
 	if f.typ == FiletypeDirectory {
 		return 0, EISDIR
 	}
+	f.eventIO()
 	var gen uint64
 	n, e := f.io(ctx, polling.In, nonblock, func() (int, error) {
 		_, gen = f.rec.Bits()
@@ -207,8 +209,8 @@ func (f *HostFile) afterRead(n int, iovs [][]byte, gen uint64) {
 		return
 	}
 	switch f.kind {
-	case kindEventfd:
-		f.rec.Clear(polling.In, gen)
+	case kindEventfd, kindEventfdSem:
+		f.eventAfterRead(gen)
 	case kindStream:
 		total := 0
 		for _, b := range iovs {
@@ -230,6 +232,7 @@ func (f *HostFile) Writev(ctx context.Context, iovs [][]byte, nonblock bool) (in
 	if f.isSocket() {
 		return f.Send(ctx, iovs, nonblock)
 	}
+	f.eventIO()
 	return f.io(ctx, polling.Out, nonblock, func() (int, error) { return unix.Writev(f.fd, iovs) })
 }
 
@@ -379,6 +382,9 @@ func (f *HostFile) BytesReadable() (n uint64, ok bool) {
 		return uint64(st.Size - pos), true
 	case FiletypeDirectory:
 		return 0, false
+	}
+	if f.IsEventfd() {
+		return 8, true // a read returns the 8-byte counter; FIONREAD is ENOTTY here
 	}
 	v, err := unix.IoctlGetInt(f.fd, unix.TIOCINQ)
 	if err != nil || v < 0 {
