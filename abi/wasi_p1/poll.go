@@ -159,7 +159,7 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 	for {
 		now := time.Now()
 		n := uint32(0)
-		idleHost, fdFired := false, false
+		idleHost, fdFired, hostSub := false, false, false
 		var earliest time.Time
 		for i := range subs {
 			s := &subs[i]
@@ -180,20 +180,23 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 					earliest = s.deadline
 				}
 			case eventFdRead, eventFdWrite:
+				host := !s.entry.File.Record().IsAlways()
+				hostSub = hostSub || host
 				if fired, errno, nbytes, flags := fdReady(s, edge); fired {
 					writeEvent(evBuf[n*eventSize:], s.userdata, errno, s.tag, nbytes, flags)
 					n++
 					fdFired = true
-				} else if !s.entry.File.Record().IsAlways() {
+				} else if host {
 					idleHost = true
 				}
 			}
 		}
-		if idleHost && !fdFired && !drained {
-			// No fd is ready as far as the cached bits say, but host events
-			// may be pending and not yet dispatched by the poller: dispatch
-			// them now and look again, so that this call sees what Linux's
-			// poll would see (a zero timeout must not hide a ready fd).
+		if (idleHost && !fdFired || !edge && hostSub) && !drained {
+			// No fd is ready as far as the cached bits say (or the call does
+			// not wait, and asks what is true now), but host events may be
+			// pending and not yet dispatched by the poller: dispatch them now
+			// and look again, so that this call sees what Linux's poll would
+			// see (a zero timeout must not hide a ready fd, nor a hang-up).
 			drained = true
 			h.sys.Registry.Drain()
 			continue

@@ -129,6 +129,10 @@ func (f *HostFile) ready(events int16) bool {
 // Refresh brings the cached bits of a blocking host fd up to date. It is a
 // no-op for fds whose readiness is tracked exactly.
 func (f *HostFile) Refresh() {
+	if f.IsEventfd() {
+		f.eventRefresh()
+		return
+	}
 	if f.hostNonblock || f.rec.IsAlways() {
 		return
 	}
@@ -210,7 +214,7 @@ func (f *HostFile) afterRead(n int, iovs [][]byte, gen uint64) {
 	}
 	switch f.kind {
 	case kindEventfd, kindEventfdSem:
-		f.eventAfterRead(gen)
+		f.eventResync(gen)
 	case kindStream:
 		total := 0
 		for _, b := range iovs {
@@ -233,7 +237,28 @@ func (f *HostFile) Writev(ctx context.Context, iovs [][]byte, nonblock bool) (in
 		return f.Send(ctx, iovs, nonblock)
 	}
 	f.eventIO()
-	return f.io(ctx, polling.Out, nonblock, func() (int, error) { return unix.Writev(f.fd, iovs) })
+	var gen uint64
+	n, e := f.io(ctx, polling.Out, nonblock, func() (int, error) {
+		_, gen = f.rec.Bits()
+		return unix.Writev(f.fd, iovs)
+	})
+	if e == ESUCCESS && f.owned && f.hostNonblock && !f.rec.IsAlways() {
+		switch f.kind {
+		case kindEventfd, kindEventfdSem:
+			f.eventResync(gen)
+		case kindStream:
+			// A short write filled the pipe: not writable until the reader
+			// makes room, which the host reports as a new edge.
+			total := 0
+			for _, b := range iovs {
+				total += len(b)
+			}
+			if n < total {
+				f.rec.Clear(polling.Out, gen)
+			}
+		}
+	}
+	return n, e
 }
 
 // Preadv reads at offset without moving the file position.
