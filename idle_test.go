@@ -70,9 +70,10 @@ type idleWaiter struct {
 	name    string
 	fixture string
 	args    []string
-	stdin   bool // give it a pipe as stdin; the wake writes a line to it
-	listen  bool // give it a listener at fd 3
-	connect bool // connect once it runs (its "sock" wait accepts first)
+	stdin   bool     // give it a pipe as stdin; the wake writes a line to it
+	tty     *os.File // or this terminal (pw is its master side)
+	listen  bool     // give it a listener at fd 3
+	connect bool     // connect once it runs (its "sock" wait accepts first)
 	// wake: "stdin" writes a line, "connect" dials the listener, "send"
 	// writes on the connection made at start.
 	wake string
@@ -118,6 +119,22 @@ func TestIdleWaitersUseNoCPU(t *testing.T) {
 		{name: "threads poll_oneoff eventfd + futexes", fixture: "wat/thread_idle", args: []string{"p"}, stdin: true, wake: "stdin", woke: "woke"},
 		{name: "threads epoll_wait eventfd + futexes", fixture: "wat/thread_idle", args: []string{"e"}, stdin: true, wake: "stdin", woke: "woke"},
 	}
+	// A terminal as stdin: a character device we do not own, left blocking
+	// on the host; readable once a line is typed.
+	for _, w := range []*idleWaiter{
+		{name: "poll_oneoff tty", fixture: "c/wasix_idle", args: []string{"poll", "pipe"}, wake: "stdin", woke: "woke poll revents=0x1"},
+		{name: "epoll_wait tty", fixture: "c/wasix_idle", args: []string{"epoll", "pipe"}, wake: "stdin", woke: "woke epoll n=1 events=0x1 fd=0"},
+	} {
+		master, slave, err := openPty()
+		if err != nil {
+			t.Logf("no tty waiters: %v", err)
+			break
+		}
+		defer master.Close()
+		defer slave.Close()
+		w.tty, w.pw = slave, master
+		waiters = append(waiters, w)
+	}
 	wasm := map[string][]byte{}
 	for _, w := range waiters {
 		if wasm[w.fixture] == nil {
@@ -129,6 +146,9 @@ func TestIdleWaitersUseNoCPU(t *testing.T) {
 		w.out = newLineWriter()
 		w.result = make(chan testrun.Result, 1)
 		o := testrun.Options{Args: w.args, Stdout: w.out}
+		if w.tty != nil {
+			o.Stdin = w.tty
+		}
 		if w.stdin {
 			pr, pw, err := os.Pipe()
 			if err != nil {
@@ -254,4 +274,28 @@ func TestIdleWaitersUseNoCPU(t *testing.T) {
 			t.Errorf("%s: the selector waited %d times, want 1 to 3", w.name, n)
 		}
 	}
+}
+
+// openPty opens a pseudo-terminal pair: the master side and the terminal.
+func openPty() (master, slave *os.File, err error) {
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fd := int(m.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	return m, s, nil
 }
