@@ -230,7 +230,8 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 func fdReady(s *subscription, edge bool) (fired bool, errno sys.Errno, nbytes uint64, flags uint16) {
 	f := s.entry.File
 	if r, ok := f.(interface{ Refresh() }); ok {
-		// Cached bits that can be stale: a blocking host fd we do not own, an epoll fd.
+		// Cached bits that can be stale: a blocking host fd we do not own, an
+		// epoll fd, an eventfd (see sys.HostFile.Refresh).
 		r.Refresh()
 	}
 	rec := f.Record()
