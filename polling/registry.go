@@ -273,6 +273,16 @@ func (r *Registry) dispatch(events []unix.EpollEvent) {
 	r.hostEvents.Add(uint64(len(events)))
 }
 
+// Quiet runs fn while no host event is being posted: events harvested
+// before it are posted, events harvested after it reflect the state after
+// fn. An object that reads its own state from the host in fn (poll(2)) can
+// then set its record without an older event overwriting it afterwards.
+func (r *Registry) Quiet(fn func()) {
+	r.harvest.Lock()
+	defer r.harvest.Unlock()
+	fn()
+}
+
 // Drain dispatches the host events that are pending right now, from the
 // calling goroutine, without waiting: a guest that writes to a pipe and then
 // polls its other end with a zero timeout must see the data, as on Linux.

@@ -159,7 +159,7 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 	for {
 		now := time.Now()
 		n := uint32(0)
-		idleHost, fdFired, hostSub := false, false, false
+		idleHost, fdFired := false, false
 		var earliest time.Time
 		for i := range subs {
 			s := &subs[i]
@@ -180,23 +180,23 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 					earliest = s.deadline
 				}
 			case eventFdRead, eventFdWrite:
-				host := !s.entry.File.Record().IsAlways()
-				hostSub = hostSub || host
 				if fired, errno, nbytes, flags := fdReady(s, edge); fired {
 					writeEvent(evBuf[n*eventSize:], s.userdata, errno, s.tag, nbytes, flags)
 					n++
 					fdFired = true
-				} else if host {
+				} else if !s.entry.File.Record().IsAlways() {
 					idleHost = true
 				}
 			}
 		}
-		if (idleHost && !fdFired || !edge && hostSub) && !drained {
-			// No fd is ready as far as the cached bits say (or the call does
-			// not wait, and asks what is true now), but host events may be
-			// pending and not yet dispatched by the poller: dispatch them now
-			// and look again, so that this call sees what Linux's poll would
-			// see (a zero timeout must not hide a ready fd, nor a hang-up).
+		if idleHost && !fdFired && !drained {
+			// No fd is ready as far as the cached bits say, but host events
+			// may be pending and not yet dispatched by the poller: dispatch
+			// them now and look again, so that this call sees what Linux's
+			// poll would see (a zero timeout must not hide a ready fd). Not
+			// when something fired: one epoll_wait costs several times a
+			// whole poll_oneoff, and Go's runtime polls with a zero timeout
+			// on its hot path.
 			drained = true
 			h.sys.Registry.Drain()
 			continue

@@ -310,12 +310,6 @@ func (ep *Epoll) Wait(ctx context.Context, reg *polling.Registry, out []EpollEve
 		}
 	}()
 	drained := false
-	if reg != nil && !deadline.IsZero() && !time.Now().Before(deadline) {
-		// A wait that does not wait asks what is true now: dispatch the
-		// host events that are pending first (see poll_oneoff).
-		drained = true
-		reg.Drain()
-	}
 	for {
 		_, recGen := ep.rec.Bits()
 		ep.mu.Lock()

@@ -54,40 +54,38 @@ func (f *HostFile) EventReport(edge bool) bool {
 // readable iff the counter is above 0, writable iff a write of 1 would not
 // block (the counter is below 2^64-2). The host epoll is edge-triggered and
 // the record's bits only accumulate, so without this a counter filled by a
-// write would stay "writable". gen was read before the syscall: an event
-// that raced with it keeps its bit.
-func (f *HostFile) eventResync(gen uint64) {
-	pfd := []unix.PollFd{{Fd: int32(f.fd), Events: unix.POLLIN | unix.POLLOUT}}
-	for {
-		_, err := unix.Poll(pfd, 0)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return
-		}
-		break
+// write would stay "writable", and an event harvested before a read that
+// emptied the counter could be posted after it (a stale In wakes waiters
+// for nothing, and a loop around them spins). It runs while the registry
+// posts nothing (Quiet), with the generation read there, so no event older
+// than its poll(2) lands after it.
+func (f *HostFile) eventResync() {
+	if f.reg == nil {
+		return
 	}
-	bits, _ := f.rec.Bits()
-	for _, b := range [...]struct {
-		poll int16
-		bit  uint32
-	}{{unix.POLLIN, polling.In}, {unix.POLLOUT, polling.Out}} {
-		switch on := pfd[0].Revents&b.poll != 0; {
-		case on && bits&b.bit == 0:
-			f.rec.Post(b.bit) // wakes waiters now, not when the host event comes
-		case !on:
-			f.rec.Clear(b.bit, gen)
+	f.reg.Quiet(func() {
+		bits, gen := f.rec.Bits()
+		pfd := []unix.PollFd{{Fd: int32(f.fd), Events: unix.POLLIN | unix.POLLOUT}}
+		for {
+			_, err := unix.Poll(pfd, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return
+			}
+			break
 		}
-	}
-}
-
-// eventRefresh makes the cached bits exact with one poll(2) before a wait
-// looks at them: an eventfd is cheap to ask, and its state changes without
-// an edge that would correct the bits (a host event harvested before a
-// read that emptied the counter can be posted after the read's own resync;
-// a stale In makes a waiter return for nothing, and a loop around it spin).
-func (f *HostFile) eventRefresh() {
-	_, gen := f.rec.Bits()
-	f.eventResync(gen)
+		for _, b := range [...]struct {
+			poll int16
+			bit  uint32
+		}{{unix.POLLIN, polling.In}, {unix.POLLOUT, polling.Out}} {
+			switch on := pfd[0].Revents&b.poll != 0; {
+			case on && bits&b.bit == 0:
+				f.rec.Post(b.bit) // wakes waiters now, not when the host event comes
+			case !on:
+				f.rec.Clear(b.bit, gen)
+			}
+		}
+	})
 }

@@ -107,6 +107,13 @@ func (f *HostFile) Close() error {
 		}
 		if f.owned {
 			f.closeErr = unix.Close(f.fd)
+			if f.kind == kindStream && f.typ == FiletypeCharacterDevice && f.reg != nil {
+				// A pipe end: the kernel queued the hang-up of the other end
+				// as we closed; post it now, so that the guest's next poll
+				// of that end sees it (a poll that finds something else
+				// ready does not drain).
+				f.reg.Drain()
+			}
 		}
 	})
 	return f.closeErr
@@ -129,10 +136,6 @@ func (f *HostFile) ready(events int16) bool {
 // Refresh brings the cached bits of a blocking host fd up to date. It is a
 // no-op for fds whose readiness is tracked exactly.
 func (f *HostFile) Refresh() {
-	if f.IsEventfd() {
-		f.eventRefresh()
-		return
-	}
 	if f.hostNonblock || f.rec.IsAlways() {
 		return
 	}
@@ -214,7 +217,7 @@ func (f *HostFile) afterRead(n int, iovs [][]byte, gen uint64) {
 	}
 	switch f.kind {
 	case kindEventfd, kindEventfdSem:
-		f.eventResync(gen)
+		f.eventResync()
 	case kindStream:
 		total := 0
 		for _, b := range iovs {
@@ -245,7 +248,7 @@ func (f *HostFile) Writev(ctx context.Context, iovs [][]byte, nonblock bool) (in
 	if e == ESUCCESS && f.owned && f.hostNonblock && !f.rec.IsAlways() {
 		switch f.kind {
 		case kindEventfd, kindEventfdSem:
-			f.eventResync(gen)
+			f.eventResync()
 		case kindStream:
 			// A short write filled the pipe: not writable until the reader
 			// makes room, which the host reports as a new edge.
