@@ -23,8 +23,16 @@ type HostFile struct {
 	// hostRoot: a directory at or under a preopen of the host's "/", which
 	// resolves paths as the host does (see resolveInRoot).
 	hostRoot bool
-	reg      *polling.Registry
-	rec      *polling.Record
+	// fs, guest, mnt and virt tie a directory (or file) to the guest tree
+	// of a WASIX guest (fs.go): its real guest path and the mount it lies
+	// in. virt is not nodeHost for a virtual directory, which has no host
+	// fd (fd is -1).
+	fs    *FS
+	guest string
+	mnt   *mount
+	virt  nodeKind
+	reg   *polling.Registry
+	rec   *polling.Record
 
 	closeOnce sync.Once
 	closeErr  error
@@ -178,6 +186,25 @@ func (f *HostFile) io(ctx context.Context, want uint32, nonblock bool, op func()
 			if nonblock {
 				return 0, EAGAIN
 			}
+			ended := polling.Err | polling.Hup
+			if want == polling.In {
+				ended |= polling.RdHup
+			}
+			if bits, _ := f.rec.Bits(); bits&ended != 0 && f.isSocket() {
+				// A wait wakes on ERR and HUP, and nothing clears them: a
+				// UDP socket keeps the ERR of an ICMP error it has already
+				// reported, and would spin here. Take the socket's state now.
+				f.Resync()
+				if bits, _ := f.rec.Bits(); bits&ended != 0 {
+					// Really shut down or hung up, yet nothing to read or
+					// write (a UDP socket after shutdown): a blocking read
+					// ends as the kernel ends it (0), a write cannot go on.
+					if want == polling.In {
+						return 0, ESUCCESS
+					}
+					return 0, EPIPE
+				}
+			}
 			if err := polling.WaitFor(ctx, f.reg, f.rec, want); err != nil {
 				return 0, EINTR
 			}
@@ -308,6 +335,9 @@ func (f *HostFile) Lseek(off int64, whence int) (int64, Errno) {
 
 // Stat returns the filestat of the open file.
 func (f *HostFile) Stat() (Filestat, Errno) {
+	if f.virt != nodeHost {
+		return f.fs.statNode(&node{kind: f.virt, path: f.guest})
+	}
 	var st unix.Stat_t
 	if err := unix.Fstat(f.fd, &st); err != nil {
 		return Filestat{}, ErrnoOf(err)
