@@ -46,6 +46,13 @@ type Registry struct {
 	records map[uint64]*Record
 	nextID  uint64
 
+	// harvest is held while events are taken from the host epoll and
+	// posted to their records, so that a Drain that finds nothing pending
+	// knows that everything harvested before it has been posted: without
+	// it a wait could look at the records between the poller's epoll_wait
+	// and its posts, and miss an event that has already happened.
+	harvest sync.Mutex
+
 	done     chan struct{}
 	stopped  chan struct{}
 	closeErr error
@@ -194,7 +201,12 @@ func (r *Registry) pollNetpoller(rc syscall.RawConn) bool {
 	for {
 		err := rc.Read(func(uintptr) bool {
 			for {
+				r.harvest.Lock()
 				n, err := unix.EpollWait(r.epfd, events, 0)
+				if err == nil && n > 0 {
+					r.dispatch(events[:n])
+				}
+				r.harvest.Unlock()
 				if err == unix.EINTR {
 					continue
 				}
@@ -206,7 +218,6 @@ func (r *Registry) pollNetpoller(rc syscall.RawConn) bool {
 					}
 					return false
 				}
-				r.dispatch(events[:n])
 				return true
 			}
 		})
@@ -221,7 +232,9 @@ func (r *Registry) pollNetpoller(rc syscall.RawConn) bool {
 	}
 }
 
-// pollBlocking is poll's loop on a goroutine blocked in epoll_wait.
+// pollBlocking is poll's loop on a goroutine blocked in epoll_wait. It
+// cannot hold harvest while it blocks, so in this fallback a Drain can miss
+// an event that is being posted (it arrives a moment later).
 func (r *Registry) pollBlocking() {
 	events := make([]unix.EpollEvent, 256)
 	for {
@@ -260,6 +273,16 @@ func (r *Registry) dispatch(events []unix.EpollEvent) {
 	r.hostEvents.Add(uint64(len(events)))
 }
 
+// Quiet runs fn while no host event is being posted: events harvested
+// before it are posted, events harvested after it reflect the state after
+// fn. An object that reads its own state from the host in fn (poll(2)) can
+// then set its record without an older event overwriting it afterwards.
+func (r *Registry) Quiet(fn func()) {
+	r.harvest.Lock()
+	defer r.harvest.Unlock()
+	fn()
+}
+
 // Drain dispatches the host events that are pending right now, from the
 // calling goroutine, without waiting: a guest that writes to a pipe and then
 // polls its other end with a zero timeout must see the data, as on Linux.
@@ -277,6 +300,8 @@ func (r *Registry) PollNow() int {
 		return 0
 	default:
 	}
+	r.harvest.Lock()
+	defer r.harvest.Unlock()
 	n, err := unix.EpollWait(r.epfd, events[:], 0)
 	if err != nil || n <= 0 {
 		return 0

@@ -609,11 +609,13 @@ var emulations = map[string]*adapter{
 			f.get(2).i32Load8U(0).i32(1).i32Eq().if_().get(2).i64Load(8).call(g.helper("sleep")).drop().end()
 			f.get(3).i32(0).i32Store8(0).i32(0)
 		}},
+	// futex_wake[_all](addr, *woken): nobody waits; woken=1 as wazix and
+	// Wasmer answer (older wasix-libc wakes in a loop until woken is set).
 	"futex_wake": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
-		f.get(1).i32(0).i32Store8(0).i32(0)
+		f.get(1).i32(1).i32Store8(0).i32(0)
 	}},
 	"futex_wake_all": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
-		f.get(1).i32(0).i32Store8(0).i32(0)
+		f.get(1).i32(1).i32Store8(0).i32(0)
 	}},
 	// CLOEXEC is meaningless without exec.
 	"fd_fdflags_get": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {

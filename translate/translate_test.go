@@ -107,7 +107,7 @@ sched_yield: 0
 thread_sleep: 0 slept>=5ms: 1
 futex changed: 0 woken=1
 futex timeout: 0 woken=0
-futex wake: 0 0
+futex wake: 0 1
 clock_time_set: 63
 tty: 0 80x25
 port_route_add: 58

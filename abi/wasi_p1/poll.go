@@ -35,6 +35,7 @@ type subscription struct {
 	tag      uint8
 	// clock
 	deadline time.Time
+	never    bool // a clock that never fires (WASIX: see decodeSubscription)
 	// fd
 	fd    uint32
 	entry *sys.Entry
@@ -102,8 +103,19 @@ func (h *host) decodeSubscription(b []byte, s *subscription) {
 		if h.unstable {
 			u = b[24:] // skip the identifier
 		}
-		id, timeout, flags := le32(u), le64(u[8:]), le16(u[24:])
-		s.deadline, s.errno = h.sys.Deadline(id, timeout, flags&subclockAbstime != 0)
+		id, timeout, precision, flags := le32(u), le64(u[8:]), le64(u[16:]), le16(u[24:])
+		abs := flags&subclockAbstime != 0
+		if h.sys.WASIX && !abs && timeout == 0 && precision != 0 && (id == sys.ClockRealtime || id == sys.ClockMonotonic) {
+			// Wasmer ignores a relative clock of 0 ns (no timeout at all),
+			// and mio's WASIX selector asks for "no timeout" that way (with
+			// a 1 ms precision). wasix-libc never sends 0 for a timeout
+			// except in ioctl(FIONREAD), and upstream wasi-libc's poll(…, 0)
+			// does, both with precision 0: those keep preview1's meaning,
+			// expire at once.
+			s.never = true
+			return
+		}
+		s.deadline, s.errno = h.sys.Deadline(id, timeout, abs)
 	case eventFdRead, eventFdWrite:
 		s.fd = le32(b[16:])
 		e, errno := h.sys.Table.Get(s.fd)
@@ -133,6 +145,16 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 			h.sys.InterruptRecord().Detach(w)
 		}
 	}()
+	// A call that will not wait (a clock already expired) sees event fds
+	// level-triggered, as Linux's poll; one that would wait reports an event
+	// fd once per change (see sys.eventState).
+	edge := true
+	start := time.Now()
+	for i := range subs {
+		if subs[i].tag == eventClock && subs[i].errno == sys.ESUCCESS && !subs[i].never && !start.Before(subs[i].deadline) {
+			edge = false
+		}
+	}
 	drained := false
 	for {
 		now := time.Now()
@@ -148,6 +170,9 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 			}
 			switch s.tag {
 			case eventClock:
+				if s.never {
+					continue
+				}
 				if !now.Before(s.deadline) {
 					writeEvent(evBuf[n*eventSize:], s.userdata, 0, eventClock, 0, 0)
 					n++
@@ -155,7 +180,7 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 					earliest = s.deadline
 				}
 			case eventFdRead, eventFdWrite:
-				if fired, errno, nbytes, flags := fdReady(s); fired {
+				if fired, errno, nbytes, flags := fdReady(s, edge); fired {
 					writeEvent(evBuf[n*eventSize:], s.userdata, errno, s.tag, nbytes, flags)
 					n++
 					fdFired = true
@@ -168,7 +193,10 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 			// No fd is ready as far as the cached bits say, but host events
 			// may be pending and not yet dispatched by the poller: dispatch
 			// them now and look again, so that this call sees what Linux's
-			// poll would see (a zero timeout must not hide a ready fd).
+			// poll would see (a zero timeout must not hide a ready fd). Not
+			// when something fired: one epoll_wait costs several times a
+			// whole poll_oneoff, and Go's runtime polls with a zero timeout
+			// on its hot path.
 			drained = true
 			h.sys.Registry.Drain()
 			continue
@@ -197,11 +225,13 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 	}
 }
 
-// fdReady checks one fd subscription against its record.
-func fdReady(s *subscription) (fired bool, errno sys.Errno, nbytes uint64, flags uint16) {
+// fdReady checks one fd subscription against its record. edge: the call
+// would wait (see sys.HostFile.EventReport).
+func fdReady(s *subscription, edge bool) (fired bool, errno sys.Errno, nbytes uint64, flags uint16) {
 	f := s.entry.File
 	if r, ok := f.(interface{ Refresh() }); ok {
-		// Cached bits that can be stale: a blocking host fd we do not own, an epoll fd.
+		// Cached bits that can be stale: a blocking host fd we do not own, an
+		// epoll fd, an eventfd (see sys.HostFile.Refresh).
 		r.Refresh()
 	}
 	rec := f.Record()
@@ -215,6 +245,11 @@ func fdReady(s *subscription) (fired bool, errno sys.Errno, nbytes uint64, flags
 			hup = true
 		}
 		if hf, ok := f.(*sys.HostFile); ok {
+			if hf.IsEventfd() && !hf.EventReport(edge) {
+				return false, 0, 0, 0
+			}
+			// nbytes where the host knows it; 0 where it does not (a
+			// listening socket, a device without FIONREAD).
 			nbytes, _ = hf.BytesReadable()
 		}
 	} else {

@@ -107,22 +107,30 @@ func futexAddr(mem api.Memory, addr uint32) sys.Errno {
 // ret_woken: *bool) -> errno. A word that does not hold expected returns at
 // once with woken = 1 (as Wasmer, and as wasix-libc expects); otherwise the
 // thread sleeps until futex_wake (woken = 1) or the relative timeout in ns
-// (woken = 0). Errors are only for bad pointers: wasix-libc traps on any.
+// (woken = 0); a null timeout pointer waits forever. Errors are only for bad
+// pointers: wasix-libc traps on any.
 func futexWait(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
 	mem := m.Memory()
 	addr, expected, tsPtr, wokenPtr := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
 	if errno := futexAddr(mem, addr); errno != sys.ESUCCESS {
 		return errno
 	}
-	ts, ok := mem.Read(tsPtr, 16)
-	if !ok || !guestmem.Writable(mem, wokenPtr, 1) {
+	if !guestmem.Writable(mem, wokenPtr, 1) {
 		return sys.EFAULT
 	}
 	var timeout <-chan time.Time
-	if ts[0] == 1 {
-		t := time.NewTimer(time.Duration(min(guestmem.LE64(ts[8:]), 1<<62)))
-		defer t.Stop()
-		timeout = t.C
+	if tsPtr != 0 {
+		// A null pointer is no timeout, as in futex(2); otherwise the
+		// option's tag says (NONE waits forever).
+		ts, ok := mem.Read(tsPtr, 16)
+		if !ok {
+			return sys.EFAULT
+		}
+		if ts[0] == 1 {
+			t := time.NewTimer(time.Duration(min(guestmem.LE64(ts[8:]), 1<<62)))
+			defer t.Stop()
+			timeout = t.C
+		}
 	}
 	f := h.proc.futex.shard(addr)
 	f.mu.Lock()
@@ -157,7 +165,8 @@ func futexWait(h *host, ctx context.Context, m api.Module, stack []uint64) sys.E
 	return guestmem.PutU8(mem, wokenPtr, woken)
 }
 
-// futexWake is futex_wake(futex: *u32, ret_woken: *bool) -> errno: wakes one waiter.
+// futexWake is futex_wake(futex: *u32, ret_woken: *bool) -> errno: wakes one
+// waiter; woken is always 1 (see futexWakeN).
 func futexWake(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
 	return h.futexWakeN(m, uint32(stack[0]), uint32(stack[1]), 1)
 }
@@ -175,12 +184,11 @@ func (h *host) futexWakeN(m api.Module, addr, wokenPtr uint32, n int) sys.Errno 
 	if !guestmem.Writable(mem, wokenPtr, 1) {
 		return sys.EFAULT
 	}
-	woke := h.proc.futex.wake(addr, n)
-	var v uint8
-	if woke > 0 {
-		v = 1
-	}
-	return guestmem.PutU8(mem, wokenPtr, v)
+	h.proc.futex.wake(addr, n)
+	// woken = 1 even when nobody waited, as Wasmer: older wasix-libc wakes
+	// in a loop until woken is set, which would spin until some thread
+	// happened to wait on the word.
+	return guestmem.PutU8(mem, wokenPtr, 1)
 }
 
 // loadWord reads the futex word atomically: other guest threads store to it

@@ -41,6 +41,7 @@ type HostFile struct {
 
 	sock sockState // socket state (connect progress, options); see netsock.go
 	kind hostKind
+	ev   eventState // eventfds only; see eventfd.go
 }
 
 // hostKind says how a successful read or write tells about readiness.
@@ -114,6 +115,13 @@ func (f *HostFile) Close() error {
 		}
 		if f.owned {
 			f.closeErr = unix.Close(f.fd)
+			if f.kind == kindStream && f.typ == FiletypeCharacterDevice && f.reg != nil {
+				// A pipe end: the kernel queued the hang-up of the other end
+				// as we closed; post it now, so that the guest's next poll
+				// of that end sees it (a poll that finds something else
+				// ready does not drain).
+				f.reg.Drain()
+			}
 		}
 	})
 	return f.closeErr
@@ -214,6 +222,7 @@ func (f *HostFile) Readv(ctx context.Context, iovs [][]byte, nonblock bool) (int
 	if f.typ == FiletypeDirectory {
 		return 0, EISDIR
 	}
+	f.eventIO()
 	var gen uint64
 	n, e := f.io(ctx, polling.In, nonblock, func() (int, error) {
 		_, gen = f.rec.Bits()
@@ -234,8 +243,8 @@ func (f *HostFile) afterRead(n int, iovs [][]byte, gen uint64) {
 		return
 	}
 	switch f.kind {
-	case kindEventfd:
-		f.rec.Clear(polling.In, gen)
+	case kindEventfd, kindEventfdSem:
+		f.eventResync()
 	case kindStream:
 		total := 0
 		for _, b := range iovs {
@@ -257,7 +266,29 @@ func (f *HostFile) Writev(ctx context.Context, iovs [][]byte, nonblock bool) (in
 	if f.isSocket() {
 		return f.Send(ctx, iovs, nonblock)
 	}
-	return f.io(ctx, polling.Out, nonblock, func() (int, error) { return unix.Writev(f.fd, iovs) })
+	f.eventIO()
+	var gen uint64
+	n, e := f.io(ctx, polling.Out, nonblock, func() (int, error) {
+		_, gen = f.rec.Bits()
+		return unix.Writev(f.fd, iovs)
+	})
+	if e == ESUCCESS && f.owned && f.hostNonblock && !f.rec.IsAlways() {
+		switch f.kind {
+		case kindEventfd, kindEventfdSem:
+			f.eventResync()
+		case kindStream:
+			// A short write filled the pipe: not writable until the reader
+			// makes room, which the host reports as a new edge.
+			total := 0
+			for _, b := range iovs {
+				total += len(b)
+			}
+			if n < total {
+				f.rec.Clear(polling.Out, gen)
+			}
+		}
+	}
+	return n, e
 }
 
 // Preadv reads at offset without moving the file position.
@@ -409,6 +440,9 @@ func (f *HostFile) BytesReadable() (n uint64, ok bool) {
 		return uint64(st.Size - pos), true
 	case FiletypeDirectory:
 		return 0, false
+	}
+	if f.IsEventfd() {
+		return 8, true // a read returns the 8-byte counter; FIONREAD is ENOTTY here
 	}
 	v, err := unix.IoctlGetInt(f.fd, unix.TIOCINQ)
 	if err != nil || v < 0 {
