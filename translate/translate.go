@@ -36,10 +36,15 @@ import (
 type Options struct {
 	// Strict makes Translate fail when any import would become a stub.
 	Strict bool
-	// UnshareMemory turns an imported memory (the env.memory that WASIX
-	// toolchains import, usually shared) into a defined, non-shared memory,
-	// and lowers atomic instructions to plain ones, for hosts without the
-	// threads feature. It is refused when the module can spawn threads.
+	// KeepSharedMemory keeps an imported (shared) memory as it is. By
+	// default a module that spawns no threads gets a defined, non-shared
+	// memory with its atomic instructions lowered to plain ones, so that
+	// hosts without the threads feature (the stock wazero CLI, Node) run
+	// it; a module that spawns threads always keeps its shared memory.
+	KeepSharedMemory bool
+	// UnshareMemory asks for the default explicitly (the CLI's
+	// --unshare-memory, from before it was the default). With it, a module
+	// that spawns threads is refused rather than kept shared.
 	UnshareMemory bool
 }
 
@@ -83,8 +88,13 @@ type Report struct {
 	// Region says where.
 	AdapterRegion bool   `json:"adapter_region"`
 	Region        string `json:"region,omitempty"`
+	// MemoryReason says why the memory was kept or unshared.
+	MemoryReason string `json:"memory_reason,omitempty"`
+	// Threads says how thread spawning was translated and why ("" when the
+	// module spawns none).
+	Threads string `json:"threads,omitempty"`
 	// AtomicsLowered counts the atomic instructions replaced by plain ones
-	// (with --unshare-memory; see wasmbin.Module.LowerAtomics).
+	// (when the memory is unshared; see wasmbin.Module.LowerAtomics).
 	AtomicsLowered int      `json:"atomics_lowered,omitempty"`
 	Warnings       []string `json:"warnings,omitempty"`
 	InputBytes     int      `json:"input_bytes"`
@@ -424,18 +434,30 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			}
 		}
 	}
+	if opts.UnshareMemory && opts.KeepSharedMemory {
+		return nil, rep, errors.New("--unshare-memory and --keep-shared-memory contradict each other")
+	}
 	if opts.UnshareMemory && det.SpawnsThreads {
 		return nil, rep, errors.New("--unshare-memory: the module can spawn threads, which need a shared memory")
 	}
+	unshare := !opts.KeepSharedMemory && !det.SpawnsThreads
 	switch {
-	case memImported >= 0 && opts.UnshareMemory:
+	case det.SpawnsThreads:
+		rep.MemoryReason = "the module spawns threads, whose instances must share the memory: it stays as it is, for hosts with wasi-threads"
+	case opts.KeepSharedMemory:
+		rep.MemoryReason = "--keep-shared-memory"
+	default:
+		rep.MemoryReason = "the module spawns no threads: a defined, non-shared memory without atomic instructions runs on hosts without the threads feature (the stock wazero CLI, Node)"
+	}
+	switch {
+	case memImported >= 0 && unshare:
 		im := newImports[memImported]
 		newImports = append(newImports[:memImported], newImports[memImported+1:]...)
 		l := im.Limits
 		l.Shared = false
 		m.SetSection(wasmbin.SecMemory, wasmbin.AppendLimits(wasmbin.AppendU32(nil, 1), l))
 		rep.Memory = fmt.Sprintf("imported %s.%s (%s) turned into a defined memory (%s)", im.Module, im.Name, im.Limits, l)
-	case memDefined && opts.UnshareMemory && in.Memories[0].Shared:
+	case memDefined && unshare && in.Memories[0].Shared:
 		l := in.Memories[0]
 		l.Shared = false
 		payload := wasmbin.AppendU32(nil, uint32(len(in.Memories)))
@@ -449,9 +471,9 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		im := newImports[memImported]
 		rep.Memory = fmt.Sprintf("imported %s.%s (%s), kept: the host must provide it", im.Module, im.Name, im.Limits)
 		if im.Limits.Shared {
-			rep.Warnings = append(rep.Warnings, "the memory is an imported shared memory: hosts without threads support, or without an env module, need --unshare-memory")
+			rep.Warnings = append(rep.Warnings, "the memory is an imported shared memory: hosts without threads support, or without an env module, cannot run it")
 		} else {
-			rep.Warnings = append(rep.Warnings, "the memory is imported: hosts that do not provide "+im.Module+"."+im.Name+" need --unshare-memory")
+			rep.Warnings = append(rep.Warnings, "the memory is imported: hosts that do not provide "+im.Module+"."+im.Name+" cannot run it")
 		}
 	case memDefined:
 		rep.Memory = fmt.Sprintf("defined (%s)", in.Memories[0])
@@ -483,7 +505,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		rep.Region = fmt.Sprintf("one %d KiB page grown on first use", regionPages*64)
 	}
 
-	if opts.UnshareMemory {
+	if unshare {
 		// Hosts without the threads feature reject atomic instructions even
 		// on an unshared memory; with one thread they are plain accesses.
 		n, err := m.LowerAtomics()

@@ -66,9 +66,9 @@ type proof struct {
 }
 
 var proofs = []proof{
-	{fixture: "signals.wat", opts: Options{UnshareMemory: true},
+	{fixture: "signals.wat",
 		doc: testtools.Result{Stdout: "signals ok 0\n", Exit: 7}},
-	{fixture: "atomics.wat", opts: Options{UnshareMemory: true},
+	{fixture: "atomics.wat",
 		doc: testtools.Result{Stdout: "atomics ok\n", Exit: 41}},
 	{fixture: "indices.wat", doc: testtools.Result{Stdout: "1\n5\n7\n", Exit: 5}},
 	{fixture: "epoll.c", stdin: "hello epoll\n", doc: testtools.Result{Exit: 0, Stdout: `create: 0
@@ -329,9 +329,12 @@ func TestStrict(t *testing.T) {
 
 func TestMemory(t *testing.T) {
 	t.Run("shared import kept", func(t *testing.T) {
-		out, rep, err := Translate(fixture(t, "signals.wat"), Options{})
+		out, rep, err := Translate(fixture(t, "signals.wat"), Options{KeepSharedMemory: true})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if rep.AtomicsLowered != 0 {
+			t.Errorf("--keep-shared-memory lowered %d atomics", rep.AtomicsLowered)
 		}
 		in := decode(t, out)
 		var mem *wasmbin.Import
@@ -351,10 +354,23 @@ func TestMemory(t *testing.T) {
 		}
 		testtools.Validate(t, out)
 	})
-	t.Run("unshared", func(t *testing.T) {
+	t.Run("unshared by default", func(t *testing.T) {
+		def, rep, err := Translate(fixture(t, "signals.wat"), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(rep.MemoryReason, "spawns no threads") {
+			t.Errorf("memory reason %q does not say why", rep.MemoryReason)
+		}
 		out, _, err := Translate(fixture(t, "signals.wat"), Options{UnshareMemory: true})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !bytes.Equal(def, out) {
+			t.Error("--unshare-memory is not the same as the default")
+		}
+		if _, _, err := Translate(fixture(t, "signals.wat"), Options{UnshareMemory: true, KeepSharedMemory: true}); err == nil {
+			t.Error("both memory options accepted")
 		}
 		in := decode(t, out)
 		if len(in.Memories) != 1 || in.Memories[0].Shared || in.Memories[0].Min != 1 || in.Memories[0].Max != 16 {

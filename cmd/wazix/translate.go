@@ -26,7 +26,8 @@ func translateCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the translated module to `FILE` (required)"},
 			&cli.BoolFlag{Name: "strict", Usage: "fail instead of stubbing functions that cannot be translated"},
 			&cli.StringFlag{Name: "report", Value: "text", Usage: "report format on stderr: text, json or none"},
-			&cli.BoolFlag{Name: "unshare-memory", Usage: "turn an imported (shared) memory into a defined non-shared one and lower atomic instructions, for hosts without threads"},
+			&cli.BoolFlag{Name: "keep-shared-memory", Usage: "keep an imported (shared) memory and atomic instructions as they are, for hosts with threads (by default a module that spawns no threads gets a defined, non-shared memory)"},
+			&cli.BoolFlag{Name: "unshare-memory", Usage: "the default, made explicit: a defined non-shared memory and plain instructions instead of atomic ones; refuses a module that spawns threads"},
 		},
 		Action: func(c *cli.Context) error {
 			args, err := argsWithTrailingFlags(c)
@@ -48,8 +49,9 @@ func translateCommand() *cli.Command {
 				return cli.Exit("translate: "+err.Error(), 1)
 			}
 			out, rep, err := translate.Translate(in, translate.Options{
-				Strict:        c.Bool("strict"),
-				UnshareMemory: c.Bool("unshare-memory"),
+				Strict:           c.Bool("strict"),
+				UnshareMemory:    c.Bool("unshare-memory"),
+				KeepSharedMemory: c.Bool("keep-shared-memory"),
 			})
 			if rep != nil && (err == nil || errors.Is(err, translate.ErrStrict)) {
 				writeTranslateReport(c.App.ErrWriter, format, rep)
@@ -80,6 +82,12 @@ func writeTranslateReport(w io.Writer, format string, rep *translate.Report) {
 	case "text":
 		fmt.Fprintf(w, "input: %s; %d -> %d bytes\n", rep.Input, rep.InputBytes, rep.OutputBytes)
 		fmt.Fprintf(w, "memory: %s\n", rep.Memory)
+		if rep.MemoryReason != "" {
+			fmt.Fprintf(w, "  why: %s\n", rep.MemoryReason)
+		}
+		if rep.Threads != "" {
+			fmt.Fprintf(w, "threads: %s\n", rep.Threads)
+		}
 		if rep.AtomicsLowered > 0 {
 			fmt.Fprintf(w, "atomics: %d atomic instructions lowered to plain ones (one thread, unshared memory)\n", rep.AtomicsLowered)
 		}
