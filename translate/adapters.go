@@ -63,6 +63,13 @@ type regionLayout struct {
 	// names at offChdirPre, both inside the epoll_wait scratch (the two
 	// never run at once).
 	offChdirPath, offChdirPre uint32
+	// eventfds are the fd_event instances, at offEvents: {in_use u32,
+	// flags u32, counter u64} each.
+	eventfds, offEvents uint32
+	// maxPollSubs is how many subscriptions the poll_oneoff wrapper can
+	// pass on when it removes those of event fds (it copies them into the
+	// epoll_wait scratch).
+	maxPollSubs uint32
 }
 
 func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regionLayout {
@@ -85,6 +92,10 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 	if l.offChdirPre+cwdMax > l.size {
 		l.size = l.offChdirPre + cwdMax
 	}
+	l.maxPollSubs = maxWaitSubs
+	l.eventfds = epolls
+	l.offEvents = align8(l.size)
+	l.size = l.offEvents + 16*l.eventfds
 	return l
 }
 
@@ -104,6 +115,8 @@ const (
 	// preview1 hosts allocate.
 	aliasFDBase = 0x10000
 	epollFDBase = 0x7000_0000
+	// eventFDBase is the first fd made by the fd_event emulation.
+	eventFDBase = 0x7100_0000
 )
 
 // WASIX epoll flags (not Linux values; wasix-abi.md §3.9).
@@ -136,6 +149,9 @@ type gen struct {
 	// epoll is set when epoll is emulated: reads and writes re-arm
 	// edge-triggered interests (epoll_touch).
 	epoll bool
+	// events is set when fd_event is emulated: reads, writes, polls and
+	// epoll look at event fds first.
+	events bool
 }
 
 // touch takes the errno of a read (mask etDoneIn) or write (etDoneOut) call
@@ -785,7 +801,11 @@ func epollCtl() *adapter {
 			f.get(op).i32(2).i32Ne().if_().get(ev).i32Eqz().if_().i32(errnoFault).return_().end().end()
 			f.get(fd).get(epfd).i32Eq().if_().i32(errnoInval).return_().end()
 			// fd must be open; regular files and directories are refused as
-			// on Linux (their readiness never changes).
+			// on Linux (their readiness never changes). Event fds are the
+			// adapter's own.
+			if g.events {
+				f.get(fd).call(g.helper("event_instance")).i32Eqz().if_()
+			}
 			g.fdArg(f, fd)
 			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
 			f.if_().get(err).return_().end()
@@ -793,6 +813,9 @@ func epollCtl() *adapter {
 			f.call(g.helper("region")).i32Load8U(offStat).tee(err).i32(4).i32Eq().get(err).i32(3).i32Eq().i32Or()
 			f.if_().i32(errnoPerm).return_().end()
 			f.end()
+			if g.events {
+				f.end()
+			}
 			f.get(inst).i32Load(4).set(cnt)
 			// find the entry for fd: i = index, or cnt when absent
 			f.get(inst).i32(16).i32Add().set(e)
@@ -854,6 +877,31 @@ func epollWait() *adapter {
 
 			f.block().loop()
 			f.get(i).get(cnt).i32GeU().brIf(1)
+			f.block() // next entry
+			if g.events {
+				// An event fd's readiness is its counter: ready entries are
+				// reported here and the host is asked not to wait.
+				f.get(e).i32Load(0).call(g.helper("event_instance")).tee(ev).if_()
+				f.i32(0).set(bits)
+				f.get(e).i32Load(4).i32(epollIn | etDoneIn).i32And().i32(epollIn).i32Eq().if_()
+				f.get(ev).i32(1).call(g.helper("event_ready")).if_().get(bits).i32(epollIn).i32Or().set(bits).end()
+				f.end()
+				f.get(e).i32Load(4).i32(epollOut | etDoneOut).i32And().i32(epollOut).i32Eq().if_()
+				f.get(ev).i32(2).call(g.helper("event_ready")).if_().get(bits).i32(epollOut).i32Or().set(bits).end()
+				f.end()
+				f.get(bits).get(nout).get(maxevents).i32LtU().i32And().if_()
+				f.get(b).get(nout).i32(2).i32Shl().i32Add().get(i).i32Store(g.lay.offWaitOut)
+				f.get(events).get(nout).i32(5).i32Shl().i32Add().tee(o).get(bits).i32Store(0)
+				f.get(o).i32(0).i32Store(4)
+				for off := uint32(8); off < 32; off += 8 {
+					f.get(o).get(e).i64Load(off).i64Store(off)
+				}
+				f.get(nout).i32(1).i32Add().set(nout)
+				f.i64(0).set(timeout)
+				f.end()
+				f.br(1) // next entry
+				f.end()
+			}
 			f.get(e).i32Load(4).i32(epollIn | epollRdHup).i32And().i32(0).i32Ne()
 			f.get(e).i32Load(4).i32(etDoneIn).i32And().i32Eqz().i32And().if_()
 			f.get(s).get(i).i32(1).i32Shl().i32Store(0).get(s).i32(0).i32Store(4)
@@ -877,6 +925,7 @@ func epollWait() *adapter {
 			f.get(s).i32(48).i32Add().set(s)
 			f.get(nsubs).i32(1).i32Add().set(nsubs)
 			f.end()
+			f.end() // next entry
 			f.get(e).i32(epollEntry).i32Add().set(e)
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()

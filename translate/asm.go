@@ -122,3 +122,8 @@ func (f *funcBuilder) i32GtS() *funcBuilder { return f.op(0x4a) }
 // u pushes an i32 constant given as an unsigned offset or count.
 func (f *funcBuilder) u(v uint32) *funcBuilder { return f.i32(int32(v)) }
 func (f *funcBuilder) i32Xor() *funcBuilder    { return f.op(0x73) }
+
+func (f *funcBuilder) i64LtU() *funcBuilder { return f.op(0x54) }
+func (f *funcBuilder) i64GtU() *funcBuilder { return f.op(0x56) }
+func (f *funcBuilder) i64Add() *funcBuilder { return f.op(0x7c) }
+func (f *funcBuilder) i64Sub() *funcBuilder { return f.op(0x7d) }

@@ -246,6 +246,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	}
 	resolveFDs := uses["fd_dup"] || uses["fd_dup2"] || dup2
 	epoll := uses["epoll_create"] || uses["epoll_ctl"] || uses["epoll_wait"]
+	events := uses["fd_event"]
 
 	var stubbed []string
 	for _, p := range plans {
@@ -266,16 +267,19 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			if !isP1 {
 				break
 			}
-			if p.im.Name == "fd_close" && (resolveFDs || epoll || wasixModule && hasMemory) {
+			if p.im.Name == "fd_close" && (resolveFDs || epoll || events || wasixModule && hasMemory) {
 				p.action = ActionWrapped
-				p.adapter = fdCloseWrapper(resolveFDs, epoll, wasixModule && hasMemory)
+				p.adapter = fdCloseWrapper(resolveFDs, epoll, wasixModule && hasMemory, events)
+			} else if p.im.Name == "poll_oneoff" && events {
+				p.action = ActionWrapped
+				p.adapter = helpers["poll_oneoff_events"]
 			} else if p.im.Name == "fd_renumber" && dup2 {
 				p.action = ActionEmulated
 				p.adapter = fdRenumberDup2(epoll)
 			} else if _, known := compat.Find(compat.ModulePreview1, p.im.Name, toAPI(p.sig.Params), toAPI(p.sig.Results)); known &&
-				(resolveFDs && len(fdParams(p.im.Name)) > 0 || epoll && epollTouchMask(p.im.Name) != 0) {
+				(resolveFDs && len(fdParams(p.im.Name)) > 0 || epoll && epollTouchMask(p.im.Name) != 0 || events && isEventWrapped(p.im.Name)) {
 				p.action = ActionWrapped
-				p.adapter = fdWrapper(p.im.Name, p.sig, resolveFDs, epoll)
+				p.adapter = fdWrapper(p.im.Name, p.sig, resolveFDs, epoll, events)
 			}
 		}
 	}
@@ -322,6 +326,11 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			needP1[n] = true
 		}
 		region = region || p.adapter.region
+	}
+	if events {
+		// epoll_ctl and epoll_wait look at event fds too.
+		addHelper("event_instance")
+		addHelper("event_ready")
 	}
 	var helperNames []string
 	for n := range helperSet {
@@ -407,7 +416,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			names[idx] = "wazix:" + p.im.Module + "." + p.im.Name
 		}
 	}
-	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs, epoll: epoll}
+	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs, epoll: epoll, events: events}
 	for _, n := range helperNames {
 		idx := firstAdapter + uint32(len(adapters))
 		g.helperIndex[n] = idx
@@ -670,7 +679,7 @@ func epollTouchMask(name string) int32 {
 // fdWrapper calls a preview1 function with its fd arguments translated
 // through the fd table (when there is one), and tells the epoll adapter
 // when the guest reads or writes an fd (when epoll is emulated).
-func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll bool) *adapter {
+func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll, events bool) *adapter {
 	fds := map[int]bool{}
 	for _, i := range fdParams(name) {
 		fds[i] = true
@@ -683,8 +692,12 @@ func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll bool) *adapt
 	newFD := map[string]uint32{"path_open": 8, "sock_accept": 2}
 	ret, returnsFD := newFD[name]
 	returnsFD = returnsFD && resolveFDs
+	events = events && isEventWrapped(name)
 	a := &adapter{params: sig.Params, results: sig.Results, p1: []string{name}, helpers: []string{"resolve_fd"},
 		build: func(g *gen, f *funcBuilder) {
+			if events {
+				eventOp(g, f, name)
+			}
 			for i := range sig.Params {
 				if fds[i] {
 					g.fdArg(f, uint32(i))
@@ -708,6 +721,9 @@ func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll bool) *adapt
 	if touch != 0 {
 		a.helpers = append(a.helpers, "epoll_touch")
 	}
+	if events {
+		a.helpers = append(a.helpers, "event_instance")
+	}
 	return a
 }
 
@@ -717,8 +733,11 @@ func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll bool) *adapt
 //
 // In a WASIX module closing a preopen succeeds and leaves it open, as under
 // wazix and wasmer (libcs that close every fd at start-up rely on it).
-func fdCloseWrapper(aliases, epoll, keepPreopens bool) *adapter {
-	a := &adapter{params: types(i32), results: types(i32), p1: []string{"fd_close"}, region: aliases || epoll || keepPreopens}
+func fdCloseWrapper(aliases, epoll, keepPreopens, events bool) *adapter {
+	a := &adapter{params: types(i32), results: types(i32), p1: []string{"fd_close"}, region: aliases || epoll || keepPreopens || events}
+	if events {
+		a.helpers = append(a.helpers, "event_instance")
+	}
 	if keepPreopens {
 		a.p1 = append(a.p1, "fd_prestat_get")
 		a.helpers = append(a.helpers, "region")
@@ -733,6 +752,14 @@ func fdCloseWrapper(aliases, epoll, keepPreopens bool) *adapter {
 		e, h := f.local(i32), f.local(i32)
 		if epoll {
 			f.get(0).call(g.helper("epoll_instance")).tee(e).if_().get(e).i32(0).i32Store(0).i32(0).return_().end()
+		}
+		if events {
+			f.get(0).call(g.helper("event_instance")).tee(e).if_()
+			f.get(e).i32(0).i32Store(0)
+			if epoll {
+				f.get(0).call(g.helper("epoll_forget"))
+			}
+			f.i32(0).return_().end()
 		}
 		if aliases {
 			// (no region yet: no entries)

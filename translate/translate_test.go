@@ -86,6 +86,22 @@ wait on stdout: 28
 close: 0
 bad epfd: 8
 `}},
+	{fixture: "eventfd.c", doc: testtools.Result{Exit: 0, Stdout: `fd_event: 0
+nonblock: 0
+poll idle: 0 n=1 clock=1 waited>=9ms: 1
+wake: 8
+poll woken: 0 n=1 userdata=1 type=1 error=0
+wake again: 8
+drain: 8 value=3
+drain empty: -1 errno=6
+epoll add: 0
+epoll idle: 0 n=0
+epoll woken: 0 n=1 in=1 data2=7
+epoll drain: 8 value=5
+semaphore: 0 read=8 value=1 read=8 value=1 empty errno=6
+short read: -1 errno=28
+close: 0 write after close: -1 errno=8
+`}},
 	{fixture: "posix.c", mounts: map[string][]string{"/tmp": {"sub/", "file"}}, doc: testtools.Result{Exit: 3, Stdout: `signals: 0 count=0
 dup: 0 distinct=1
 written through the duplicate

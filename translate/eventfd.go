@@ -1,0 +1,183 @@
+package translate
+
+// fd_event (eventfd) inside the module. An event fd is a number from
+// eventFDBase up that names a counter in the adapter region; the host
+// never sees it. The preview1 functions that reach it are wrapped: fd_read
+// and fd_write (8-byte counter values), fd_close, fd_fdstat_get,
+// fd_fdstat_set_flags and poll_oneoff, and epoll looks at its counter.
+// mio (tokio) uses one as the waker of its poll loop.
+
+const (
+	errnoAgain   = 6
+	eventfdSema  = 1                     // EFD_SEMAPHORE
+	eventfdMax   = -2                    // the counter's largest value, 0xffff_ffff_ffff_fffe
+	eventRights  = 1<<1 | 1<<6 | 1<<27   // FD_READ, FD_WRITE, POLL_FD_READWRITE
+)
+
+func init() {
+	// fd_event(initial: u64, flags: eventfdflags, *fd) -> errno.
+	emulations["fd_event"] = &adapter{params: types(i64, i32, i32), results: types(i32), helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			const initial, flags, ret = 0, 1, 2
+			p, k := f.local(i32), f.local(i32)
+			f.get(initial).i64(eventfdMax).i64GtU().if_().i32(errnoInval).return_().end()
+			f.call(g.helper("region")).u(g.lay.offEvents).i32Add().set(p)
+			f.block().loop()
+			f.get(k).u(g.lay.eventfds).i32GeU().brIf(1)
+			f.get(p).i32Load(0).i32Eqz().if_()
+			f.get(p).i32(1).i32Store(0)
+			f.get(p).get(flags).i32(eventfdSema).i32And().i32Store(4)
+			f.get(p).get(initial).i64Store(8)
+			f.get(ret).get(k).i32(eventFDBase).i32Add().i32Store(0)
+			f.i32(0).return_()
+			f.end()
+			f.get(p).i32(16).i32Add().set(p)
+			f.get(k).i32(1).i32Add().set(k)
+			f.br(0).end().end()
+			f.i32(errnoMfile)
+		}}
+	// event_instance(fd) -> the address of event fd's counter record, or 0.
+	// It never sets the region up: without a region there is no event fd.
+	helpers["event_instance"] = &adapter{params: types(i32), results: types(i32), region: true,
+		build: func(g *gen, f *funcBuilder) {
+			k, p := f.local(i32), f.local(i32)
+			f.gget(g.baseGlobal).i32Eqz().if_().i32(0).return_().end()
+			f.get(0).i32(eventFDBase).i32Sub().tee(k).u(g.lay.eventfds).i32GeU().if_().i32(0).return_().end()
+			f.gget(g.baseGlobal).get(k).i32(4).i32Shl().i32Add().u(g.lay.offEvents).i32Add().tee(p)
+			f.i32Load(0).i32Eqz().if_().i32(0).return_().end()
+			f.get(p)
+		}}
+	// event_ready(ev, tag) -> whether a poll_oneoff subscription of type
+	// tag (1 FD_READ, 2 FD_WRITE) on the event fd at ev is ready: reading
+	// needs a nonzero counter, writing room for one more.
+	helpers["event_ready"] = &adapter{params: types(i32, i32), results: types(i32),
+		build: func(g *gen, f *funcBuilder) {
+			f.get(1).i32(1).i32Eq().if_().get(0).i64Load(8).i64Eqz().i32Eqz().return_().end()
+			f.get(0).i64Load(8).i64(eventfdMax).i64LtU()
+		}}
+	helpers["poll_oneoff_events"] = pollOneoffEvents()
+}
+
+// eventOp builds the event fd branch of a wrapped preview1 function: when
+// local 0 is an event fd it does the call on the counter and returns.
+func eventOp(g *gen, f *funcBuilder, name string) {
+	ev, c, v := f.local(i32), f.local(i64), f.local(i64)
+	f.get(0).call(g.helper("event_instance")).tee(ev).if_()
+	switch name {
+	case "fd_read": // (fd, iovs, iovs_len, *nread)
+		f.get(2).i32Eqz().if_().i32(errnoInval).return_().end()
+		f.get(1).i32Load(4).i32(8).i32LtU().if_().i32(errnoInval).return_().end()
+		f.get(ev).i64Load(8).tee(c).i64Eqz().if_().i32(errnoAgain).return_().end()
+		f.get(ev).i32Load(4).i32(eventfdSema).i32And().if_()
+		f.i64(1).set(v)
+		f.get(ev).get(c).i64(1).i64Sub().i64Store(8)
+		f.else_()
+		f.get(c).set(v)
+		f.get(ev).i64(0).i64Store(8)
+		f.end()
+		f.get(1).i32Load(0).get(v).i64Store(0)
+		f.get(3).i32(8).i32Store(0)
+		f.i32(0)
+		if g.epoll {
+			g.touch(f, 0, etDoneIn)
+		}
+	case "fd_write": // (fd, iovs, iovs_len, *nwritten)
+		f.get(2).i32Eqz().if_().i32(errnoInval).return_().end()
+		f.get(1).i32Load(4).i32(8).i32LtU().if_().i32(errnoInval).return_().end()
+		f.get(1).i32Load(0).i64Load(0).tee(v).i64(-1).i64Eq().if_().i32(errnoInval).return_().end()
+		f.get(v).i64(eventfdMax).get(ev).i64Load(8).i64Sub().i64GtU().if_().i32(errnoAgain).return_().end()
+		f.get(ev).get(ev).i64Load(8).get(v).i64Add().i64Store(8)
+		f.get(3).i32(8).i32Store(0)
+		f.i32(0)
+		if g.epoll {
+			g.touch(f, 0, etDoneOut)
+		}
+	case "fd_fdstat_get": // (fd, *fdstat): an unknown file type, read/write/poll rights
+		f.get(1).i64(0).i64Store(0)
+		f.get(1).i64(eventRights).i64Store(8)
+		f.get(1).i64(0).i64Store(16)
+		f.i32(0)
+	case "fd_fdstat_set_flags": // (fd, flags): NONBLOCK is what reads do anyway
+		f.i32(0)
+	}
+	f.return_()
+	f.end()
+}
+
+// pollOneoffEvents is poll_oneoff when event fds exist. Subscriptions on
+// event fds are answered here: when any is ready, the ready ones are the
+// result (without asking the host); otherwise the others go to the host.
+// In a module without threads nothing can change a counter while the
+// host waits, so a wait on event fds alone returns no events at once
+// instead of blocking forever.
+func pollOneoffEvents() *adapter {
+	return &adapter{params: types(i32, i32, i32, i32), results: types(i32), p1: []string{"poll_oneoff"},
+		helpers: []string{"event_instance", "event_ready", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
+			const in, out, nsubs, nevents = 0, 1, 2, 3
+			i, s, ev, tag, nready, nother, o, dst := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32),
+				f.local(i32), f.local(i32), f.local(i32)
+			pass := func() {
+				f.get(in).get(out).get(nsubs).get(nevents).call(g.p1("poll_oneoff"))
+			}
+			// No event fd has been made yet (or can be): the host's call.
+			f.gget(g.baseGlobal).i32Eqz().if_()
+			pass()
+			f.return_().end()
+			f.get(in).set(s)
+			f.block().loop()
+			f.get(i).get(nsubs).i32GeU().brIf(1)
+			f.block() // not an event fd
+			f.get(s).i32Load8U(8).tee(tag).i32Eqz().brIf(0)
+			f.get(s).i32Load(16).call(g.helper("event_instance")).tee(ev).i32Eqz().brIf(0)
+			f.get(ev).get(tag).call(g.helper("event_ready")).if_()
+			f.get(out).get(nready).i32(5).i32Shl().i32Add().tee(o).get(s).i64Load(0).i64Store(0)
+			f.get(o).i64(0).i64Store(8) // error 0, padding
+			f.get(o).get(tag).i32Store8(10)
+			f.get(o).i64(8).i64Store(16) // nbytes
+			f.get(o).i64(0).i64Store(24) // flags
+			f.get(nready).i32(1).i32Add().set(nready)
+			f.end()
+			f.get(s).i32(48).i32Add().set(s)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(1) // next subscription
+			f.end()
+			f.get(nother).i32(1).i32Add().set(nother)
+			f.get(s).i32(48).i32Add().set(s)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.get(nready).if_().get(nevents).get(nready).i32Store(0).i32(0).return_().end()
+			f.get(nother).get(nsubs).i32Eq().if_()
+			pass()
+			f.return_().end()
+			f.get(nother).i32Eqz().if_().get(nevents).i32(0).i32Store(0).i32(0).return_().end()
+			f.get(nother).u(g.lay.maxPollSubs).i32GtU().if_().i32(errnoNotsup).return_().end()
+			// Copy the other subscriptions into scratch and ask the host.
+			f.call(g.helper("region")).u(g.lay.offWaitSubs).i32Add().set(dst)
+			f.get(in).set(s)
+			f.i32(0).set(i)
+			f.block().loop()
+			f.get(i).get(nsubs).i32GeU().brIf(1)
+			f.block()
+			f.get(s).i32Load8U(8).tee(tag).if_()
+			f.get(s).i32Load(16).call(g.helper("event_instance")).brIf(1)
+			f.end()
+			for off := uint32(0); off < 48; off += 8 {
+				f.get(dst).get(s).i64Load(off).i64Store(off)
+			}
+			f.get(dst).i32(48).i32Add().set(dst)
+			f.end()
+			f.get(s).i32(48).i32Add().set(s)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.call(g.helper("region")).u(g.lay.offWaitSubs).i32Add().get(out).get(nother).get(nevents).call(g.p1("poll_oneoff"))
+		}}
+}
+
+// isEventWrapped says whether preview1 function name looks at event fds.
+func isEventWrapped(name string) bool {
+	switch name {
+	case "fd_read", "fd_write", "fd_fdstat_get", "fd_fdstat_set_flags":
+		return true
+	}
+	return false
+}
