@@ -8,10 +8,10 @@ package translate
 // mio (tokio) uses one as the waker of its poll loop.
 
 const (
-	errnoAgain   = 6
-	eventfdSema  = 1                     // EFD_SEMAPHORE
-	eventfdMax   = -2                    // the counter's largest value, 0xffff_ffff_ffff_fffe
-	eventRights  = 1<<1 | 1<<6 | 1<<27   // FD_READ, FD_WRITE, POLL_FD_READWRITE
+	errnoAgain  = 6
+	eventfdSema = 1                   // EFD_SEMAPHORE
+	eventfdMax  = -2                  // the counter's largest value, 0xffff_ffff_ffff_fffe
+	eventRights = 1<<1 | 1<<6 | 1<<27 // FD_READ, FD_WRITE, POLL_FD_READWRITE
 )
 
 func init() {
