@@ -66,6 +66,9 @@ type regionLayout struct {
 	// eventfds are the fd_event instances, at offEvents: {in_use u32,
 	// flags u32, counter u64} each.
 	eventfds, offEvents uint32
+	// threadSlots thread records of threadSlotSize bytes are at
+	// offThreads.
+	threadSlots, offThreads uint32
 	// maxPollSubs is how many subscriptions the poll_oneoff wrapper can
 	// pass on when it removes those of event fds (it copies them into the
 	// epoll_wait scratch).
@@ -96,6 +99,12 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 	l.eventfds = epolls
 	l.offEvents = align8(l.size)
 	l.size = l.offEvents + 16*l.eventfds
+	if fixedBase == 0 {
+		// Thread records (see threads.go); Go modules never spawn threads.
+		l.threadSlots = 64
+		l.offThreads = align8(l.size)
+		l.size = l.offThreads + l.threadSlots*threadSlotSize
+	}
 	return l
 }
 
@@ -152,6 +161,25 @@ type gen struct {
 	// events is set when fd_event is emulated: reads, writes, polls and
 	// epoll look at event fds first.
 	events bool
+	// threads is set when thread_spawn becomes wasi-threads' thread-spawn
+	// (threads.go): slotGlobal is the calling thread's record (0 in the
+	// main thread), spawnImport the index of wasi.thread-spawn, entryV2
+	// and entry2022 the guest's wasi_thread_start and _start_thread (or
+	// -1).
+	threads            bool
+	slotGlobal         uint32
+	spawnImport        uint32
+	entryV2, entry2022 int64
+}
+
+// scratch pushes the base of the calling thread's scratch space (offSub,
+// offEvt, offNev, offStat): the region's own, or in a threaded module the
+// thread's record's.
+func (g *gen) scratch(f *funcBuilder) *funcBuilder {
+	if g.threads {
+		return f.call(g.helper("scratch"))
+	}
+	return f.call(g.helper("region"))
 }
 
 // touch takes the errno of a read (mask etDoneIn) or write (etDoneOut) call
@@ -241,7 +269,7 @@ var helpers = map[string]*adapter{
 		helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
 			b := f.local(i32)
 			f.get(0).i64Eqz().if_().call(g.p1("sched_yield")).return_().end()
-			f.call(g.helper("region")).set(b)
+			g.scratch(f).set(b)
 			f.get(b).i64(0).i64Store(offSub)      // userdata
 			f.get(b).i64(0).i64Store(offSub + 8)  // tag CLOCK + padding
 			f.get(b).i64(1).i64Store(offSub + 16) // clock id MONOTONIC + padding
@@ -259,7 +287,7 @@ var helpers = map[string]*adapter{
 	"isatty": {params: types(i32), results: types(i32), p1: []string{"fd_fdstat_get"},
 		helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
 			b := f.local(i32)
-			f.call(g.helper("region")).set(b)
+			g.scratch(f).set(b)
 			f.get(0).get(b).i32(offStat).i32Add().call(g.p1("fd_fdstat_get"))
 			f.if_().i32(0).return_().end()
 			f.get(b).i32Load8U(offStat).i32(2).i32Eq()
@@ -367,7 +395,7 @@ var helpers = map[string]*adapter{
 		helpers: []string{"region", "resolve_fd", "new_alias"}, region: true, build: func(g *gen, f *funcBuilder) {
 			real, a, err := f.local(i32), f.local(i32), f.local(i32)
 			f.get(0).call(g.helper("resolve_fd")).set(real)
-			f.get(real).call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
+			g.scratch(f.get(real)).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
 			f.if_().get(err).return_().end()
 			f.get(real).call(g.helper("new_alias")).tee(a).i32(-1).i32Eq().if_().i32(errnoMfile).return_().end()
 			f.get(1).get(a).i32Store(0)
@@ -549,7 +577,7 @@ var helpers = map[string]*adapter{
 		build: func(g *gen, f *funcBuilder) {
 			e := f.local(i32)
 			g.fdArg(f, 0)
-			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e)
+			g.scratch(f).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e)
 			f.if_().get(e).return_().end()
 			f.i32(errnoInval)
 		}},
@@ -807,10 +835,10 @@ func epollCtl() *adapter {
 				f.get(fd).call(g.helper("event_instance")).i32Eqz().if_()
 			}
 			g.fdArg(f, fd)
-			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
+			g.scratch(f).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
 			f.if_().get(err).return_().end()
 			f.get(op).i32(2).i32Ne().if_()
-			f.call(g.helper("region")).i32Load8U(offStat).tee(err).i32(4).i32Eq().get(err).i32(3).i32Eq().i32Or()
+			g.scratch(f).i32Load8U(offStat).tee(err).i32(4).i32Eq().get(err).i32(3).i32Eq().i32Or()
 			f.if_().i32(errnoPerm).return_().end()
 			f.end()
 			if g.events {

@@ -127,3 +127,16 @@ func (f *funcBuilder) i64LtU() *funcBuilder { return f.op(0x54) }
 func (f *funcBuilder) i64GtU() *funcBuilder { return f.op(0x56) }
 func (f *funcBuilder) i64Add() *funcBuilder { return f.op(0x7c) }
 func (f *funcBuilder) i64Sub() *funcBuilder { return f.op(0x7d) }
+
+// Atomic instructions (threads proposal), on 32-bit words unless named.
+func (f *funcBuilder) atomic(op byte, align, offset uint32) *funcBuilder {
+	f.code = append(f.code, 0xfe, op)
+	f.code = wasmbin.AppendU32(f.code, align)
+	f.code = wasmbin.AppendU32(f.code, offset)
+	return f
+}
+func (f *funcBuilder) memoryAtomicNotify(off uint32) *funcBuilder { return f.atomic(0x00, 2, off) }
+func (f *funcBuilder) memoryAtomicWait32(off uint32) *funcBuilder { return f.atomic(0x01, 2, off) }
+func (f *funcBuilder) i32AtomicLoad(off uint32) *funcBuilder      { return f.atomic(0x10, 2, off) }
+func (f *funcBuilder) i32AtomicStore(off uint32) *funcBuilder     { return f.atomic(0x17, 2, off) }
+func (f *funcBuilder) i32AtomicCmpxchg(off uint32) *funcBuilder   { return f.atomic(0x48, 2, off) }

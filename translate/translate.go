@@ -166,6 +166,11 @@ func stubBehaviour(module, name string, results []wasmbin.ValType) (string, func
 		// wasi-libc turns any negative result into EAGAIN: pthread_create fails cleanly.
 		return "returns -6", func(f *funcBuilder) { f.i32(-6) }
 	}
+	if module == compat.ModuleWASIX32 && strings.HasPrefix(name, "thread_spawn") && len(results) == 1 && results[0] == i32 {
+		// What wazix answers a module that cannot have threads (no shared
+		// memory or no entry export); the report says which.
+		return fmt.Sprintf("errno %d", errnoNotcap), func(f *funcBuilder) { f.i32(errnoNotcap) }
+	}
 	if len(results) == 1 && results[0] == i32 {
 		errno := int32(errnoNosys)
 		if module == compat.ModuleWASIX32 && name == "proc_join" {
@@ -222,6 +227,25 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		return nil, rep, errors.New("wasix_64v1 (memory64) modules are not supported")
 	}
 
+	// Threads: spawns become wasi-threads' thread-spawn when the module
+	// can run on a wasi-threads host (threads.go).
+	var memImport *wasmbin.Import
+	for i := range in.Imports {
+		if in.Imports[i].Kind == wasmbin.KindMemory {
+			memImport = &in.Imports[i]
+		}
+	}
+	tp := planThreads(in, det, memImport)
+	rep.Threads = tp.reason
+	if tp.on {
+		for _, p := range plans {
+			if a := threadAdapter(p.im.Module, p.im.Name, p.sig); a != nil {
+				p.action = ActionEmulated
+				p.adapter = a
+			}
+		}
+	}
+
 	// Which emulations are in use decides which preview1 imports need wrapping.
 	uses := map[string]bool{}
 	for _, p := range plans {
@@ -252,6 +276,9 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	for _, p := range plans {
 		switch p.action {
 		case ActionEmulated:
+			if p.adapter != nil {
+				break // a thread emulation
+			}
 			p.adapter = emulations[p.im.Name]
 			if p.im.Name == "fd_renumber" {
 				p.adapter = fdRenumberDup2(epoll)
@@ -326,6 +353,11 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			needP1[n] = true
 		}
 		region = region || p.adapter.region
+	}
+	if tp.on {
+		addHelper("thread_entry")
+		addHelper("scratch")
+		region = true
 	}
 	if events {
 		// epoll_ctl and epoll_wait look at event fds too.
@@ -402,6 +434,13 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		p1Index[n] = nFuncImports
 		nFuncImports++
 	}
+	spawnImport := uint32(0)
+	if tp.on {
+		newImports = append(newImports, wasmbin.Import{Module: compat.ModuleWASIThreads, Name: compat.ThreadSpawn.Name, Kind: wasmbin.KindFunc,
+			TypeIndex: typeIndex(wasmbin.FuncType{Params: types(i32), Results: types(i32)})})
+		spawnImport = nFuncImports
+		nFuncImports++
+	}
 
 	// Function indices of the output: imports, the original functions, then
 	// the adapters (per-import adapters first, then helpers).
@@ -416,7 +455,8 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			names[idx] = "wazix:" + p.im.Module + "." + p.im.Name
 		}
 	}
-	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs, epoll: epoll, events: events}
+	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs, epoll: epoll, events: events,
+		threads: tp.on, spawnImport: spawnImport, entryV2: -1, entry2022: -1}
 	for _, n := range helperNames {
 		idx := firstAdapter + uint32(len(adapters))
 		g.helperIndex[n] = idx
@@ -450,6 +490,20 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		return nil, rep, errors.New("--unshare-memory: the module can spawn threads, which need a shared memory")
 	}
 	unshare := !opts.KeepSharedMemory && !det.SpawnsThreads
+	// A region grown at run time needs room under the memory's maximum,
+	// which small modules set at their size: one more page is allowed.
+	goFixed := m.Custom("go:buildid") != nil && goRegionFree(in, memLimits)
+	bumped := false
+	if region && !goFixed && memLimits != nil && memLimits.HasMax && memLimits.Max+regionPages <= 65536 {
+		bumped = true
+		if memImported >= 0 {
+			newImports[memImported].Limits.Max += regionPages
+			newImports[memImported].Desc = nil // re-encoded from Limits
+		} else {
+			in.Memories[0].Max += regionPages
+		}
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the memory's maximum was raised by %d page(s) for the adapter region, which is grown on first use", regionPages))
+	}
 	switch {
 	case det.SpawnsThreads:
 		rep.MemoryReason = "the module spawns threads, whose instances must share the memory: it stays as it is, for hosts with wasi-threads"
@@ -490,6 +544,17 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		rep.Memory = "none"
 	}
 
+	if bumped && memDefined {
+		l := in.Memories[0]
+		l.Shared = l.Shared && !unshare
+		payload := wasmbin.AppendU32(nil, uint32(len(in.Memories)))
+		payload = wasmbin.AppendLimits(payload, l)
+		for _, x := range in.Memories[1:] {
+			payload = wasmbin.AppendLimits(payload, x)
+		}
+		m.SetSection(wasmbin.SecMemory, payload)
+	}
+
 	// Globals: the region base, appended after every existing global.
 	if region {
 		importedGlobals := 0
@@ -499,6 +564,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			}
 		}
 		g.baseGlobal = uint32(importedGlobals + len(in.Globals))
+		g.slotGlobal = g.baseGlobal + 1
 		rep.AdapterRegion = true
 		if m.Custom("go:buildid") != nil {
 			if goRegionFree(in, memLimits) {
@@ -533,6 +599,35 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	}
 	if err := m.RemapFunctions(mapIndex, names); err != nil {
 		return nil, rep, err
+	}
+	if tp.on {
+		for _, e := range []struct {
+			in  int64
+			out *int64
+		}{{tp.entryV2, &g.entryV2}, {tp.entry2022, &g.entry2022}} {
+			if e.in >= 0 {
+				*e.out = int64(mapIndex(uint32(e.in)))
+			}
+		}
+		// wasi_thread_start becomes the adapter that starts the guest's entry.
+		entry := g.helperIndex["thread_entry"]
+		var payload []byte
+		found := false
+		for _, e := range in.Exports {
+			if e.Kind == wasmbin.KindFunc {
+				e.Index = mapIndex(e.Index)
+				if e.Name == "wasi_thread_start" {
+					e.Index, found = entry, true
+				}
+			}
+			payload = wasmbin.AppendExport(payload, e)
+		}
+		n := len(in.Exports)
+		if !found {
+			payload = wasmbin.AppendExport(payload, wasmbin.Export{Name: "wasi_thread_start", Kind: wasmbin.KindFunc, Index: entry})
+			n++
+		}
+		m.SetSection(wasmbin.SecExport, append(wasmbin.AppendU32(nil, uint32(n)), payload...))
 	}
 	moved := false
 	for i := uint32(0); i < uint32(in.NumFunctions()); i++ {
@@ -592,7 +687,11 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	}
 	if region {
 		glob := wasmbin.AppendGlobal(nil, wasmbin.Global{Type: wasmbin.GlobalType{Type: i32, Mutable: true}, Init: []byte{0x41, 0x00, 0x0b}})
-		if err := appendSection(m, wasmbin.SecGlobal, [][]byte{glob}); err != nil {
+		globs := [][]byte{glob}
+		if tp.on {
+			globs = append(globs, glob) // the thread's record
+		}
+		if err := appendSection(m, wasmbin.SecGlobal, globs); err != nil {
 			return nil, rep, err
 		}
 	}
@@ -777,7 +876,7 @@ func fdCloseWrapper(aliases, epoll, keepPreopens, events bool) *adapter {
 			f.end()
 		}
 		if keepPreopens {
-			f.get(0).call(g.helper("region")).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).i32Eqz().if_().i32(0).return_().end()
+			g.scratch(f.get(0)).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).i32Eqz().if_().i32(0).return_().end()
 		}
 		if aliases {
 			// the guest fd is the host fd: keep it open (a tombstone) while
@@ -816,7 +915,7 @@ func fdRenumberDup2(epoll bool) *adapter {
 		const from, to = 0, 1
 		real, e, old := f.local(i32), f.local(i32), f.local(i32)
 		f.get(from).call(g.helper("resolve_fd")).tee(real)
-		f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e).if_().get(e).return_().end()
+		g.scratch(f).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e).if_().get(e).return_().end()
 		f.get(from).get(to).i32Eq().if_().i32(0).return_().end()
 		if epoll {
 			f.get(to).call(g.helper("epoll_forget"))
