@@ -66,6 +66,9 @@ type regionLayout struct {
 	// eventfds are the fd_event instances, at offEvents: {in_use u32,
 	// flags u32, counter u64} each.
 	eventfds, offEvents uint32
+	// offTLSKeys holds the thread_local keys, offTLSMain the main
+	// thread's values (other threads keep theirs in their records).
+	offTLSKeys, offTLSMain uint32
 	// threadSlots thread records of threadSlotSize bytes are at
 	// offThreads.
 	threadSlots, offThreads uint32
@@ -99,6 +102,9 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 	l.eventfds = epolls
 	l.offEvents = align8(l.size)
 	l.size = l.offEvents + 16*l.eventfds
+	l.offTLSKeys = align8(l.size) // {key u32, pad u32, user_data u64} × tlsKeys
+	l.offTLSMain = l.offTLSKeys + 16*tlsKeys
+	l.size = l.offTLSMain + 8*tlsKeys
 	if fixedBase == 0 {
 		// Thread records (see threads.go); Go modules never spawn threads.
 		l.threadSlots = 64
@@ -170,6 +176,8 @@ type gen struct {
 	slotGlobal         uint32
 	spawnImport        uint32
 	entryV2, entry2022 int64
+	// tlsDestroy is the guest\'s _thread_local_destroy export, or -1.
+	tlsDestroy int64
 }
 
 // scratch pushes the base of the calling thread's scratch space (offSub,

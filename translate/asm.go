@@ -140,3 +140,5 @@ func (f *funcBuilder) memoryAtomicWait32(off uint32) *funcBuilder { return f.ato
 func (f *funcBuilder) i32AtomicLoad(off uint32) *funcBuilder      { return f.atomic(0x10, 2, off) }
 func (f *funcBuilder) i32AtomicStore(off uint32) *funcBuilder     { return f.atomic(0x17, 2, off) }
 func (f *funcBuilder) i32AtomicCmpxchg(off uint32) *funcBuilder   { return f.atomic(0x48, 2, off) }
+func (f *funcBuilder) i32WrapI64() *funcBuilder                   { return f.op(0xa7) }
+func (f *funcBuilder) i64ShrU() *funcBuilder                      { return f.op(0x88) }

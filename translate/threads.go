@@ -27,14 +27,16 @@ import (
 // u64, region u32, park u32} then the thread's own scratch space (the
 // adapters' scratch in the region would be shared by all threads).
 const (
-	threadSlotSize = 32 + 128
-	slotFree       = 0
-	slotRunning    = 1
-	slotEnded      = 2
-	entryKindV2    = 0 // wasi_thread_start(tid, start_arg)
-	entryKind2022  = 1 // _start_thread(user_data low, user_data high)
-	errnoDeadlk    = 16
-	errnoNotcap    = 76
+	threadSlotSize = 32 + 128 + 8*tlsKeys
+	// tlsKeys is how many thread_local keys can exist at once.
+	tlsKeys       = 16
+	slotFree      = 0
+	slotRunning   = 1
+	slotEnded     = 2
+	entryKindV2   = 0 // wasi_thread_start(tid, start_arg)
+	entryKind2022 = 1 // _start_thread(user_data low, user_data high)
+	errnoDeadlk   = 16
+	errnoNotcap   = 76
 	// parkNanos bounds each wait of a parked or joining thread, so that
 	// hosts that end a process between instructions get their chance.
 	parkNanos = 100_000_000
@@ -173,6 +175,9 @@ func init() {
 			f.get(s).get(ud).i64Store(16)
 			f.get(s).get(b).i32Store(24)
 			f.get(s).i32(0).i32Store(28)
+			for off := uint32(160); off < threadSlotSize; off += 8 {
+				f.get(s).i64(0).i64Store(off) // thread_local values
+			}
 			f.get(s).call(g.spawnImport).tee(r).i32(0).i32LtS().if_()
 			f.get(s).i32(slotFree).i32AtomicStore(0)
 			f.get(r).return_()
@@ -204,6 +209,9 @@ func init() {
 		}}
 	// thread_done(record): the thread ended; joiners wake up.
 	helpers["thread_done"] = &adapter{params: types(i32), build: func(g *gen, f *funcBuilder) {
+		if g.tlsDestroy >= 0 {
+			f.call(g.helper("tls_destructors"))
+		}
 		f.get(0).i32(slotEnded).i32AtomicStore(0)
 		f.get(0).i32(-1).memoryAtomicNotify(0).drop()
 	}}

@@ -354,6 +354,18 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		}
 		region = region || p.adapter.region
 	}
+	// Thread-local values end with their thread, through the guest's
+	// destructor when it has one.
+	tlsDestroy := int64(-1)
+	if tp.on && uses["thread_local_create"] {
+		for _, e := range in.Exports {
+			if t, ok := funcType(in, e.Index); ok && e.Kind == wasmbin.KindFunc && e.Name == "_thread_local_destroy" &&
+				t.Equal(wasmbin.FuncType{Params: types(i32, i32, i32, i32)}) {
+				tlsDestroy = int64(e.Index)
+				addHelper("tls_destructors")
+			}
+		}
+	}
 	if tp.on {
 		addHelper("thread_entry")
 		addHelper("scratch")
@@ -456,7 +468,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		}
 	}
 	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs, epoll: epoll, events: events,
-		threads: tp.on, spawnImport: spawnImport, entryV2: -1, entry2022: -1}
+		threads: tp.on, spawnImport: spawnImport, entryV2: -1, entry2022: -1, tlsDestroy: -1}
 	for _, n := range helperNames {
 		idx := firstAdapter + uint32(len(adapters))
 		g.helperIndex[n] = idx
@@ -604,7 +616,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		for _, e := range []struct {
 			in  int64
 			out *int64
-		}{{tp.entryV2, &g.entryV2}, {tp.entry2022, &g.entry2022}} {
+		}{{tp.entryV2, &g.entryV2}, {tp.entry2022, &g.entry2022}, {tlsDestroy, &g.tlsDestroy}} {
 			if e.in >= 0 {
 				*e.out = int64(mapIndex(uint32(e.in)))
 			}

@@ -407,16 +407,47 @@ func TestMemory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		found := false
+		got := map[string]ImportReport{}
 		for _, im := range rep.Imports {
-			if im.Module == "wasi" && im.Name == "thread-spawn" {
-				found = im.Action == ActionStub && im.Stub == "returns -6"
-			}
+			got[im.Module+"."+im.Name] = im
 		}
-		if !found {
-			t.Errorf("wasi.thread-spawn not stubbed with -6: %+v", rep.Imports)
+		if a := got["wasi.thread-spawn"].Action; a != ActionEmulated {
+			t.Errorf("wasi.thread-spawn: %q, want emulated (a spawn adapter)", a)
+		}
+		if !strings.Contains(rep.Threads, "wasi.thread-spawn") || !strings.Contains(rep.MemoryReason, "spawns threads") {
+			t.Errorf("report does not say why: threads %q, memory %q", rep.Threads, rep.MemoryReason)
+		}
+		in := decode(t, out)
+		spawnImported, memShared := false, false
+		for _, im := range in.Imports {
+			spawnImported = spawnImported || im.Module == "wasi" && im.Name == "thread-spawn"
+			memShared = memShared || im.Kind == wasmbin.KindMemory && im.Limits.Shared
+		}
+		if !spawnImported || !memShared {
+			t.Errorf("output must import wasi.thread-spawn (%v) and a shared memory (%v)", spawnImported, memShared)
 		}
 		testtools.Validate(t, out)
+	})
+	t.Run("threads without an entry", func(t *testing.T) {
+		wasm := testtools.Wat2Wasm(t, `(module
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (import "wasix_32v1" "thread_spawn_v2" (func $spawn2 (param i32 i32) (result i32)))
+  (import "env" "memory" (memory 1 1 shared))
+  (func (export "_start") (drop (call $spawn (i32.const 0))) (drop (call $spawn2 (i32.const 0) (i32.const 0)))))`)
+		_, rep, err := Translate(wasm, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stubs := map[string]string{}
+		for _, im := range rep.Imports {
+			stubs[im.Name] = im.Stub
+		}
+		if stubs["thread-spawn"] != "returns -6" || stubs["thread_spawn_v2"] != "errno 76" {
+			t.Errorf("stubs = %v, want -6 for wasi.thread-spawn and ENOTCAPABLE for thread_spawn_v2", stubs)
+		}
+		if !strings.Contains(rep.Threads, "exports no wasi_thread_start") {
+			t.Errorf("threads reason %q", rep.Threads)
+		}
 	})
 }
 
