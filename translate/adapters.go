@@ -907,9 +907,11 @@ func epollWait() *adapter {
 			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().get(epfd).call(g.helper("not_epoll")).return_().end()
 			f.get(maxevents).i32(0).i32LeS().if_().i32(errnoInval).return_().end()
 			f.call(g.helper("region")).set(b)
+			f.loop() // again: a threaded module's wait for nothing
 			f.get(inst).i32Load(4).set(cnt)
 			f.get(b).u(g.lay.offWaitSubs).i32Add().set(s)
 			f.get(inst).i32(16).i32Add().set(e)
+			f.i32(0).set(i).i32(0).set(nsubs).i32(0).set(nout)
 
 			f.block().loop()
 			f.get(i).get(cnt).i32GeU().brIf(1)
@@ -976,7 +978,18 @@ func epollWait() *adapter {
 			f.get(nsubs).i32(1).i32Add().set(nsubs)
 			f.end()
 			// Nothing to wait for: report no events rather than block forever.
-			f.get(nsubs).i32Eqz().if_().get(nevents).i32(0).i32Store(0).i32(0).return_().end()
+			// With threads, another thread may register an fd: wait and
+			// look again.
+			f.get(nsubs).i32Eqz().if_()
+			if g.threads {
+				f.get(timeout).i64(-1).i64Eq().if_()
+				f.call(g.helper("region")).i32(0).i64(parkNanos).memoryAtomicWait32(offParked).drop()
+				f.br(2) // again
+				f.end()
+			}
+			f.get(nevents).i32(0).i32Store(0).i32(0).return_()
+			f.end()
+			f.end() // again
 			f.get(b).u(g.lay.offWaitSubs).i32Add()
 			f.get(b).u(g.lay.offWaitEvts).i32Add()
 			f.get(nsubs)

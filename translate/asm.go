@@ -142,3 +142,9 @@ func (f *funcBuilder) i32AtomicStore(off uint32) *funcBuilder     { return f.ato
 func (f *funcBuilder) i32AtomicCmpxchg(off uint32) *funcBuilder   { return f.atomic(0x48, 2, off) }
 func (f *funcBuilder) i32WrapI64() *funcBuilder                   { return f.op(0xa7) }
 func (f *funcBuilder) i64ShrU() *funcBuilder                      { return f.op(0x88) }
+func (f *funcBuilder) ifI64() *funcBuilder                        { return f.op(0x04, 0x7e) }
+func (f *funcBuilder) i64LtS() *funcBuilder                       { return f.op(0x53) }
+func (f *funcBuilder) i64LeU() *funcBuilder                       { return f.op(0x58) }
+func (f *funcBuilder) i64Shl() *funcBuilder                       { return f.op(0x86) }
+func (f *funcBuilder) i64ExtendI32U() *funcBuilder                { return f.op(0xad) }
+func (f *funcBuilder) memorySize() *funcBuilder                   { return f.op(0x3f, 0x00) }
