@@ -66,6 +66,9 @@ type regionLayout struct {
 	// eventfds are the fd_event instances, at offEvents: {in_use u32,
 	// flags u32, counter u64} each.
 	eventfds, offEvents uint32
+	// pipes records of pipeRecSize at offPipes; each buffer holds pipeCap
+	// bytes (a power of two), at offPipeBufs in a fixed region.
+	pipes, pipeCap, offPipes, offPipeBufs uint32
 	// offTLSKeys holds the thread_local keys, offTLSMain the main
 	// thread's values (other threads keep theirs in their records).
 	offTLSKeys, offTLSMain uint32
@@ -102,6 +105,18 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 	l.eventfds = epolls
 	l.offEvents = align8(l.size)
 	l.size = l.offEvents + 16*l.eventfds
+	// fd_pipe: records, and in a fixed region small ring buffers (a grown
+	// region takes a page per pipe on first use, see pipes.go).
+	l.offPipes = align8(l.size)
+	if fixedBase == 0 {
+		l.pipes, l.pipeCap = 8, 65536
+		l.size = l.offPipes + pipeRecSize*l.pipes
+	} else {
+		// the 8 KiB Go leaves free holds two small pipes
+		l.pipes, l.pipeCap = 2, 512
+		l.offPipeBufs = l.offPipes + pipeRecSize*l.pipes
+		l.size = l.offPipeBufs + l.pipes*l.pipeCap
+	}
 	l.offTLSKeys = align8(l.size) // {key u32, pad u32, user_data u64} × tlsKeys
 	l.offTLSMain = l.offTLSKeys + 16*tlsKeys
 	l.size = l.offTLSMain + 8*tlsKeys
@@ -130,8 +145,6 @@ const (
 	// preview1 hosts allocate.
 	aliasFDBase = 0x10000
 	epollFDBase = 0x7000_0000
-	// eventFDBase is the first fd made by the fd_event emulation.
-	eventFDBase = 0x7100_0000
 )
 
 // WASIX epoll flags (not Linux values; wasix-abi.md §3.9).
@@ -584,6 +597,10 @@ var helpers = map[string]*adapter{
 	"not_epoll": {params: types(i32), results: types(i32), p1: []string{"fd_fdstat_get"}, helpers: []string{"region"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			e := f.local(i32)
+			if g.events {
+				// an event fd or a pipe end is open
+				f.get(0).i32(0).call(g.helper("emu_poll")).i32(-1).i32Ne().if_().i32(errnoInval).return_().end()
+			}
 			g.fdArg(f, 0)
 			g.scratch(f).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e)
 			f.if_().get(e).return_().end()
@@ -840,7 +857,7 @@ func epollCtl() *adapter {
 			// on Linux (their readiness never changes). Event fds are the
 			// adapter's own.
 			if g.events {
-				f.get(fd).call(g.helper("event_instance")).i32Eqz().if_()
+				f.get(fd).i32(0).call(g.helper("emu_poll")).i32(-1).i32Eq().if_()
 			}
 			g.fdArg(f, fd)
 			g.scratch(f).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
@@ -917,17 +934,21 @@ func epollWait() *adapter {
 			f.get(i).get(cnt).i32GeU().brIf(1)
 			f.block() // next entry
 			if g.events {
-				// An event fd's readiness is its counter: ready entries are
-				// reported here and the host is asked not to wait.
-				f.get(e).i32Load(0).call(g.helper("event_instance")).tee(ev).if_()
+				// An adapter-made fd (event fd, pipe end) is ready as
+				// emu_poll says: ready entries are reported here and the host
+				// is asked not to wait.
+				f.get(e).i32Load(0).i32(0).call(g.helper("emu_poll")).i32(-1).i32Ne().if_()
 				f.i32(0).set(bits)
+				f.get(e).i32Load(0).i32(1).call(g.helper("emu_poll")).tee(ev).i32(2).i32And().if_().i32(epollHup).set(bits).end()
 				f.get(e).i32Load(4).i32(epollIn | etDoneIn).i32And().i32(epollIn).i32Eq().if_()
-				f.get(ev).i32(1).call(g.helper("event_ready")).if_().get(bits).i32(epollIn).i32Or().set(bits).end()
+				f.get(ev).i32(1).i32And().if_().get(bits).i32(epollIn).i32Or().set(bits).end()
 				f.end()
+				f.get(e).i32Load(0).i32(2).call(g.helper("emu_poll")).tee(ev).i32(2).i32And().if_().get(bits).i32(epollErr).i32Or().set(bits).end()
 				f.get(e).i32Load(4).i32(epollOut | etDoneOut).i32And().i32(epollOut).i32Eq().if_()
-				f.get(ev).i32(2).call(g.helper("event_ready")).if_().get(bits).i32(epollOut).i32Or().set(bits).end()
+				f.get(ev).i32(1).i32And().if_().get(bits).i32(epollOut).i32Or().set(bits).end()
 				f.end()
-				f.get(bits).get(nout).get(maxevents).i32LtU().i32And().if_()
+				f.get(e).i32Load(4).i32Eqz().if_().i32(0).set(bits).end() // disarmed (EPOLLONESHOT)
+				f.get(bits).i32(0).i32Ne().get(nout).get(maxevents).i32LtU().i32And().if_()
 				f.get(b).get(nout).i32(2).i32Shl().i32Add().get(i).i32Store(g.lay.offWaitOut)
 				f.get(events).get(nout).i32(5).i32Shl().i32Add().tee(o).get(bits).i32Store(0)
 				f.get(o).i32(0).i32Store(4)

@@ -1,8 +1,8 @@
 package translate
 
-// fd_event (eventfd) inside the module. An event fd is a number from
-// eventFDBase up that names a counter in the adapter region; the host
-// never sees it. The preview1 functions that reach it are wrapped: fd_read
+// fd_event (eventfd) inside the module. An event fd names a counter in the
+// adapter region; its number is chosen as for pipes (emu_fd_alloc), and
+// the host never sees it. The preview1 functions that reach it are wrapped: fd_read
 // and fd_write (8-byte counter values), fd_close, fd_fdstat_get,
 // fd_fdstat_set_flags and poll_oneoff, and epoll looks at its counter.
 // mio (tokio) uses one as the waker of its poll loop.
@@ -16,19 +16,20 @@ const (
 
 func init() {
 	// fd_event(initial: u64, flags: eventfdflags, *fd) -> errno.
-	emulations["fd_event"] = &adapter{params: types(i64, i32, i32), results: types(i32), helpers: []string{"region"}, region: true,
+	emulations["fd_event"] = &adapter{params: types(i64, i32, i32), results: types(i32), helpers: []string{"region", "emu_fd_alloc"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			const initial, flags, ret = 0, 1, 2
-			p, k := f.local(i32), f.local(i32)
+			p, k, n := f.local(i32), f.local(i32), f.local(i32)
 			f.get(initial).i64(eventfdMax).i64GtU().if_().i32(errnoInval).return_().end()
 			f.call(g.helper("region")).u(g.lay.offEvents).i32Add().set(p)
 			f.block().loop()
 			f.get(k).u(g.lay.eventfds).i32GeU().brIf(1)
 			f.get(p).i32Load(0).i32Eqz().if_()
-			f.get(p).i32(1).i32Store(0)
+			f.call(g.helper("emu_fd_alloc")).tee(n).i32(0).i32LtS().if_().i32(errnoMfile).return_().end()
+			f.get(p).get(n).i32Store(0)
 			f.get(p).get(flags).i32(eventfdSema).i32And().i32Store(4)
 			f.get(p).get(initial).i64Store(8)
-			f.get(ret).get(k).i32(eventFDBase).i32Add().i32Store(0)
+			f.get(ret).get(n).i32Store(0)
 			f.i32(0).return_()
 			f.end()
 			f.get(p).i32(16).i32Add().set(p)
@@ -36,16 +37,22 @@ func init() {
 			f.br(0).end().end()
 			f.i32(errnoMfile)
 		}}
-	// event_instance(fd) -> the address of event fd's counter record, or 0.
-	// It never sets the region up: without a region there is no event fd.
+	// event_instance(fd) -> the address of event fd's counter record
+	// {fd u32, flags u32, counter u64}, or 0. It never sets the region
+	// up: without a region there is no event fd.
 	helpers["event_instance"] = &adapter{params: types(i32), results: types(i32), region: true,
 		build: func(g *gen, f *funcBuilder) {
 			k, p := f.local(i32), f.local(i32)
-			f.gget(g.baseGlobal).i32Eqz().if_().i32(0).return_().end()
-			f.get(0).i32(eventFDBase).i32Sub().tee(k).u(g.lay.eventfds).i32GeU().if_().i32(0).return_().end()
-			f.gget(g.baseGlobal).get(k).i32(4).i32Shl().i32Add().u(g.lay.offEvents).i32Add().tee(p)
-			f.i32Load(0).i32Eqz().if_().i32(0).return_().end()
-			f.get(p)
+			f.gget(g.baseGlobal).tee(p).i32Eqz().if_().i32(0).return_().end()
+			f.get(0).i32Eqz().if_().i32(0).return_().end()
+			f.get(p).u(g.lay.offEvents).i32Add().set(p)
+			f.block().loop()
+			f.get(k).u(g.lay.eventfds).i32GeU().brIf(1)
+			f.get(p).i32Load(0).get(0).i32Eq().if_().get(p).return_().end()
+			f.get(p).i32(16).i32Add().set(p)
+			f.get(k).i32(1).i32Add().set(k)
+			f.br(0).end().end()
+			f.i32(0)
 		}}
 	// event_ready(ev, tag) -> whether a poll_oneoff subscription of type
 	// tag (1 FD_READ, 2 FD_WRITE) on the event fd at ev is ready: reading
@@ -61,6 +68,7 @@ func init() {
 // eventOp builds the event fd branch of a wrapped preview1 function: when
 // local 0 is an event fd it does the call on the counter and returns.
 func eventOp(g *gen, f *funcBuilder, name string) {
+	pipeOp(g, f, name)
 	ev, c, v := f.local(i32), f.local(i64), f.local(i64)
 	f.get(0).call(g.helper("event_instance")).tee(ev).if_()
 	switch name {
@@ -112,7 +120,7 @@ func eventOp(g *gen, f *funcBuilder, name string) {
 // instead of blocking forever.
 func pollOneoffEvents() *adapter {
 	return &adapter{params: types(i32, i32, i32, i32), results: types(i32), p1: []string{"poll_oneoff"},
-		helpers: []string{"event_instance", "event_ready", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
+		helpers: []string{"emu_poll", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
 			const in, out, nsubs, nevents = 0, 1, 2, 3
 			i, s, ev, tag, nready, nother, o, dst := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32),
 				f.local(i32), f.local(i32), f.local(i32)
@@ -128,13 +136,13 @@ func pollOneoffEvents() *adapter {
 			f.get(i).get(nsubs).i32GeU().brIf(1)
 			f.block() // not an event fd
 			f.get(s).i32Load8U(8).tee(tag).i32Eqz().brIf(0)
-			f.get(s).i32Load(16).call(g.helper("event_instance")).tee(ev).i32Eqz().brIf(0)
-			f.get(ev).get(tag).call(g.helper("event_ready")).if_()
+			f.get(s).i32Load(16).get(tag).call(g.helper("emu_poll")).tee(ev).i32(-1).i32Eq().brIf(0)
+			f.get(ev).if_()
 			f.get(out).get(nready).i32(5).i32Shl().i32Add().tee(o).get(s).i64Load(0).i64Store(0)
 			f.get(o).i64(0).i64Store(8) // error 0, padding
 			f.get(o).get(tag).i32Store8(10)
-			f.get(o).i64(8).i64Store(16) // nbytes
-			f.get(o).i64(0).i64Store(24) // flags
+			f.get(o).i64(8).i64Store(16)                                   // nbytes
+			f.get(o).get(ev).i32(1).i32ShrU().i64ExtendI32U().i64Store(24) // flags: HANGUP
 			f.get(nready).i32(1).i32Add().set(nready)
 			f.end()
 			f.get(s).i32(48).i32Add().set(s)
@@ -159,7 +167,7 @@ func pollOneoffEvents() *adapter {
 			f.get(i).get(nsubs).i32GeU().brIf(1)
 			f.block()
 			f.get(s).i32Load8U(8).tee(tag).if_()
-			f.get(s).i32Load(16).call(g.helper("event_instance")).brIf(1)
+			f.get(s).i32Load(16).i32(0).call(g.helper("emu_poll")).i32(-1).i32Ne().brIf(1)
 			f.end()
 			for off := uint32(0); off < 48; off += 8 {
 				f.get(dst).get(s).i64Load(off).i64Store(off)
@@ -177,7 +185,7 @@ func pollOneoffEvents() *adapter {
 func isEventWrapped(name string) bool {
 	switch name {
 	case "fd_read", "fd_write", "fd_fdstat_get", "fd_fdstat_set_flags":
-		return true
+		return true // pipes too
 	}
 	return false
 }

@@ -268,9 +268,12 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			}
 		}
 	}
-	resolveFDs := uses["fd_dup"] || uses["fd_dup2"] || dup2
+	// events: adapter-made fds (event fds, pipes) exist. They get the
+	// lowest free numbers, as the host would give, kept from the host's
+	// own through the fd table (fd_pipe.go).
+	events := uses["fd_event"] || uses["fd_pipe"]
+	resolveFDs := uses["fd_dup"] || uses["fd_dup2"] || dup2 || events
 	epoll := uses["epoll_create"] || uses["epoll_ctl"] || uses["epoll_wait"]
-	events := uses["fd_event"]
 
 	var stubbed []string
 	for _, p := range plans {
@@ -373,8 +376,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	}
 	if events {
 		// epoll_ctl and epoll_wait look at event fds too.
-		addHelper("event_instance")
-		addHelper("event_ready")
+		addHelper("emu_poll")
 	}
 	var helperNames []string
 	for n := range helperSet {
@@ -833,7 +835,7 @@ func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll, events bool
 		a.helpers = append(a.helpers, "epoll_touch")
 	}
 	if events {
-		a.helpers = append(a.helpers, "event_instance")
+		a.helpers = append(a.helpers, "event_instance", "pipe_rec", "ring_copy")
 	}
 	return a
 }
@@ -847,7 +849,7 @@ func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll, events bool
 func fdCloseWrapper(aliases, epoll, keepPreopens, events bool) *adapter {
 	a := &adapter{params: types(i32), results: types(i32), p1: []string{"fd_close"}, region: aliases || epoll || keepPreopens || events}
 	if events {
-		a.helpers = append(a.helpers, "event_instance")
+		a.helpers = append(a.helpers, "event_instance", "pipe_rec", "emu_fd_free")
 	}
 	if keepPreopens {
 		a.p1 = append(a.p1, "fd_prestat_get")
@@ -867,6 +869,17 @@ func fdCloseWrapper(aliases, epoll, keepPreopens, events bool) *adapter {
 		if events {
 			f.get(0).call(g.helper("event_instance")).tee(e).if_()
 			f.get(e).i32(0).i32Store(0)
+			f.get(0).call(g.helper("emu_fd_free"))
+			if epoll {
+				f.get(0).call(g.helper("epoll_forget"))
+			}
+			f.i32(0).return_().end()
+			f.get(0).call(g.helper("pipe_rec")).tee(e).if_()
+			// clear this end's open bit and number
+			f.get(0).get(e).i32Load(16).i32Eq().if_I32(1, 2).set(h)
+			f.get(e).get(e).i32Load(0).get(h).i32(-1).i32Xor().i32And().i32Store(0)
+			f.get(e).get(h).i32(2).i32Shl().i32Add().i32(0).i32Store(12) // fd_r at 16, fd_w at 20
+			f.get(0).call(g.helper("emu_fd_free"))
 			if epoll {
 				f.get(0).call(g.helper("epoll_forget"))
 			}
