@@ -69,6 +69,8 @@ type regionLayout struct {
 	// pipes records of pipeRecSize at offPipes; each buffer holds pipeCap
 	// bytes (a power of two), at offPipeBufs in a fixed region.
 	pipes, pipeCap, offPipes, offPipeBufs uint32
+	// offTTY keeps what tty_set set.
+	offTTY uint32
 	// offTLSKeys holds the thread_local keys, offTLSMain the main
 	// thread's values (other threads keep theirs in their records).
 	offTLSKeys, offTLSMain uint32
@@ -117,6 +119,8 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 		l.offPipeBufs = l.offPipes + pipeRecSize*l.pipes
 		l.size = l.offPipeBufs + l.pipes*l.pipeCap
 	}
+	l.offTTY = align8(l.size) // the last tty_set (24 bytes), then a "set" flag
+	l.size = l.offTTY + 32
 	l.offTLSKeys = align8(l.size) // {key u32, pad u32, user_data u64} × tlsKeys
 	l.offTLSMain = l.offTLSKeys + 16*tlsKeys
 	l.size = l.offTLSMain + 8*tlsKeys
@@ -140,11 +144,9 @@ var (
 )
 
 const (
-	// aliasFDBase is the first fd number handed out by the fd_dup emulation
-	// and epollFDBase the first epoll fd; both lie far above the numbers
-	// preview1 hosts allocate.
+	// aliasFDBase is the first fd number handed out by the fd_dup
+	// emulation, far above the numbers preview1 hosts allocate.
 	aliasFDBase = 0x10000
-	epollFDBase = 0x7000_0000
 )
 
 // WASIX epoll flags (not Linux values; wasix-abi.md §3.9).
@@ -425,11 +427,22 @@ var helpers = map[string]*adapter{
 	// fresh_fd(ptr): the host just returned a new fd at *ptr; if its number
 	// is taken by an entry (dup2 made it mean another file), the guest gets
 	// an alias instead.
-	"fresh_fd": {params: types(i32), helpers: []string{"region", "alias_find", "new_alias"}, region: true,
+	//
+	// When the module makes fds of its own (epoll, event fds, pipes) the
+	// alias is the lowest free number, as the host would have given had it
+	// known them; otherwise one from aliasFDBase up.
+	"fresh_fd": {params: types(i32), helpers: []string{"region", "alias_find", "new_alias", "emu_fd_alloc"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			a := f.local(i32)
 			f.gget(g.baseGlobal).i32Eqz().if_().return_().end() // no region, no entries
 			f.get(0).i32Load(0).call(g.helper("alias_find")).i32Eqz().if_().return_().end()
+			if g.events || g.epoll {
+				f.call(g.helper("emu_fd_alloc")).tee(a).i32(-1).i32Ne().if_()
+				f.get(a).call(g.helper("alias_find")).get(0).i32Load(0).i32Store(4)
+				f.get(0).get(a).i32Store(0)
+				f.end()
+				return
+			}
 			f.get(0).i32Load(0).call(g.helper("new_alias")).tee(a).i32(-1).i32Ne().if_().get(0).get(a).i32Store(0).end()
 		}},
 	// normalize_path(base, n) -> new length: rewrites the absolute path at
@@ -634,13 +647,21 @@ var helpers = map[string]*adapter{
 		f.br(0).end().end()
 	}},
 	// epoll_instance(fd) -> address of the epoll instance, or 0.
-	"epoll_instance": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+	// An instance's first word is its fd number (0: free). It never sets
+	// the region up: without a region there is no instance.
+	"epoll_instance": {params: types(i32), results: types(i32), region: true,
 		build: func(g *gen, f *funcBuilder) {
 			k, p := f.local(i32), f.local(i32)
-			f.get(0).i32(epollFDBase).i32Sub().tee(k).u(g.lay.epolls).i32GeU().if_().i32(0).return_().end()
-			f.call(g.helper("region")).get(k).u(g.lay.epollStride).i32Mul().i32Add().u(g.lay.offEpoll).i32Add().tee(p)
-			f.i32Load(0).i32Eqz().if_().i32(0).return_().end()
-			f.get(p)
+			f.gget(g.baseGlobal).tee(p).i32Eqz().if_().i32(0).return_().end()
+			f.get(0).i32Eqz().if_().i32(0).return_().end()
+			f.get(p).u(g.lay.offEpoll).i32Add().set(p)
+			f.block().loop()
+			f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
+			f.get(p).i32Load(0).get(0).i32Eq().if_().get(p).return_().end()
+			f.get(p).u(g.lay.epollStride).i32Add().set(p)
+			f.get(k).i32(1).i32Add().set(k)
+			f.br(0).end().end()
+			f.i32(0)
 		}},
 }
 
@@ -672,16 +693,22 @@ var emulations = map[string]*adapter{
 	// futex_wait(addr, expected, *timeout, *woken): nobody else can change
 	// *addr, so a matching value either times out (sleep) or, with no
 	// timeout, returns a spurious wake-up instead of deadlocking.
-	"futex_wait": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"sleep"},
+	"futex_wait": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"sleep", "in_bounds"},
 		build: func(g *gen, f *funcBuilder) {
+			f.get(0).i32(3).i32And().if_().i32(errnoInval).return_().end()
+			for _, c := range [][2]int32{{0, 4}, {2, 16}, {3, 1}} {
+				f.get(uint32(c[0])).i32(c[1]).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
+			}
 			f.get(0).i32Load(0).get(1).i32Ne().if_().get(3).i32(1).i32Store8(0).i32(0).return_().end()
 			f.get(2).i32Load8U(0).i32(1).i32Eq().if_().get(2).i64Load(8).call(g.helper("sleep")).drop().end()
 			f.get(3).i32(0).i32Store8(0).i32(0)
 		}},
-	"futex_wake": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
+	"futex_wake": {params: types(i32, i32), results: types(i32), helpers: []string{"in_bounds"}, build: func(g *gen, f *funcBuilder) {
+		futexWakeChecks(g, f)
 		f.get(1).i32(0).i32Store8(0).i32(0)
 	}},
-	"futex_wake_all": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
+	"futex_wake_all": {params: types(i32, i32), results: types(i32), helpers: []string{"in_bounds"}, build: func(g *gen, f *funcBuilder) {
+		futexWakeChecks(g, f)
 		f.get(1).i32(0).i32Store8(0).i32(0)
 	}},
 	// CLOEXEC is meaningless without exec.
@@ -709,7 +736,8 @@ var emulations = map[string]*adapter{
 	"sock_accept":    sockAccept(),
 	"sock_accept_v2": sockAccept(),
 	// tty_get: an 80x25 terminal; the *_tty flags come from fd_fdstat_get.
-	"tty_get": {params: types(i32), results: types(i32), helpers: []string{"isatty"}, build: func(g *gen, f *funcBuilder) {
+	"tty_get": {params: types(i32), results: types(i32), helpers: []string{"isatty"}, region: true, build: func(g *gen, f *funcBuilder) {
+		b := f.local(i32)
 		f.get(0).i32(80).i32Store(0)
 		f.get(0).i32(25).i32Store(4)
 		f.get(0).i64(0).i64Store(8)
@@ -720,9 +748,28 @@ var emulations = map[string]*adapter{
 		f.get(0).i32(1).i32Store8(20)
 		f.get(0).i32(1).i32Store8(21)
 		f.get(0).i32(0).i32Store16(22)
+		// what tty_set set, but whether fds are terminals
+		f.gget(g.baseGlobal).tee(b).if_()
+		f.get(b).i32Load(g.lay.offTTY + 24).if_()
+		f.get(0).get(b).i64Load(g.lay.offTTY).i64Store(0)
+		f.get(0).get(b).i64Load(g.lay.offTTY + 8).i64Store(8)
+		for off := uint32(19); off < 22; off++ {
+			f.get(0).get(b).i32Load8U(g.lay.offTTY + off).i32Store8(off)
+		}
+		f.end()
+		f.end()
 		f.i32(0)
 	}},
-	"tty_set": {params: types(i32), results: types(i32), pure: true, build: returnConst(0)},
+	// tty_set(*tty): kept for tty_get; nothing reaches the host.
+	"tty_set": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+		b := f.local(i32)
+		f.call(g.helper("region")).set(b)
+		for off := uint32(0); off < 24; off += 8 {
+			f.get(b).get(0).i64Load(off).i64Store(g.lay.offTTY + off)
+		}
+		f.get(b).i32(1).i32Store(g.lay.offTTY + 24)
+		f.i32(0)
+	}},
 	// getcwd(buf, *len): wasmer's protocol — always report the length,
 	// ERANGE when the buffer is too small, EINVAL for a null buffer.
 	"getcwd": {params: types(i32, i32), results: types(i32), helpers: []string{"region"}, region: true,
@@ -789,15 +836,16 @@ var emulations = map[string]*adapter{
 	"fd_dup2": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"dup"}, build: func(g *gen, f *funcBuilder) {
 		f.get(0).get(3).call(g.helper("dup"))
 	}},
-	"epoll_create": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+	"epoll_create": {params: types(i32), results: types(i32), helpers: []string{"region", "emu_fd_alloc"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
-			p, k := f.local(i32), f.local(i32)
+			p, k, n := f.local(i32), f.local(i32), f.local(i32)
 			f.call(g.helper("region")).u(g.lay.offEpoll).i32Add().set(p)
 			f.block().loop()
 			f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
 			f.get(p).i32Load(0).i32Eqz().if_()
-			f.get(p).i32(1).i32Store(0).get(p).i32(0).i32Store(4)
-			f.get(0).get(k).i32(epollFDBase).i32Add().i32Store(0)
+			f.call(g.helper("emu_fd_alloc")).tee(n).i32(0).i32LtS().if_().i32(errnoMfile).return_().end()
+			f.get(p).get(n).i32Store(0).get(p).i32(0).i32Store(4)
+			f.get(0).get(n).i32Store(0)
 			f.i32(0).return_()
 			f.end()
 			f.get(p).u(g.lay.epollStride).i32Add().set(p)

@@ -74,12 +74,17 @@ func init() {
 	// reach the host with it get EBADF), or -1.
 	helpers["emu_fd_alloc"] = &adapter{results: types(i32), p1: []string{"fd_fdstat_get"}, helpers: []string{"region", "alias_find", "alias_add"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
-			n := f.local(i32)
+			n, e := f.local(i32), f.local(i32)
 			f.i32(3).set(n)
 			f.block().loop()
 			f.get(n).i32(aliasFDBase).i32GeU().if_().i32(-1).return_().end()
 			f.block() // taken
-			f.get(n).call(g.helper("alias_find")).brIf(0)
+			f.get(n).call(g.helper("alias_find")).tee(e).if_()
+			// a tombstone (the guest closed n; its host fd serves an
+			// alias) is free for the guest
+			f.get(e).i32Load(4).i32(-1).i32Eq().if_().get(e).i32(-2).i32Store(4).get(n).return_().end()
+			f.br(1)
+			f.end()
 			f.get(n).call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).i32(errnoBadf).i32Ne().brIf(0)
 			f.get(n).i32(-2).call(g.helper("alias_add")).if_().i32(-1).return_().end()
 			f.get(n).return_()
@@ -89,10 +94,15 @@ func init() {
 			f.i32(-1)
 		}}
 	// emu_fd_free(fd): fd's table entry goes.
-	helpers["emu_fd_free"] = &adapter{params: types(i32), helpers: []string{"alias_find", "alias_del"},
+	// While an alias uses the host fd of the same number, the entry stays
+	// as a tombstone, so that the number does not reach that file.
+	helpers["emu_fd_free"] = &adapter{params: types(i32), helpers: []string{"alias_find", "alias_del", "alias_refs"},
 		build: func(g *gen, f *funcBuilder) {
 			e := f.local(i32)
-			f.get(0).call(g.helper("alias_find")).tee(e).if_().get(e).call(g.helper("alias_del")).end()
+			f.get(0).call(g.helper("alias_find")).tee(e).if_()
+			f.get(0).call(g.helper("alias_refs")).if_().get(e).i32(-1).i32Store(4).return_().end()
+			f.get(e).call(g.helper("alias_del"))
+			f.end()
 		}}
 	// emu_poll(fd, tag) -> -1 when fd is not made by an adapter; else bit
 	// 0: ready for tag (1 FD_READ, 2 FD_WRITE; 0 asks nothing), bit 1: hung
@@ -181,6 +191,10 @@ func pipeOp(g *gen, f *funcBuilder, name string) {
 		})
 		f.get(r).get(r).i32Load(12).get(total).i32Add().i32Store(12)
 		f.get(3).get(total).i32Store(0)
+		if g.epoll {
+			// new data is a new edge for the read end
+			f.get(r).i32Load(16).i32(etDoneIn).call(g.helper("epoll_touch"))
+		}
 		f.i32(0)
 		if g.epoll {
 			g.touch(f, 0, etDoneOut)

@@ -272,8 +272,8 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	// lowest free numbers, as the host would give, kept from the host's
 	// own through the fd table (fd_pipe.go).
 	events := uses["fd_event"] || uses["fd_pipe"]
-	resolveFDs := uses["fd_dup"] || uses["fd_dup2"] || dup2 || events
 	epoll := uses["epoll_create"] || uses["epoll_ctl"] || uses["epoll_wait"]
+	resolveFDs := uses["fd_dup"] || uses["fd_dup2"] || dup2 || events || epoll
 
 	var stubbed []string
 	for _, p := range plans {
@@ -856,7 +856,7 @@ func fdCloseWrapper(aliases, epoll, keepPreopens, events bool) *adapter {
 		a.helpers = append(a.helpers, "region")
 	}
 	if epoll {
-		a.helpers = append(a.helpers, "epoll_instance", "epoll_forget")
+		a.helpers = append(a.helpers, "epoll_instance", "epoll_forget", "emu_fd_free")
 	}
 	if aliases {
 		a.helpers = append(a.helpers, "alias_find", "alias_refs", "alias_add", "alias_del", "alias_release")
@@ -864,7 +864,10 @@ func fdCloseWrapper(aliases, epoll, keepPreopens, events bool) *adapter {
 	a.build = func(g *gen, f *funcBuilder) {
 		e, h := f.local(i32), f.local(i32)
 		if epoll {
-			f.get(0).call(g.helper("epoll_instance")).tee(e).if_().get(e).i32(0).i32Store(0).i32(0).return_().end()
+			f.get(0).call(g.helper("epoll_instance")).tee(e).if_()
+			f.get(e).i32(0).i32Store(0)
+			f.get(0).call(g.helper("emu_fd_free"))
+			f.i32(0).return_().end()
 		}
 		if events {
 			f.get(0).call(g.helper("event_instance")).tee(e).if_()
