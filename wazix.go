@@ -23,7 +23,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
@@ -32,11 +31,10 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	wsys "github.com/tetratelabs/wazero/sys"
 
-	"github.com/wazix/wazix/abi/wasi_p1"
 	"github.com/wazix/wazix/abi/wasix"
 	"github.com/wazix/wazix/compat"
 	"github.com/wazix/wazix/internal/sys"
-	"github.com/wazix/wazix/internal/wasmbin"
+	"github.com/wazix/wazix/internal/trace"
 )
 
 // Config describes the process a guest runs in: arguments, environment,
@@ -52,10 +50,16 @@ type Config struct {
 	listens []string
 	maxFds  int
 	maxThr  int
+	// maxProcs bounds the live processes of the guest's tree (forks, spawns).
+	maxProcs int
 
 	allowClockSet bool
 	net           bool
 	allow         []string
+
+	tracers   []trace.Hook
+	maxMemory uint64
+	timeout   time.Duration
 }
 
 type preopen struct{ host, guest string }
@@ -115,6 +119,11 @@ func (c *Config) WithNetAllow(rule string) *Config { c.allow = append(c.allow, r
 // WithMaxFds limits how many fds the guest may hold open (default 65536).
 func (c *Config) WithMaxFds(n int) *Config { c.maxFds = n; return c }
 
+// WithMaxProcs limits the live processes of the guest's tree (itself, what
+// it forks and spawns, and theirs); past it fork and spawn fail with EAGAIN,
+// so a fork bomb ends cleanly. The default is 256.
+func (c *Config) WithMaxProcs(n int) *Config { c.maxProcs = n; return c }
+
 // WithMaxThreads limits how many threads the guest may have alive at once,
 // the main thread included (default 512); spawning more fails with EAGAIN.
 func (c *Config) WithMaxThreads(n int) *Config { c.maxThr = n; return c }
@@ -122,6 +131,22 @@ func (c *Config) WithMaxThreads(n int) *Config { c.maxThr = n; return c }
 // WithClockSet lets a WASIX guest set its realtime clock with clock_time_set
 // (otherwise EPERM). Only the guest's own view changes, never the host's.
 func (c *Config) WithClockSet(allow bool) *Config { c.allowClockSet = allow; return c }
+
+// WithMaxMemory caps the guest's linear memory at bytes (rounded down to
+// 64 KiB pages), below the maximum the module declares: a memory.grow past
+// it fails, so the guest's allocator reports out of memory. A module whose
+// initial memory is larger cannot start. 0 means no cap (the default).
+func (c *Config) WithMaxMemory(bytes uint64) *Config { c.maxMemory = bytes; return c }
+
+// WithTimeout ends the guest and all its threads when d has passed since
+// Run began; Run then returns ErrTimeout. A guest blocked in a host call
+// stops at once; one that computes without calling the host stops only on
+// a runtime configured WithCloseOnContextDone(true). 0 means no limit.
+func (c *Config) WithTimeout(d time.Duration) *Config { c.timeout = d; return c }
+
+// ErrTimeout is returned by Run when the guest ran longer than WithTimeout
+// allows.
+var ErrTimeout = errors.New("wazix: the guest ran out of time")
 
 // NewRuntimeConfig returns the wazero runtime configuration wazix expects:
 // the threads feature is on for guests that import shared memory.
@@ -140,22 +165,41 @@ func NewRuntimeConfig() wazero.RuntimeConfig {
 // Host is the system state of one guest process, instantiated into a wazero
 // runtime as the WASI host modules.
 type Host struct {
+	tracer    *trace.Tracer // nil unless traced
+	maxPages  uint32        // WithMaxMemory in pages; 0 = none
+	timeout   time.Duration
 	sys       *sys.System
 	listeners []string
 	maxThr    int
 	stderr    io.Writer
-	threads   *wasix.Threads // set by InstantiateModule
+	proc      *wasix.Process // set by InstantiateModule or Run
+	threads   *wasix.Threads // the process's threads, once it runs
 }
 
-// Instantiate creates the process state described by c and adds the host
-// modules (wasi_snapshot_preview1 and wasi_unstable) to rt. Close the Host
-// when the guest is done: it closes every fd the guest left open.
+// Instantiate creates the process state described by c for a guest of rt.
+// The host modules the guest imports are instantiated for it alone when it
+// runs (Run or InstantiateModule), so one runtime runs any number of guests
+// at once, each with its own Config. Close the Host when the guest is done:
+// it closes every fd the guest left open.
 func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, error) {
 	s, err := sys.NewSystem(c.maxFds)
 	if err != nil {
 		return nil, fmt.Errorf("wazix: %w", err)
 	}
-	h := &Host{sys: s, maxThr: c.maxThr, stderr: c.stderr}
+	h := &Host{sys: s, maxThr: c.maxThr, stderr: c.stderr, timeout: c.timeout}
+	if c.maxMemory > 0 {
+		h.maxPages = uint32(min(c.maxMemory/65536, 65536))
+		if h.maxPages == 0 {
+			s.Close()
+			return nil, fmt.Errorf("wazix: a memory limit of %d bytes is less than one page (64 KiB)", c.maxMemory)
+		}
+	}
+	if len(c.tracers) > 0 {
+		// Decided once: the host functions are wrapped only for a traced
+		// guest, so an untraced one runs the same functions as before.
+		h.tracer = trace.New(s, c.tracers...)
+		h.tracer.Install()
+	}
 	s.Net.All = c.net
 	for _, r := range c.allow {
 		rule, err := sys.ParseNetRule(r)
@@ -169,9 +213,9 @@ func (c *Config) Instantiate(ctx context.Context, rt wazero.Runtime) (*Host, err
 		s.Close()
 		return nil, err
 	}
-	if err := wasi_p1.Instantiate(ctx, rt, s); err != nil {
+	if e := s.JoinProcs(sys.NewProcs(c.maxProcs)); e != sys.ESUCCESS {
 		s.Close()
-		return nil, fmt.Errorf("wazix: %w", err)
+		return nil, fmt.Errorf("wazix: %w", e)
 	}
 	return h, nil
 }
@@ -292,43 +336,51 @@ func (h *Host) Close(context.Context) error {
 		h.sys.End(0, nil)
 		h.waitThreads()
 	}
+	h.sys.Procs.KillAll(h.sys)
+	if h.proc != nil {
+		h.proc.Close()
+	}
 	h.sys.Close()
 	return nil
+}
+
+// Signal sends the signal sig (Linux numbering) to every process of the
+// guest, as a terminal sends one to its foreground process group. A WASIX
+// guest that registered a handler runs it on return from its next host
+// call (blocking calls return EINTR); otherwise the default action applies
+// at once: SIGCHLD, SIGURG and SIGWINCH are ignored, every other signal
+// ends the process with status 128+sig. Signal reports whether the first
+// process handles sig.
+func (h *Host) Signal(sig int) bool {
+	if sig <= 0 || sig > 31 {
+		return false
+	}
+	procs := h.sys.Procs
+	top := procs.Lookup(h.sys.Pid) // the current image, after execs
+	handled := false
+	for _, s := range procs.All() {
+		if s.Signal != nil {
+			s.Signal(uint32(sig))
+		} else if sig != 17 && sig != 23 && sig != 28 {
+			// A preview1 guest has no handlers: the default action.
+			s.TermSignal.CompareAndSwap(0, uint32(sig))
+			s.End(uint32(128+sig), nil)
+		}
+		if s == top {
+			handled = s.Handles(uint32(sig))
+		}
+	}
+	return handled
 }
 
 // ErrMissingImports is returned by Run for a module that imports something
 // wazix does not provide.
 var ErrMissingImports = errors.New("module imports functions wazix does not provide")
 
-// importsOf lists the function imports of compiled.
-func importsOf(compiled wazero.CompiledModule) []compat.Import {
-	var ims []compat.Import
-	for _, f := range compiled.ImportedFunctions() {
-		mod, name, _ := f.Import()
-		ims = append(ims, compat.Import{Module: mod, Name: name, Params: f.ParamTypes(), Results: f.ResultTypes()})
-	}
-	return ims
-}
-
 // CheckImports reports the imports of compiled that wazix cannot provide,
 // as "module.name" strings, with the expected signature when only the
 // signature is wrong. Memories are provided whatever their name.
-func CheckImports(compiled wazero.CompiledModule) []string {
-	var missing []string
-	for _, im := range importsOf(compiled) {
-		if _, ok := compat.Find(im.Module, im.Name, im.Params, im.Results); ok {
-			continue
-		}
-		if forms := compat.Lookup(im.Module, im.Name); len(forms) > 0 {
-			missing = append(missing, fmt.Sprintf("%s.%s%s (wazix has %s%s)", im.Module, im.Name,
-				compat.Signature(im.Params, im.Results), im.Name, forms[0].Signature()))
-			continue
-		}
-		missing = append(missing, im.Module+"."+im.Name)
-	}
-	sort.Strings(missing)
-	return missing
-}
+func CheckImports(compiled wazero.CompiledModule) []string { return wasix.CheckImports(compiled) }
 
 // Run instantiates compiled as the guest, runs its _start function and
 // returns its exit code: the code passed to proc_exit, or 0 when _start
@@ -346,25 +398,59 @@ func CheckImports(compiled wazero.CompiledModule) []string {
 // Run gives up on them after a grace period of a few seconds and says so on
 // stderr.
 func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) (uint32, error) {
-	if h.threads != nil {
-		return 1, errAlreadyRunning
+	parent := ctx
+	if h.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.timeout)
+		defer cancel()
 	}
-	mod, err := h.InstantiateModule(ctx, rt, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions("_start"))
-	if h.threads == nil { // nothing ran
+	if err := h.launch(ctx, rt, compiled); err != nil {
 		return 1, err
 	}
-	// The main thread's end is the process's end, unless another thread
-	// ended it first. End first: a thread joining main must see the
-	// process ended when its join returns.
-	code, err := mainStatus(err)
-	h.sys.End(code, err)
-	h.threads.MainDone()
-	h.waitThreads()
-	if mod != nil {
-		_ = mod.Close(ctx)
+	final, code, err := h.proc.Run()
+	// An exec replaced the process: the Host now holds the last image.
+	h.proc, h.threads, h.sys = final, final.Threads, final.Sys
+	// Every process the guest forked or spawned ends with it.
+	h.sys.Procs.KillAll(h.sys)
+	if h.timeout > 0 && ctx.Err() == context.DeadlineExceeded && parent.Err() == nil && timedOut(code, err) {
+		return 124, ErrTimeout
 	}
-	code, err, _ = h.sys.ExitStatus()
 	return code, err
+}
+
+// launch prepares the process for compiled (see wasix.Launch).
+func (h *Host) launch(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule) error {
+	if missing := CheckImports(compiled); len(missing) > 0 {
+		return fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
+	}
+	if h.proc != nil {
+		return errAlreadyRunning
+	}
+	opts := wasix.LaunchOptions{MaxThreads: h.maxThr, Warn: h.stderr, MaxPages: h.maxPages}
+	if h.maxPages > 0 {
+		opts.Allocator = cappedAllocator(h.maxPages)
+	}
+	if h.tracer != nil {
+		tr := h.tracer
+		opts.MainEnded = func(mod api.Module) {
+			if mod.Memory() != nil {
+				tr.NotePages(mod.Memory().Size()/65536, sys.MainTid)
+			}
+		}
+	}
+	p, err := wasix.Launch(ctx, rt, h.sys, compiled, opts)
+	if err != nil {
+		return err
+	}
+	h.proc, h.threads = p, p.Threads
+	return nil
+}
+
+// timedOut reports whether an exit status is that of a guest stopped by
+// its context rather than one that ended by itself.
+func timedOut(code uint32, err error) bool {
+	var exit *wsys.ExitError
+	return code == wsys.ExitCodeDeadlineExceeded || code == wsys.ExitCodeContextCanceled || errors.As(err, &exit)
 }
 
 // errAlreadyRunning is returned for a second guest on one Host.
@@ -385,38 +471,19 @@ func (h *Host) waitThreads() {
 	}
 }
 
-// mainStatus turns the result of running _start into an exit code and error.
-func mainStatus(err error) (uint32, error) {
-	if err == nil {
-		return 0, nil
-	}
-	var exit *wsys.ExitError
-	if errors.As(err, &exit) {
-		if exit.ExitCode() == wsys.ExitCodeContextCanceled || exit.ExitCode() == wsys.ExitCodeDeadlineExceeded {
-			return exit.ExitCode(), err
-		}
-		return exit.ExitCode(), nil
-	}
-	return 1, err
-}
+// PrepareModule returns wasm ready to be compiled for wazix. A module that
+// can fork or longjmp (it imports wasix_32v1 proc_fork or stack_checkpoint and
+// was built with asyncify) has
+// its mutable globals exported, so that a fork can copy them into the
+// child; any other module is returned as it is. The CLI does this; a Go
+// program that runs such guests calls it before CompileModule.
+func PrepareModule(wasm []byte) ([]byte, error) { return wasix.PrepareModule(wasm) }
 
 // SpawnsThreads reports whether the module in wasm can spawn threads: it
 // imports wasi.thread-spawn or a wasix_32v1 thread_spawn form. Runtimes for
 // such guests should be configured WithCloseOnContextDone(true).
 func SpawnsThreads(wasm []byte) bool {
-	m, err := wasmbin.Parse(wasm)
-	if err != nil {
-		return false
-	}
-	// Only the imports matter: decoding the code would cost a lot more.
-	var secs []*wasmbin.Section
-	for _, sec := range m.Sections {
-		if sec.ID == wasmbin.SecType || sec.ID == wasmbin.SecImport {
-			secs = append(secs, sec)
-		}
-	}
-	m.Sections = secs
-	in, err := m.Decode()
+	in, err := wasix.DecodeImports(wasm)
 	if err != nil {
 		return false
 	}
@@ -443,73 +510,8 @@ func SpawnsThreads(wasm []byte) bool {
 // The module runs as the guest's main thread; threads it spawns are new
 // instances of compiled (see Run). Closing the Host ends them.
 func (h *Host) InstantiateModule(ctx context.Context, rt wazero.Runtime, compiled wazero.CompiledModule, cfg wazero.ModuleConfig) (api.Module, error) {
-	if missing := CheckImports(compiled); len(missing) > 0 {
-		return nil, fmt.Errorf("%w: %s", ErrMissingImports, strings.Join(missing, ", "))
+	if err := h.launch(ctx, rt, compiled); err != nil {
+		return nil, err
 	}
-	if h.threads != nil {
-		return nil, errAlreadyRunning
-	}
-	imports := importsOf(compiled)
-	det := compat.Detect(imports)
-	th := wasix.NewThreads(ctx, h.sys, rt, compiled, h.maxThr, h.stderr)
-	h.threads = th
-	if det.Flavour == compat.FlavourWASIX {
-		b := rt.NewHostModuleBuilder(wasix.ModuleName)
-		if err := wasix.Define(b, h.sys, imports, th); err != nil {
-			return nil, err
-		}
-		if _, err := b.Instantiate(ctx); err != nil {
-			return nil, fmt.Errorf("wazix: %w", err)
-		}
-	}
-	if det.WASIThreads {
-		if err := wasix.InstantiateWASIThreads(ctx, rt, h.sys, th); err != nil {
-			return nil, fmt.Errorf("wazix: %w", err)
-		}
-	}
-	for _, mem := range compiled.ImportedMemories() {
-		mod, name, _ := mem.Import()
-		if rt.Module(mod) != nil {
-			continue
-		}
-		max, hasMax := mem.Max()
-		if _, err := rt.InstantiateWithConfig(ctx, memoryModule(name, mem.Min(), max, hasMax),
-			wazero.NewModuleConfig().WithName(mod)); err != nil {
-			return nil, fmt.Errorf("wazix: providing memory %s.%s: %w", mod, name, err)
-		}
-	}
-	return rt.InstantiateModule(th.Context(), compiled, cfg)
-}
-
-// memoryModule is a module that defines one memory with the given limits
-// (shared when it has a maximum) and exports it as name.
-func memoryModule(name string, min, max uint32, hasMax bool) []byte {
-	limits := []byte{0x00}
-	limits = appendULEB(limits, uint64(min))
-	if hasMax {
-		limits[0] = 0x03 // shared, with a maximum
-		limits = appendULEB(limits, uint64(max))
-	}
-	memSec := append([]byte{0x01}, limits...)
-	exp := appendULEB([]byte{0x01}, uint64(len(name)))
-	exp = append(exp, name...)
-	exp = append(exp, 0x02, 0x00)
-	b := []byte("\x00asm\x01\x00\x00\x00")
-	b = append(b, 0x05)
-	b = appendULEB(b, uint64(len(memSec)))
-	b = append(b, memSec...)
-	b = append(b, 0x07)
-	b = appendULEB(b, uint64(len(exp)))
-	return append(b, exp...)
-}
-
-func appendULEB(b []byte, v uint64) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v == 0 {
-			return append(b, c)
-		}
-		b = append(b, c|0x80)
-	}
+	return h.proc.Instantiate(cfg)
 }

@@ -21,19 +21,23 @@ func benchGuest(b *testing.B, cfg *wazix.Config) (api.Module, func()) {
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazix.NewRuntimeConfig())
 	var host interface{ Close(context.Context) error }
+	mcfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().WithStdout(io.Discard)
+	var m api.Module
+	var err error
 	if cfg == nil {
 		if _, err := wazero_wasi.Instantiate(ctx, rt); err != nil {
 			b.Fatal(err)
 		}
 		host = rt
+		m, err = rt.InstantiateModule(ctx, mustCompile(b, rt), mcfg)
 	} else {
-		h, err := cfg.Instantiate(ctx, rt)
-		if err != nil {
-			b.Fatal(err)
+		h, err2 := cfg.Instantiate(ctx, rt)
+		if err2 != nil {
+			b.Fatal(err2)
 		}
 		host = h
+		m, err = h.InstantiateModule(ctx, rt, mustCompile(b, rt), mcfg)
 	}
-	m, err := rt.InstantiateModule(ctx, mustCompile(b, rt), wazero.NewModuleConfig().WithName("").WithStartFunctions().WithStdout(io.Discard))
 	if err != nil {
 		b.Fatal(err)
 	}

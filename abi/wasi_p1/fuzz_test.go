@@ -59,7 +59,7 @@ func FuzzHostFunctions(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer host.Close(ctx)
-		m, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+		m, err := host.InstantiateModule(ctx, rt, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,11 @@ func TestCallerModule(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer host.Close(ctx)
-	m, err := rt.Instantiate(ctx, callerModule(t, rt))
+	compiled, err := rt.CompileModule(ctx, callerModule(t, rt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := host.InstantiateModule(ctx, rt, compiled, wazero.NewModuleConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

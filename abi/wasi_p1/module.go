@@ -117,9 +117,18 @@ func NewBuilder(rt wazero.Runtime, name string, s *sys.System) wazero.HostModule
 }
 
 // Define adds the preview1 functions bound to s to b, except those skip
-// names; the WASIX module re-exports them this way. unstable selects
-// wasi_unstable's layouts.
+// names. unstable selects wasi_unstable's layouts.
 func Define(b wazero.HostModuleBuilder, s *sys.System, unstable bool, skip map[string]bool) {
+	module := ModuleName
+	if unstable {
+		module = UnstableModuleName
+	}
+	DefineIn(b, module, s, unstable, skip)
+}
+
+// DefineIn is Define for a builder of module (the name a tracer shows); the
+// WASIX module re-exports the preview1 functions this way.
+func DefineIn(b wazero.HostModuleBuilder, module string, s *sys.System, unstable bool, skip map[string]bool) {
 	h := &host{sys: s, unstable: unstable}
 	for _, d := range defs {
 		d := d
@@ -142,9 +151,15 @@ func Define(b wazero.HostModuleBuilder, s *sys.System, unstable bool, skip map[s
 				if errno == sys.EINTR || errno == sys.ECANCELED || s.Ended() {
 					h.stopIfCanceled(ctx, m)
 				}
+				if s.SigPending.Load() != 0 && s.Deliver != nil {
+					// A WASIX guest's signals are delivered on return
+					// from any host call, preview1's included.
+					s.Deliver(ctx, m)
+				}
 				stack[0] = uint64(errno)
 			}
 		}
+		gf = s.HostFunc(module, d.name, d.params, results, gf)
 		b.NewFunctionBuilder().WithGoModuleFunction(gf, d.params, results).WithName(d.name).Export(d.name)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/wazix/wazix"
 	"github.com/wazix/wazix/fixtures"
 	"github.com/wazix/wazix/internal/testrun"
+	"github.com/wazix/wazix/internal/testtools"
 )
 
 // cpuTime returns this process's user+system CPU time.
@@ -93,7 +94,7 @@ func TestHTTPServer(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	before := cpuTime()
 	time.Sleep(time.Second)
-	if used := cpuTime() - before; used > 100*time.Millisecond {
+	if used := cpuTime() - before; used > 100*time.Millisecond && !testtools.RaceEnabled {
 		t.Errorf("idle server used %v of CPU in 1s", used)
 	}
 

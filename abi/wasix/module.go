@@ -46,6 +46,9 @@ var impls = map[string]fn{
 	"epoll_wait":   epollWait,
 	// processes and signals (proc.go)
 	"proc_id":                procID,
+	"proc_fork":              procFork,
+	"proc_fork_env":          procForkEnv,
+	"proc_join":              procJoin,
 	"proc_parent":            procParent,
 	"proc_signal":            procSignal,
 	"proc_raise_interval":    procRaiseInterval,
@@ -104,6 +107,19 @@ var voidImpls = map[string]voidFn{
 	"thread_exit":     threadExit,
 }
 
+func init() {
+	// exec and spawn start processes, which define these maps' functions:
+	// they are added here to keep Go's initialization order acyclic.
+	impls["proc_exec3"] = procExec3
+	impls["proc_spawn2"] = procSpawn2
+	impls["proc_spawn3"] = procSpawn3
+	impls["proc_exec4"] = procExec4
+	impls["stack_checkpoint"] = stackCheckpoint
+	voidImpls["stack_restore"] = stackRestore
+	voidImpls["proc_exec"] = procExec
+	voidImpls["proc_exec2"] = procExec2
+}
+
 // errnoOfUnimplemented is what a defined but unimplemented function returns.
 // Wasmer returns ENOTSUP for the virtual-network port_* calls when no
 // virtual network is attached; everything else is ENOSYS.
@@ -119,6 +135,7 @@ type host struct {
 	sys     *sys.System
 	proc    *process
 	threads *Threads
+	process *Process // set by Launch; nil when Define is used directly
 }
 
 // Define adds every wasix_32v1 function bound to s to b. imports are the
@@ -126,15 +143,27 @@ type host struct {
 // 2022 ABI), that form is defined instead of the current one. Threads are
 // spawned through th.
 func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, th *Threads) error {
+	define(b, s, imports, th)
+	return nil
+}
+
+func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, th *Threads) *host {
 	h := &host{sys: s, proc: newProcess(s), threads: th}
 	th.onThreadEnd = h.proc.threadEnded
 	th.onThreadReturn = h.destroyThreadLocals
 	s.WASIX = true
 	s.Raise = h.raise
+	s.Signal = h.signalFromOutside
+	s.Deliver = h.deliverPending
+	s.Handler = func(sig uint32) bool {
+		h.proc.mu.Lock()
+		defer h.proc.mu.Unlock()
+		return h.proc.handler != "" && sig != sigKILL
+	}
 
 	// The preview1 functions, re-exported under wasix_32v1; sock_accept is
 	// the four-argument v2 form here.
-	wasi_p1.Define(b, s, false, map[string]bool{"sock_accept": true})
+	wasi_p1.DefineIn(b, ModuleName, s, false, map[string]bool{"sock_accept": true})
 
 	forms := map[string]compat.Func{}
 	for _, f := range compat.WASIX {
@@ -153,11 +182,11 @@ func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 	}
 	for name, f := range forms {
 		b.NewFunctionBuilder().
-			WithGoModuleFunction(h.wrap(f), f.Params, f.Results).
+			WithGoModuleFunction(s.HostFunc(ModuleName, name, f.Params, f.Results, h.wrap(f)), f.Params, f.Results).
 			WithName(name).
 			Export(name)
 	}
-	return nil
+	return h
 }
 
 func isPreview1(name string) bool {

@@ -9,43 +9,202 @@ import (
 
 	"github.com/wazix/wazix/internal/guestmem"
 	"github.com/wazix/wazix/internal/sys"
+	"github.com/wazix/wazix/polling"
 )
 
 // procExit2 is proc_exit2(code: exitcode). Without vfork it is proc_exit:
-// from any thread it ends the process.
+// from any thread it ends the process; in a vfork child it ends the child
+// and returns, in the parent (see vfork.go).
 func procExit2(h *host, ctx context.Context, m api.Module, stack []uint64) {
 	code := uint32(stack[0])
+	if h.vforking() {
+		// A vfork child exits: the call returns in the parent.
+		h.vforkExit(code)
+		return
+	}
 	h.sys.End(code, nil)
 	_ = m.CloseWithExitCode(ctx, code)
 	panic(wsys.NewExitError(code))
 }
 
-// The guest sees itself as process 1 with no parent (pid 0), as the first
-// process of a Wasmer instance does.
+// The first guest process is process 1 with no parent (pid 0), as the
+// first process of a Wasmer instance; forked and spawned ones count up.
 const guestPid = 1
 
-// procID is proc_id(ret_pid: *pid) -> errno.
-func procID(_ *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
-	return guestmem.PutU32(m.Memory(), uint32(stack[0]), guestPid)
-}
-
-// procParent is proc_parent(pid, ret_parent: *pid) -> errno.
-func procParent(_ *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
-	if uint32(stack[0]) != guestPid {
-		return sys.EBADF
+// pidOf returns the pid of the process s.
+func pidOf(s *sys.System) uint32 {
+	if s.Pid == 0 {
+		return guestPid
 	}
-	return guestmem.PutU32(m.Memory(), uint32(stack[1]), 0)
+	return s.Pid
 }
 
-// procSignal is proc_signal(pid, sig) -> errno: kill(2) within the guest;
-// only the guest itself exists.
+// procID is proc_id(ret_pid: *pid) -> errno.
+func procID(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	return guestmem.PutU32(m.Memory(), uint32(stack[0]), pidOf(h.sys))
+}
+
+// procParent is proc_parent(pid, ret_parent: *pid) -> errno: the parent of
+// the calling process or of another live process of its tree.
+func procParent(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	pid := uint32(stack[0])
+	s := h.sys
+	if pid != pidOf(s) {
+		if s.Procs == nil {
+			return sys.EBADF
+		}
+		if s = s.Procs.Lookup(pid); s == nil {
+			return sys.EBADF
+		}
+	}
+	return guestmem.PutU32(m.Memory(), uint32(stack[1]), s.Ppid)
+}
+
+// procSignal is proc_signal(pid, sig) -> errno: kill(2) within the guest's
+// process tree. Another process gets the signal at its next host call (a
+// wait it is blocked in returns EINTR).
 func procSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
 	pid, sig := uint32(stack[0]), uint32(stack[1])
-	if pid != guestPid && pid != 0 {
+	if sig > sigMax {
+		return sys.EINVAL
+	}
+	if pid == pidOf(h.sys) || pid == 0 {
+		return h.raise(ctx, m, sig)
+	}
+	if h.sys.Procs == nil {
 		return sys.ESRCH
 	}
-	return h.raise(ctx, m, sig)
+	target := h.sys.Procs.Lookup(pid)
+	if target == nil {
+		return sys.ESRCH
+	}
+	if sig != 0 && target.Signal != nil {
+		target.Signal(sig)
+	}
+	return sys.ESUCCESS
 }
+
+// sigCHLD is sent to a parent when a child ends; SIGURG and SIGWINCH are
+// the other signals ignored by default.
+const (
+	sigCHLD  = 17
+	sigURG   = 23
+	sigWINCH = 28
+)
+
+// signalFromOutside is a signal from another process (or from the host:
+// the CLI forwards SIGINT, SIGTERM, SIGHUP, SIGWINCH). With a handler it is
+// queued, delivered on return from the guest's next host call, and its
+// blocking waits return EINTR (SIGCHLD excepted: a child's end must not
+// make a read fail). Without one, the default action applies at once:
+// SIGCHLD, SIGWINCH and SIGURG are ignored; every other signal ends the
+// process with 128+sig, as a shell reports a death by signal.
+func (h *host) signalFromOutside(sig uint32) {
+	h.proc.mu.Lock()
+	handled := h.proc.handler != ""
+	h.proc.mu.Unlock()
+	if !handled || sig == sigKILL {
+		if ignoredByDefault(sig) {
+			return
+		}
+		h.sys.TermSignal.CompareAndSwap(0, sig)
+		h.sys.End(128+sig, nil)
+		return
+	}
+	h.proc.queue(sig)
+	if sig != sigCHLD {
+		h.sys.Interrupt()
+	}
+}
+
+// ignoredByDefault reports the signals whose default action is to ignore.
+func ignoredByDefault(sig uint32) bool {
+	return sig == 0 || sig == sigCHLD || sig == sigURG || sig == sigWINCH
+}
+
+// Join flags and status tags (proc_join).
+const (
+	joinNonBlocking = 1
+
+	joinNothing    = 0
+	joinExitNormal = 1
+	joinExitSignal = 2
+)
+
+// procJoin is proc_join(pid: *option_pid, flags: join_flags, status:
+// *join_status) -> errno: waitpid(2). pid holds which child to wait for
+// (none: any) and receives the child that ended; status receives how it
+// ended. With NON_BLOCKING and no child ended, status is NOTHING. ECHILD
+// when there is no such child; EINTR when a signal interrupts the wait.
+func procJoin(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	optPtr, flags, statusPtr := uint32(stack[0]), uint32(stack[1]), uint32(stack[2])
+	mem := m.Memory()
+	opt, ok := mem.Read(optPtr, 8)
+	if !ok || !guestmem.Writable(mem, statusPtr, 6) {
+		return sys.EFAULT
+	}
+	want := uint32(0)
+	if opt[0] == 1 {
+		want = guestmem.LE32(opt[4:])
+	}
+	s := h.sys
+	if s.Procs == nil {
+		return sys.ECHILD
+	}
+	var w *polling.Waiter
+	defer func() {
+		if w != nil {
+			s.ChildRecord().Detach(w)
+			s.InterruptRecord().Detach(w)
+		}
+	}()
+	igen := s.InterruptGenOf(m)
+	for {
+		gen := s.ChildGen()
+		child, st, found, e := s.Procs.Reap(pidOf(s), want)
+		if e != sys.ESUCCESS {
+			return e
+		}
+		status := make([]byte, 6)
+		if found {
+			opt[0] = 1
+			guestmem.Put32(opt[4:], child)
+			if st.Signal != 0 {
+				status[0] = joinExitSignal
+				guestmem.Put16(status[2:], uint16(128+st.Signal))
+				status[4] = byte(st.Signal)
+			} else {
+				status[0] = joinExitNormal
+				guestmem.Put16(status[2:], uint16(st.Code))
+			}
+			mem.Write(statusPtr, status)
+			return sys.ESUCCESS
+		}
+		if flags&joinNonBlocking != 0 {
+			status[0] = joinNothing
+			mem.Write(statusPtr, status)
+			return sys.ESUCCESS
+		}
+		if w == nil {
+			w = polling.NewWaiter()
+			s.ChildRecord().Attach(w)
+			s.InterruptRecord().Attach(w)
+			continue // a child may have ended before the attach
+		}
+		for s.ChildGen() == gen {
+			if s.InterruptGenOf(m) != igen || s.Ended() {
+				return sys.EINTR
+			}
+			if err := w.Wait(ctx, s.Registry, time.Time{}); err != nil {
+				return sys.EINTR
+			}
+		}
+	}
+}
+
+// libcMainTid is the tid wasix-libc gives its main thread (musl's
+// __init_tls, WASI branch).
+const libcMainTid = 0x3fffffff
 
 // threadSignal is thread_signal(tid, sig) -> errno, used by raise(),
 // abort() and pthread_kill(). A signal to the calling thread is delivered
@@ -56,6 +215,11 @@ func threadSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sy
 	tid, sig := uint32(stack[0]), uint32(stack[1])
 	if sig > sigMax {
 		return sys.EINVAL
+	}
+	if tid == libcMainTid {
+		// wasix-libc's main thread calls itself 0x3fffffff until it asks
+		// thread_id; Wasmer maps it to the main thread, and raise() needs it.
+		tid = mainTid
 	}
 	if tid == h.tidOf(m) {
 		return h.raise(ctx, m, sig)
@@ -69,7 +233,7 @@ func threadSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sy
 	p := h.proc
 	p.mu.Lock()
 	p.tpending[tid] = append(p.tpending[tid], sig)
-	p.npending.Add(1)
+	p.sys.SigPending.Add(1)
 	p.mu.Unlock()
 	h.sys.InterruptThread(tid)
 	return sys.ESUCCESS

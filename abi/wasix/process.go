@@ -3,7 +3,6 @@ package wasix
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -23,13 +22,13 @@ type process struct {
 	pending []uint32
 	// tpending are the signals sent to one thread (thread_signal), by tid.
 	tpending map[uint32][]uint32
-	// npending counts the queued signals (pending and tpending), so that
-	// the check after every WASIX call takes no lock when there are none.
-	npending atomic.Int32
 	timers   map[uint32]*time.Timer
 
 	futex *futexes
 	tty   ttyState
+	fork  asyncifyState
+	// vforks are the vforks in progress on the process's instance.
+	vforks []*vforkFrame
 
 	// 2022 thread_local_*: keys (with their user data) and per-thread values.
 	tlsNext uint32
@@ -62,6 +61,12 @@ const (
 	sigALRM = 14
 	sigTERM = 15
 	sigMax  = 31
+
+	sigCONT = 18
+	sigSTOP = 19
+	sigTSTP = 20
+	sigTTIN = 21
+	sigTTOU = 22
 )
 
 // raise delivers sig to the calling thread now (proc_raise, thread_signal
@@ -81,7 +86,7 @@ func (h *host) raise(ctx context.Context, m api.Module, sig uint32) sys.Errno {
 func (p *process) queue(sig uint32) {
 	p.mu.Lock()
 	p.pending = append(p.pending, sig)
-	p.npending.Add(1)
+	p.sys.SigPending.Add(1)
 	p.mu.Unlock()
 }
 
@@ -90,7 +95,7 @@ func (p *process) queue(sig uint32) {
 func (p *process) threadEnded(tid uint32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.npending.Add(-int32(len(p.tpending[tid])))
+	p.sys.SigPending.Add(-int32(len(p.tpending[tid])))
 	delete(p.tpending, tid)
 	for k := range p.tls {
 		if k.tid == tid {
@@ -138,11 +143,25 @@ func (h *host) destroyThreadLocals(ctx context.Context, m api.Module, tid uint32
 	return nil
 }
 
+// inherit copies what a forked child takes from its parent: the current
+// directory and the signal handler.
+func (p *process) inherit(parent *process) {
+	parent.mu.Lock()
+	cwd, handler := parent.cwd, parent.handler
+	parent.mu.Unlock()
+	p.mu.Lock()
+	p.cwd, p.handler = cwd, handler
+	p.mu.Unlock()
+}
+
 // deliverPending delivers queued signals (from timers or other threads).
 func (h *host) deliverPending(ctx context.Context, m api.Module) {
 	p := h.proc
-	if p.npending.Load() == 0 {
+	if p.sys.SigPending.Load() == 0 {
 		return
+	}
+	if p.fork.unwinding(m) {
+		return // no guest code runs while the stack is saved
 	}
 	p.mu.Lock()
 	sigs := p.pending
@@ -152,7 +171,7 @@ func (h *host) deliverPending(ctx context.Context, m api.Module) {
 		sigs = append(sigs, p.tpending[tid]...)
 		delete(p.tpending, tid)
 	}
-	p.npending.Add(-int32(len(sigs)))
+	p.sys.SigPending.Add(-int32(len(sigs)))
 	p.mu.Unlock()
 	if len(sigs) == 0 {
 		return
@@ -163,8 +182,9 @@ func (h *host) deliverPending(ctx context.Context, m api.Module) {
 }
 
 // deliver runs the guest's signal handler for sig, or the default action
-// when none is registered: INT, QUIT, KILL, ABRT, PIPE, TERM and ALRM end the
-// process with 128+sig, as a shell reports a signal death; others are ignored.
+// when none is registered: the job-control signals and those ignored by
+// default do nothing; every other ends the process with 128+sig, as a shell
+// reports a death by signal.
 func (h *host) deliver(ctx context.Context, m api.Module, sig uint32) {
 	h.proc.mu.Lock()
 	name := h.proc.handler
@@ -177,9 +197,10 @@ func (h *host) deliver(ctx context.Context, m api.Module, sig uint32) {
 			return
 		}
 	}
-	switch sig {
-	case sigINT, sigQUIT, sigKILL, sigABRT, sigPIPE, sigTERM, sigALRM:
+	switch {
+	case !ignoredByDefault(sig) && sig != sigSTOP && sig != sigTSTP && sig != sigCONT && sig != sigTTIN && sig != sigTTOU:
 		code := 128 + sig
+		h.sys.TermSignal.CompareAndSwap(0, sig)
 		h.sys.End(code, nil)
 		_ = m.CloseWithExitCode(ctx, code)
 		panic(wsys.NewExitError(code))

@@ -59,27 +59,30 @@ func TestSocketsHostileGuest(t *testing.T) {
 	func() {
 		rt := wazero.NewRuntimeWithConfig(ctx, wazix.NewRuntimeConfig())
 		defer rt.Close(ctx)
-		host, err := wazix.NewConfig().WithNetAllow("127.0.0.0/8").WithStdout(&strings.Builder{}).
-			WithStderr(&strings.Builder{}).WithMaxFds(64).Instantiate(ctx, rt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer host.Close(ctx)
 		compiled, err := rt.CompileModule(ctx, wasm)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Run instantiates wasix_32v1 for the guest's imports; _start returns at once.
-		if code, err := host.Run(ctx, rt, compiled); err != nil || code != 0 {
-			t.Fatalf("run: %d %v", code, err)
-		}
+		// Each instance is a new process with its own Host, as when a
+		// blocking call ended by its deadline ends the guest.
 		var m api.Module
+		var host *wazix.Host
+		defer func() {
+			if host != nil {
+				host.Close(ctx)
+			}
+		}()
 		instantiate := func() {
-			if m != nil {
-				m.Close(ctx)
+			if host != nil {
+				host.Close(ctx)
 			}
 			var err error
-			m, err = rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+			host, err = wazix.NewConfig().WithNetAllow("127.0.0.0/8").WithStdout(&strings.Builder{}).
+				WithStderr(&strings.Builder{}).WithMaxFds(64).Instantiate(ctx, rt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err = host.InstantiateModule(ctx, rt, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -58,6 +58,8 @@ type Threads struct {
 	// destructors). Both are set by Define.
 	onThreadEnd    func(tid uint32)
 	onThreadReturn func(ctx context.Context, m api.Module, tid uint32) error
+	// call runs a thread's entry (Process.call, which lets a thread fork).
+	call func(ctx context.Context, m api.Module, name string, args ...uint64) ([]uint64, error)
 
 	exportsOnce sync.Once
 	exports     map[string]api.FunctionDefinition
@@ -246,7 +248,12 @@ func (t *Threads) spawn(e entry, params []api.ValueType) (uint32, sys.Errno) {
 // thread_exit ends only the thread; a trap ends the process.
 func (t *Threads) run(th *thread, name string, args []uint64) {
 	defer t.forget(th)
-	_, err := th.mod.ExportedFunction(name).Call(t.ctx, args...)
+	var err error
+	if t.call != nil {
+		_, err = t.call(t.ctx, th.mod, name, args...)
+	} else {
+		_, err = th.mod.ExportedFunction(name).Call(t.ctx, args...)
+	}
 	if err == nil && t.onThreadReturn != nil && !t.sys.Ended() {
 		err = t.onThreadReturn(t.ctx, th.mod, th.tid)
 	}
@@ -408,6 +415,12 @@ func threadJoin(h *host, ctx context.Context, m api.Module, stack []uint64) sys.
 // thread-spawn, also under its older name thread_spawn) to rt, spawning
 // through th.
 func InstantiateWASIThreads(ctx context.Context, rt wazero.Runtime, s *sys.System, th *Threads) error {
+	_, err := wasiThreadsBuilder(rt, s, th).Instantiate(ctx)
+	return err
+}
+
+// wasiThreadsBuilder is the wasi module (thread-spawn) bound to th.
+func wasiThreadsBuilder(rt wazero.Runtime, s *sys.System, th *Threads) wazero.HostModuleBuilder {
 	f := compat.ThreadSpawn
 	spawn := api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) {
 		tid, errno := th.spawn(startEntry(uint32(stack[0])), i32x2)
@@ -423,8 +436,8 @@ func InstantiateWASIThreads(ctx context.Context, rt wazero.Runtime, s *sys.Syste
 	})
 	b := rt.NewHostModuleBuilder(compat.ModuleWASIThreads)
 	for _, name := range []string{f.Name, compat.ThreadSpawnOldName} {
-		b.NewFunctionBuilder().WithGoModuleFunction(spawn, f.Params, f.Results).WithName(name).Export(name)
+		gf := s.HostFunc(compat.ModuleWASIThreads, name, f.Params, f.Results, spawn)
+		b.NewFunctionBuilder().WithGoModuleFunction(gf, f.Params, f.Results).WithName(name).Export(name)
 	}
-	_, err := b.Instantiate(ctx)
-	return err
+	return b
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -288,5 +290,48 @@ func TestBadModuleExitCodes(t *testing.T) {
 			t.Errorf("%v: exit %d, want 1 (stderr %q)", args, r.code, r.stderr)
 		}
 		assertOneLine(t, r, "")
+	}
+}
+
+// TestRunForwardsSignals: a WASIX guest that handles SIGHUP and SIGTERM
+// gets them from wazix run and goes on; one that does not ends with
+// 128+sig; SIGWINCH, ignored by default, changes nothing.
+func TestRunForwardsSignals(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		args   []string
+		sigs   []syscall.Signal
+		code   int
+		output string
+	}{
+		{"handled HUP", nil, []syscall.Signal{syscall.SIGWINCH, syscall.SIGHUP}, 0, "got 1"},
+		{"handled TERM", nil, []syscall.Signal{syscall.SIGTERM}, 0, "got 15"},
+		{"default HUP", []string{"nohandler"}, []syscall.Signal{syscall.SIGWINCH, syscall.SIGHUP}, 129, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(wazixBin, append([]string{"run", fixtures.Path(t, "c/sighandler")}, c.args...)...)
+			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome)
+			stdout, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			r := bufio.NewReader(stdout)
+			if l, err := r.ReadString('\n'); err != nil || l != "ready\n" {
+				t.Fatalf("guest did not start: %q %v", l, err)
+			}
+			for _, s := range c.sigs {
+				time.Sleep(50 * time.Millisecond)
+				cmd.Process.Signal(s)
+			}
+			rest, _ := io.ReadAll(r)
+			err := cmd.Wait()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != c.code || !strings.Contains(string(rest), c.output) {
+				t.Errorf("exit %d output %q, want %d and %q", code, rest, c.code, c.output)
+			}
+		})
 	}
 }

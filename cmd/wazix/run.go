@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/wazix/wazix"
 	"github.com/wazix/wazix/internal/sys"
+	"github.com/wazix/wazix/internal/trace"
 )
 
 func runCommand() *cli.Command {
@@ -31,11 +33,14 @@ The guest sees no files unless you preopen directories (--dir, --mapdir), no
 environment unless you pass it (--env, --env-inherit) and no network except
 the listening sockets you preopen (--listen): --net gives it the host's
 network, --net-allow CIDR[:PORTS] only the listed addresses; refused
-operations fail with EACCES (--trace counts them). Preopened directories get fds
-3, 4, ... in the order given, then the listening sockets.
+operations fail with EACCES (--trace shows and counts them). Preopened
+directories get fds 3, 4, ... in the order given, then the listening sockets.
+
+--trace prints one line per host call (arguments decoded, errno, out-values,
+time); --stats a table at exit; see docs/trace.md.
 
 Exit status: the guest's exit code (1 if it is above 255, which an exit
-status cannot hold); 130 when interrupted; 134 when the guest
+status cannot hold); 130 when interrupted; 124 after --timeout; 134 when the guest
 traps (the trap and its wasm stack are printed on one line); 1 when the
 module cannot be loaded; 2 for usage errors.`,
 		Flags: []cli.Flag{
@@ -48,9 +53,14 @@ module cannot be loaded; 2 for usage errors.`,
 			&cli.BoolFlag{Name: "no-cache", Usage: "do not cache compiled modules"},
 			&cli.BoolFlag{Name: "net", Usage: "give the guest the host's network (bind, connect, sendto anywhere; DNS)"},
 			&cli.StringSliceFlag{Name: "net-allow", Usage: "allow bind/connect/sendto only to `CIDR[:PORTS]` (e.g. 127.0.0.1/32:8080,9000-9100); turns on DNS; repeatable"},
-			&cli.BoolFlag{Name: "trace", Usage: "at exit, print the operations the network policy refused, with counts, to stderr"},
+			&cli.GenericFlag{Name: "trace", Value: &traceFlag{}, Usage: "print one line per host call to stderr (or --trace-file); `--trace=CATEGORIES` selects fs, net, poll, proc, thread, signal, clock, random, mem (default all); at exit, a summary of what the network policy refused"},
+			&cli.StringFlag{Name: "trace-file", Usage: "write the --trace lines to `FILE` instead of stderr"},
+			&cli.BoolFlag{Name: "stats", Usage: "at exit, print calls, errors and time per host function, bytes read and written, peak memory, threads, wall and CPU time to stderr"},
+			&cli.StringFlag{Name: "max-memory", Usage: "cap the guest's linear memory at `SIZE` bytes (suffix K, M, G or KiB, MiB, GiB); growing past it fails"},
+			&cli.DurationFlag{Name: "timeout", Usage: "end the guest and all its threads after `DURATION` (e.g. 30s), exit status 124"},
 			&cli.IntFlag{Name: "max-fds", Value: 65536, Usage: "most fds the guest may hold open"},
 			&cli.IntFlag{Name: "max-threads", Value: 512, Usage: "most threads the guest may have alive at once, main included (more: EAGAIN)"},
+			&cli.IntFlag{Name: "max-procs", Value: 256, Usage: "most processes the guest's tree may have alive at once, itself included: fork and spawn past it fail with EAGAIN"},
 			&cli.BoolFlag{Name: "allow-clock-set", Usage: "let a WASIX guest set its own view of the realtime clock (clock_time_set)"},
 		},
 		Action: runAction,
@@ -119,6 +129,10 @@ func runAction(c *cli.Context) error {
 		return usageErr("run: --max-threads must be at least 1")
 	}
 	cfg.WithMaxThreads(c.Int("max-threads"))
+	if c.Int("max-procs") < 1 {
+		return usageErr("run: --max-procs must be at least 1")
+	}
+	cfg.WithMaxProcs(c.Int("max-procs"))
 	cfg.WithClockSet(c.Bool("allow-clock-set"))
 	if c.Bool("net") {
 		cfg.WithNet()
@@ -129,6 +143,42 @@ func runAction(c *cli.Context) error {
 		}
 		cfg.WithNetAllow(r)
 	}
+	if s := c.String("max-memory"); s != "" {
+		n, err := parseSize(s)
+		if err != nil {
+			return usageErr("run: --max-memory: %v", err)
+		}
+		if n < 65536 {
+			return usageErr("run: --max-memory %s: less than one 64 KiB page", s)
+		}
+		cfg.WithMaxMemory(n)
+	}
+	timeout := c.Duration("timeout")
+	if timeout < 0 {
+		return usageErr("run: --timeout must not be negative")
+	}
+	cfg.WithTimeout(timeout)
+	tf, _ := c.Generic("trace").(*traceFlag)
+	tracing := tf != nil && tf.set
+	if !tracing && c.String("trace-file") != "" {
+		return usageErr("run: --trace-file needs --trace")
+	}
+	var closeTrace func()
+	if tracing {
+		out, done, err := traceOutput(c.String("trace-file"))
+		if err != nil {
+			return &exitError{code: 1, msg: err.Error()}
+		}
+		closeTrace = done
+		defer done()
+		cfg.WithTracer(func(e wazix.TraceEvent) { out(e.String()) }, tf.cats)
+	}
+	var stats *trace.Stats
+	if c.Bool("stats") {
+		stats = trace.NewStats()
+		cfg.WithTracer(stats.Add, wazix.TraceAll)
+	}
+	started := time.Now()
 
 	wasm, err := os.ReadFile(modPath)
 	if err != nil {
@@ -138,31 +188,29 @@ func runAction(c *cli.Context) error {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: not a WebAssembly module", modPath)}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// SIGINT, SIGTERM, SIGHUP and SIGWINCH go to the guest, as to a
+	// foreground process group: a guest that handles them runs its
+	// handler; one that does not ends with 128+sig (SIGWINCH is ignored).
+	ctx := context.Background()
+	var running atomic.Pointer[wazix.Host]
 	finished := make(chan struct{})
 	defer close(finished)
-	go func() {
-		// A guest blocked in a host call stops at once when ctx is done; one
-		// that only computes cannot be interrupted by wazero without slowing
-		// every guest, so give it a moment and then leave.
-		select {
-		case <-ctx.Done():
-		case <-finished:
-			return
-		}
-		select {
-		case <-time.After(2 * time.Second):
-			os.Exit(130)
-		case <-finished:
-		}
-	}()
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGWINCH)
+	defer signal.Stop(sigs)
+	go forwardSignals(sigs, &running, finished)
 
 	rc := wazix.NewRuntimeConfig()
-	if wazix.SpawnsThreads(wasm) {
+	if wazix.SpawnsThreads(wasm) || timeout > 0 {
 		// When one thread exits or traps, the others must stop even
-		// while they compute.
+		// while they compute; so must a guest that runs out of time.
 		rc = rc.WithCloseOnContextDone(true)
+	}
+	if timeout > 0 {
+		// The last resort, as for an interrupt: leave if the guest has
+		// not stopped some time after its deadline.
+		t := time.AfterFunc(timeout+threadGraceCLI, func() { os.Exit(124) })
+		defer t.Stop()
 	}
 	if !c.Bool("no-cache") {
 		dir := c.String("cache-dir")
@@ -181,6 +229,9 @@ func runAction(c *cli.Context) error {
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer rt.Close(context.Background())
 
+	if wasm, err = wazix.PrepareModule(wasm); err != nil {
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: invalid module: %v", modPath, oneLine(err))}
+	}
 	compiled, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: invalid module: %v", modPath, oneLine(err))}
@@ -193,8 +244,9 @@ func runAction(c *cli.Context) error {
 		return &exitError{code: 1, msg: oneLine(err)}
 	}
 	defer host.Close(context.Background())
-	if c.Bool("trace") {
+	if tracing {
 		defer func() {
+			closeTrace()
 			denied := host.Denied()
 			fmt.Fprintf(os.Stderr, "wazix trace: %d kinds of operations denied by the network policy\n", len(denied))
 			for _, d := range denied {
@@ -202,11 +254,18 @@ func runAction(c *cli.Context) error {
 			}
 		}()
 	}
+	if stats != nil {
+		defer func() { writeStats(stats, started) }()
+	}
 
+	running.Store(host)
 	code, err := host.Run(ctx, rt, compiled)
+	if errors.Is(err, wazix.ErrTimeout) {
+		return &exitError{code: 124, msg: fmt.Sprintf("guest stopped after --timeout %v", timeout)}
+	}
 	if err != nil {
 		var exit *wsys.ExitError
-		if errors.As(err, &exit) || ctx.Err() != nil {
+		if errors.As(err, &exit) {
 			return &exitError{code: 130}
 		}
 		return &exitError{code: 134, msg: "trap: " + oneLine(err)}
@@ -221,6 +280,39 @@ func runAction(c *cli.Context) error {
 		return &exitError{code: int(code)}
 	}
 	return nil
+}
+
+// forwardSignals sends the signals the CLI receives to the running guest.
+// Before the guest runs, or when it does not handle a terminating signal
+// and does not stop within a moment (a guest that computes without host
+// calls cannot be stopped from outside without slowing every guest), the
+// CLI itself exits with 128+sig.
+func forwardSignals(sigs <-chan os.Signal, running *atomic.Pointer[wazix.Host], finished <-chan struct{}) {
+	for {
+		select {
+		case <-finished:
+			return
+		case s := <-sigs:
+			n, _ := s.(syscall.Signal)
+			host := running.Load()
+			if host == nil {
+				if n == syscall.SIGWINCH {
+					continue
+				}
+				os.Exit(128 + int(n))
+			}
+			if host.Signal(int(n)) || n == syscall.SIGWINCH {
+				continue
+			}
+			go func() {
+				select {
+				case <-time.After(2 * time.Second):
+					os.Exit(128 + int(n))
+				case <-finished:
+				}
+			}()
+		}
+	}
 }
 
 // oneLine folds a multi-line wazero error (message + wasm stack trace) into

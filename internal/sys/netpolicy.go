@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -155,10 +156,16 @@ func ParseNetRule(s string) (NetRule, error) {
 type DenyCounter struct {
 	mu     sync.Mutex
 	counts map[string]int
+	total  atomic.Uint64
 }
+
+// Total is the number of refusals so far (one atomic load), so that a tracer
+// can tell whether a call was refused by the policy.
+func (d *DenyCounter) Total() uint64 { return d.total.Load() }
 
 // Add counts one refusal.
 func (d *DenyCounter) Add(what string) {
+	d.total.Add(1)
 	d.mu.Lock()
 	if d.counts == nil {
 		d.counts = map[string]int{}

@@ -17,6 +17,8 @@ import (
 // System is the state of one guest process, shared by both ABIs and all
 // guest threads: the fd table, the readiness registry, args, env, clocks.
 type System struct {
+	procState
+
 	Table    *Table
 	Registry *polling.Registry
 	Args     []string
@@ -48,6 +50,10 @@ type System struct {
 	// Denied counts operations the policies refused, for --trace.
 	Denied DenyCounter
 
+	// Wrap, when set before the host modules are built, wraps every host
+	// function (see HostFunc); the tracer uses it.
+	Wrap HostWrapper
+
 	// AllowClockSet lets the guest set its realtime clock (clock_time_set),
 	// as an offset seen only by this guest.
 	AllowClockSet  bool
@@ -66,6 +72,7 @@ type System struct {
 	startTime time.Time
 
 	closeOnce sync.Once
+	closed    atomic.Bool
 	onClose   []func()
 	onCloseMu sync.Mutex
 }
@@ -133,14 +140,18 @@ func NewSystem(maxFds int) (*System, error) {
 	}
 	var ts unix.Timespec
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return &System{
+	s := &System{
 		Table:     NewTable(maxFds),
 		Registry:  reg,
 		Random:    rand.Reader,
 		intr:      polling.NewRecord(0),
 		monoBase:  ts.Nano(),
 		startTime: time.Now(),
-	}, nil
+	}
+	s.children = polling.NewRecord(0)
+	s.regRefs = new(atomic.Int32)
+	s.regRefs.Store(1)
+	return s, nil
 }
 
 // Close closes every fd and stops the registry. Safe to call twice.
@@ -153,7 +164,10 @@ func (s *System) Close() {
 			fs[i]()
 		}
 		s.Table.CloseAll()
-		s.Registry.Close()
+		s.closed.Store(true)
+		if s.regRefs.Add(-1) == 0 {
+			s.Registry.Close()
+		}
 	})
 }
 
@@ -206,14 +220,7 @@ func (s *System) TidOf(m api.Module) uint32 {
 }
 
 // Closed reports whether Close was called.
-func (s *System) Closed() bool {
-	select {
-	case <-s.Registry.Done():
-		return true
-	default:
-		return false
-	}
-}
+func (s *System) Closed() bool { return s.closed.Load() }
 
 // Clock ids (preview1).
 const (

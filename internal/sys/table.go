@@ -44,7 +44,7 @@ const DefaultMaxFds = 1 << 16
 type Table struct {
 	mu      sync.RWMutex
 	entries []*Entry
-	refs    map[File]int // fds per object, so dup'ed fds share one object
+	refs    *fileRefs // fds per object, so dup'ed fds share one object
 	max     int
 	// free is a lower bound of the lowest free fd, so that opening a fd does
 	// not scan the whole table.
@@ -56,7 +56,56 @@ func NewTable(max int) *Table {
 	if max <= 0 {
 		max = DefaultMaxFds
 	}
-	return &Table{max: max, refs: map[File]int{}}
+	return &Table{max: max, refs: &fileRefs{n: map[File]int{}}}
+}
+
+// fileRefs counts the fds that refer to each object, over every table that
+// shares it: a forked process's table refers to the same objects (open file
+// descriptions) as its parent's, and an object is closed when the last fd
+// of any of them is.
+type fileRefs struct {
+	mu sync.Mutex
+	n  map[File]int
+}
+
+func (r *fileRefs) inc(f File) {
+	r.mu.Lock()
+	r.n[f]++
+	r.mu.Unlock()
+}
+
+// dec drops one reference to f and reports whether it was the last.
+func (r *fileRefs) dec(f File) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n[f]--
+	if r.n[f] <= 0 {
+		delete(r.n, f)
+		return true
+	}
+	return false
+}
+
+// Clone returns a table with the same fds referring to the same objects,
+// as fork(2) copies a process's descriptors; each entry is copied, so flags
+// and rights change independently. With exec, fds marked CloseOnExec are
+// left out.
+func (t *Table) Clone(exec bool) *Table {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	c := &Table{max: t.max, refs: t.refs, entries: make([]*Entry, len(t.entries))}
+	for i, e := range t.entries {
+		if e == nil || exec && e.CloseOnExec {
+			continue
+		}
+		ne := *e
+		c.entries[i] = &ne
+		t.refs.inc(e.File)
+	}
+	for len(c.entries) > 0 && c.entries[len(c.entries)-1] == nil {
+		c.entries = c.entries[:len(c.entries)-1]
+	}
+	return c
 }
 
 // Get returns the entry of fd, or EBADF.
@@ -80,7 +129,7 @@ func (t *Table) Insert(e *Entry, min uint32) (uint32, Errno) {
 	for i := start; i < len(t.entries); i++ {
 		if t.entries[i] == nil {
 			t.entries[i] = e
-			t.refs[e.File]++
+			t.refs.inc(e.File)
 			if int(min) <= t.free {
 				t.free = i + 1
 			}
@@ -98,7 +147,7 @@ func (t *Table) Insert(e *Entry, min uint32) (uint32, Errno) {
 		t.entries = append(t.entries, nil)
 	}
 	t.entries[n] = e
-	t.refs[e.File]++
+	t.refs.inc(e.File)
 	if int(min) <= t.free {
 		t.free = n + 1 // every slot below n was scanned and is in use
 	}
@@ -117,7 +166,7 @@ func (t *Table) Set(fd uint32, e *Entry) Errno {
 	}
 	old := t.entries[fd]
 	t.entries[fd] = e
-	t.refs[e.File]++
+	t.refs.inc(e.File)
 	closeOld := old != nil && t.unref(old.File)
 	t.mu.Unlock()
 	if closeOld {
@@ -127,14 +176,7 @@ func (t *Table) Set(fd uint32, e *Entry) Errno {
 }
 
 // unref drops one reference to f and reports whether it was the last.
-func (t *Table) unref(f File) bool {
-	t.refs[f]--
-	if t.refs[f] <= 0 {
-		delete(t.refs, f)
-		return true
-	}
-	return false
-}
+func (t *Table) unref(f File) bool { return t.refs.dec(f) }
 
 // remove takes fd out of the table; last reports whether no other fd
 // refers to its object.
@@ -202,12 +244,9 @@ func (t *Table) CloseAll() {
 	ents := t.entries
 	t.entries = nil
 	t.free = 0
-	t.refs = map[File]int{}
 	t.mu.Unlock()
-	seen := map[File]bool{}
 	for _, e := range ents {
-		if e != nil && !seen[e.File] {
-			seen[e.File] = true
+		if e != nil && t.refs.dec(e.File) {
 			e.File.Close()
 		}
 	}
@@ -218,4 +257,28 @@ func (t *Table) Len() int {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return len(t.entries)
+}
+
+// CloseOnExec closes the fds marked close-on-exec, as an exec does.
+func (t *Table) CloseOnExec() {
+	t.mu.Lock()
+	var closing []File
+	for i, e := range t.entries {
+		if e != nil && e.CloseOnExec {
+			t.entries[i] = nil
+			if i < t.free {
+				t.free = i
+			}
+			if t.unref(e.File) {
+				closing = append(closing, e.File)
+			}
+		}
+	}
+	for len(t.entries) > 0 && t.entries[len(t.entries)-1] == nil {
+		t.entries = t.entries[:len(t.entries)-1]
+	}
+	t.mu.Unlock()
+	for _, f := range closing {
+		f.Close()
+	}
 }

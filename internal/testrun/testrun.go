@@ -43,6 +43,8 @@ type Options struct {
 	Started func(h *wazix.Host)
 	// MaxThreads limits the guest's live threads (0: the default).
 	MaxThreads int
+	// MaxProcs limits the live processes of the guest's tree (0: the default).
+	MaxProcs int
 	// CloseOnContextDone configures the runtime so that guests computing
 	// without host calls can be stopped (as the CLI does for threaded guests).
 	CloseOnContextDone bool
@@ -95,6 +97,10 @@ func Run(tb testing.TB, wasm []byte, o Options) Result {
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	defer rt.Close(context.Background())
+	wasm, err := wazix.PrepareModule(wasm)
+	if err != nil {
+		tb.Fatalf("prepare: %v", err)
+	}
 	compiled, err := rt.CompileModule(ctx, wasm)
 	if err != nil {
 		tb.Fatalf("compile: %v", err)
@@ -123,6 +129,9 @@ func Run(tb testing.TB, wasm []byte, o Options) Result {
 	}
 	if o.MaxThreads > 0 {
 		cfg.WithMaxThreads(o.MaxThreads)
+	}
+	if o.MaxProcs > 0 {
+		cfg.WithMaxProcs(o.MaxProcs)
 	}
 	if o.Net {
 		cfg.WithNet()
