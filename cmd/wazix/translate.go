@@ -19,9 +19,11 @@ func translateCommand() *cli.Command {
 		Name:      "translate",
 		Usage:     "rewrite a WASIX module into a module that imports only WASI preview1",
 		ArgsUsage: "in.wasm",
-		Description: "Re-points preview1 functions imported under wasix_32v1, emulates epoll, fd_dup, getcwd/chdir,\n" +
-			"thread/futex calls, signals at start-up, proc_exit2, clocks and tty_get inside the module, and\n" +
-			"stubs every other WASIX function with ENOSYS. A report of what was done goes to stderr.",
+		Description: "Re-points preview1 functions imported under wasix_32v1, emulates epoll, fd_event, fd_pipe, fd_dup,\n" +
+			"getcwd/chdir, futexes, signals at start-up, proc_exit2, clocks and tty_get inside the module, and\n" +
+			"stubs every other WASIX function with ENOSYS. A module without threads gets a defined, non-shared\n" +
+			"memory (the stock wazero CLI and Node run it); one with threads spawns through wasi-threads'\n" +
+			"wasi.thread-spawn and runs on hosts with wasi-threads. A report of what was done goes to stderr.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the translated module to `FILE` (required)"},
 			&cli.BoolFlag{Name: "strict", Usage: "fail instead of stubbing functions that cannot be translated"},
