@@ -295,7 +295,8 @@ func (p *Process) forkChild(m api.Module, entry string, args []uint64, req *unwi
 			}
 		}
 		src, _ := pm.Read(0, pm.Size())
-		cm.Write(0, src)
+		dst, _ := cm.Read(0, pm.Size())
+		copyMemory(dst, src)
 	}
 	setGlobals(cmod, globalsOf(m))
 	st := &cp.host.proc.fork

@@ -56,3 +56,15 @@ func TestForkBomb(t *testing.T) {
 		t.Errorf("got %q, want %q", r.Stdout, want)
 	}
 }
+
+// TestForkInThread: a thread forks; the child has that thread only (it
+// runs once), and the parent's thread joins it.
+func TestForkInThread(t *testing.T) {
+	r := testrun.Run(t, fixtures.Build(t, "wat/thread_fork"), testrun.Options{CloseOnContextDone: true})
+	if r.Err != nil || r.Code != 0 {
+		t.Fatalf("code %d err %v stdout %s stderr %s", r.Code, r.Err, r.Stdout, r.Stderr)
+	}
+	if want := "child of a thread\nthread joined child: 5\n"; r.Stdout != want {
+		t.Errorf("got %q, want %q", r.Stdout, want)
+	}
+}
