@@ -131,6 +131,10 @@ func pollOneoffEvents() *adapter {
 			f.gget(g.baseGlobal).i32Eqz().if_()
 			pass()
 			f.return_().end()
+			if g.threads {
+				f.loop() // again: with threads, look at the counters every slice
+				f.i32(0).set(i).i32(0).set(nready).i32(0).set(nother)
+			}
 			f.get(in).set(s)
 			f.block().loop()
 			f.get(i).get(nsubs).i32GeU().brIf(1)
@@ -157,8 +161,10 @@ func pollOneoffEvents() *adapter {
 			f.get(nother).get(nsubs).i32Eq().if_()
 			pass()
 			f.return_().end()
-			f.get(nother).i32Eqz().if_().get(nevents).i32(0).i32Store(0).i32(0).return_().end()
-			f.get(nother).u(g.lay.maxPollSubs).i32GtU().if_().i32(errnoNotsup).return_().end()
+			if !g.threads {
+				f.get(nother).i32Eqz().if_().get(nevents).i32(0).i32Store(0).i32(0).return_().end()
+			}
+			f.get(nother).u(g.lay.maxPollSubs - 1).i32GtU().if_().i32(errnoNotsup).return_().end()
 			// Copy the other subscriptions into scratch and ask the host.
 			f.call(g.helper("region")).u(g.lay.offWaitSubs).i32Add().set(dst)
 			f.get(in).set(s)
@@ -177,9 +183,49 @@ func pollOneoffEvents() *adapter {
 			f.get(s).i32(48).i32Add().set(s)
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
-			f.call(g.helper("region")).u(g.lay.offWaitSubs).i32Add().get(out).get(nother).get(nevents).call(g.p1("poll_oneoff"))
+			if !g.threads {
+				f.call(g.helper("region")).u(g.lay.offWaitSubs).i32Add().get(out).get(nother).get(nevents).call(g.p1("poll_oneoff"))
+				return
+			}
+			// Another thread may write to an event fd or a pipe while the
+			// host waits: a clock of pollSliceNanos (userdata sliceUserdata)
+			// ends the wait, and when it alone fired, the loop looks again.
+			f.get(dst).i64(sliceUserdata).i64Store(0)
+			f.get(dst).i64(0).i64Store(8)
+			f.get(dst).i64(1).i64Store(16) // MONOTONIC
+			f.get(dst).i64(pollSliceNanos).i64Store(24)
+			f.get(dst).i64(0).i64Store(32)
+			f.get(dst).i64(0).i64Store(40)
+			f.call(g.helper("region")).u(g.lay.offWaitSubs).i32Add().get(out).get(nother).i32(1).i32Add().get(nevents).call(g.p1("poll_oneoff")).tee(tag)
+			f.if_().get(tag).return_().end()
+			// drop the slice's event
+			f.get(nevents).i32Load(0).set(nready)
+			f.i32(0).set(i)
+			f.block().loop()
+			f.get(i).get(nready).i32GeU().brIf(1)
+			f.get(out).get(i).i32(5).i32Shl().i32Add().tee(o).i64Load(0).i64(sliceUserdata).i64Eq().if_()
+			f.get(nready).i32(1).i32Sub().set(nready)
+			for off := uint32(0); off < 32; off += 8 {
+				f.get(o).get(out).get(nready).i32(5).i32Shl().i32Add().i64Load(off).i64Store(off)
+			}
+			f.br(2)
+			f.end()
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.get(nevents).get(nready).i32Store(0)
+			f.get(nready).i32Eqz().brIf(0) // again
+			f.i32(0).return_()
+			f.end()
+			f.unreachable()
 		}}
 }
+
+const (
+	// pollSliceNanos bounds a threaded module's host wait while adapter
+	// fds are polled; sliceUserdata marks the slice's clock.
+	pollSliceNanos = 5_000_000
+	sliceUserdata  = -0x5a1ce
+)
 
 // isEventWrapped says whether preview1 function name looks at event fds.
 func isEventWrapped(name string) bool {

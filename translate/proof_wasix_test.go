@@ -31,6 +31,8 @@ type wasixProof struct {
 
 var wasixProofs = []wasixProof{
 	{fixture: "translate/spawn.wat", threads: true},
+	// an event fd woken by another thread while poll_oneoff waits on it alone
+	{fixture: "translate/waker.wat", threads: true},
 	{fixture: "wat/thread_counter", threads: true},
 	{fixture: "wat/thread_pingpong", threads: true},
 	{fixture: "wat/thread_tls", threads: true},
