@@ -148,3 +148,7 @@ func (f *funcBuilder) i64LeU() *funcBuilder                       { return f.op(
 func (f *funcBuilder) i64Shl() *funcBuilder                       { return f.op(0x86) }
 func (f *funcBuilder) i64ExtendI32U() *funcBuilder                { return f.op(0xad) }
 func (f *funcBuilder) memorySize() *funcBuilder                   { return f.op(0x3f, 0x00) }
+func (f *funcBuilder) i64AtomicLoad(off uint32) *funcBuilder      { return f.atomic(0x11, 3, off) }
+func (f *funcBuilder) i64AtomicAdd(off uint32) *funcBuilder       { return f.atomic(0x1f, 3, off) }
+func (f *funcBuilder) i64AtomicXchg(off uint32) *funcBuilder      { return f.atomic(0x42, 3, off) }
+func (f *funcBuilder) i64AtomicCmpxchg(off uint32) *funcBuilder   { return f.atomic(0x49, 3, off) }

@@ -75,14 +75,28 @@ func eventOp(g *gen, f *funcBuilder, name string) {
 	case "fd_read": // (fd, iovs, iovs_len, *nread)
 		f.get(2).i32Eqz().if_().i32(errnoInval).return_().end()
 		f.get(1).i32Load(4).i32(8).i32LtU().if_().i32(errnoInval).return_().end()
-		f.get(ev).i64Load(8).tee(c).i64Eqz().if_().i32(errnoAgain).return_().end()
-		f.get(ev).i32Load(4).i32(eventfdSema).i32And().if_()
-		f.i64(1).set(v)
-		f.get(ev).get(c).i64(1).i64Sub().i64Store(8)
-		f.else_()
-		f.get(c).set(v)
-		f.get(ev).i64(0).i64Store(8)
-		f.end()
+		if g.threads {
+			// another thread may write meanwhile: take the counter
+			// atomically (a semaphore takes 1 with compare-exchange)
+			f.get(ev).i32Load(4).i32(eventfdSema).i32And().if_()
+			f.i64(1).set(v)
+			f.block().loop()
+			f.get(ev).i64AtomicLoad(8).tee(c).i64Eqz().if_().i32(errnoAgain).return_().end()
+			f.get(ev).get(c).get(c).i64(1).i64Sub().i64AtomicCmpxchg(8).get(c).i64Eq().brIf(1)
+			f.br(0).end().end()
+			f.else_()
+			f.get(ev).i64(0).i64AtomicXchg(8).tee(v).i64Eqz().if_().i32(errnoAgain).return_().end()
+			f.end()
+		} else {
+			f.get(ev).i64Load(8).tee(c).i64Eqz().if_().i32(errnoAgain).return_().end()
+			f.get(ev).i32Load(4).i32(eventfdSema).i32And().if_()
+			f.i64(1).set(v)
+			f.get(ev).get(c).i64(1).i64Sub().i64Store(8)
+			f.else_()
+			f.get(c).set(v)
+			f.get(ev).i64(0).i64Store(8)
+			f.end()
+		}
 		f.get(1).i32Load(0).get(v).i64Store(0)
 		f.get(3).i32(8).i32Store(0)
 		f.i32(0)
@@ -94,7 +108,11 @@ func eventOp(g *gen, f *funcBuilder, name string) {
 		f.get(1).i32Load(4).i32(8).i32LtU().if_().i32(errnoInval).return_().end()
 		f.get(1).i32Load(0).i64Load(0).tee(v).i64(-1).i64Eq().if_().i32(errnoInval).return_().end()
 		f.get(v).i64(eventfdMax).get(ev).i64Load(8).i64Sub().i64GtU().if_().i32(errnoAgain).return_().end()
-		f.get(ev).get(ev).i64Load(8).get(v).i64Add().i64Store(8)
+		if g.threads {
+			f.get(ev).get(v).i64AtomicAdd(8).drop()
+		} else {
+			f.get(ev).get(ev).i64Load(8).get(v).i64Add().i64Store(8)
+		}
 		f.get(3).i32(8).i32Store(0)
 		f.i32(0)
 		if g.epoll {
