@@ -969,6 +969,7 @@ func epollWait() *adapter {
 			inst, b, cnt, i, e, s, nsubs, err, n, k, ev, bits, j, nout, o :=
 				f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32),
 				f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			emuSeen, capped := f.local(i32), f.local(i32)
 			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().get(epfd).call(g.helper("not_epoll")).return_().end()
 			f.get(maxevents).i32(0).i32LeS().if_().i32(errnoInval).return_().end()
 			f.call(g.helper("region")).set(b)
@@ -976,7 +977,7 @@ func epollWait() *adapter {
 			f.get(inst).i32Load(4).set(cnt)
 			f.get(b).u(g.lay.offWaitSubs).i32Add().set(s)
 			f.get(inst).i32(16).i32Add().set(e)
-			f.i32(0).set(i).i32(0).set(nsubs).i32(0).set(nout)
+			f.i32(0).set(i).i32(0).set(nsubs).i32(0).set(nout).i32(0).set(k).i32(0).set(j).i32(0).set(emuSeen).i32(0).set(capped)
 
 			f.block().loop()
 			f.get(i).get(cnt).i32GeU().brIf(1)
@@ -986,6 +987,7 @@ func epollWait() *adapter {
 				// emu_poll says: ready entries are reported here and the host
 				// is asked not to wait.
 				f.get(e).i32Load(0).i32(0).call(g.helper("emu_poll")).i32(-1).i32Ne().if_()
+				f.i32(1).set(emuSeen)
 				f.i32(0).set(bits)
 				f.get(e).i32Load(0).i32(1).call(g.helper("emu_poll")).tee(ev).i32(2).i32And().if_().i32(epollHup).set(bits).end()
 				f.get(e).i32Load(4).i32(epollIn | etDoneIn).i32And().i32(epollIn).i32Eq().if_()
@@ -1037,11 +1039,18 @@ func epollWait() *adapter {
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
 			// A finite timeout becomes a clock subscription (userdata all ones).
-			f.get(timeout).i64(-1).i64Ne().if_()
+			// With threads, adapter fds can change while the host waits: the
+			// wait is cut into slices (see pollOneoffEvents).
+			if g.threads {
+				f.get(emuSeen).get(timeout).i64(-1).i64Eq().get(timeout).i64(pollSliceNanos).i64GtU().i32Or().i32And().set(capped)
+			}
+			f.get(timeout).i64(-1).i64Ne().get(capped).i32Or().if_()
 			f.get(s).i64(-1).i64Store(0)
 			f.get(s).i64(0).i64Store(8)
 			f.get(s).i64(1).i64Store(16) // MONOTONIC
-			f.get(s).get(timeout).i64Store(24)
+			f.get(s)
+			f.get(capped).ifI64().i64(pollSliceNanos).else_().get(timeout).end()
+			f.i64Store(24)
 			f.get(s).i64(0).i64Store(32)
 			f.get(s).i64(0).i64Store(40)
 			f.get(nsubs).i32(1).i32Add().set(nsubs)
@@ -1058,7 +1067,6 @@ func epollWait() *adapter {
 			}
 			f.get(nevents).i32(0).i32Store(0).i32(0).return_()
 			f.end()
-			f.end() // again
 			f.get(b).u(g.lay.offWaitSubs).i32Add()
 			f.get(b).u(g.lay.offWaitEvts).i32Add()
 			f.get(nsubs)
@@ -1114,6 +1122,14 @@ func epollWait() *adapter {
 			f.end().end()
 			f.get(j).i32(1).i32Add().set(j)
 			f.br(0).end().end()
+			if g.threads {
+				// a slice passed with nothing to report: look again
+				f.get(capped).get(nout).i32Eqz().i32And().if_()
+				f.get(timeout).i64(-1).i64Ne().if_().get(timeout).i64(pollSliceNanos).i64Sub().set(timeout).end()
+				f.br(1) // again
+				f.end()
+			}
+			f.end() // again
 			f.get(nevents).get(nout).i32Store(0)
 			f.i32(0)
 		}}
