@@ -91,7 +91,9 @@ func (c *Config) WithStderr(w io.Writer) *Config { c.stderr = w; return c }
 
 // WithDir preopens host directory hostPath as guestPath. Preopens get fds
 // from 3 upwards, in the order they are added. The guest cannot reach
-// anything outside hostPath through it.
+// anything outside hostPath through it. A preview1 guest resolves paths
+// beneath each preopen; for a WASIX guest the preopens are mounts of one
+// tree, guestPath "/" (or ".") being its root (docs/filesystem.md).
 func (c *Config) WithDir(hostPath, guestPath string) *Config {
 	c.dirs = append(c.dirs, preopen{host: hostPath, guest: guestPath})
 	return c
@@ -256,6 +258,10 @@ func (h *Host) setup(c *Config) error {
 			return fmt.Errorf("wazix: preopen %s: not a directory", d.host)
 		}
 		guest := cleanGuest(d.guest)
+		if err := s.FS.Mount(sys.MountPoint(guest), f); err != nil {
+			f.Close()
+			return fmt.Errorf("wazix: preopen %s: %w", d.host, err)
+		}
 		if _, e := s.Table.Insert(&sys.Entry{
 			File:             f,
 			RightsBase:       sys.RightsDirectory | sys.RightFdFilestatGet,

@@ -149,3 +149,24 @@ func TestSandbox(t *testing.T) {
 		t.Fatalf("removing the symlink removed its target: %v", err)
 	}
 }
+
+// TestPreview1NoGuestRoot: WASIX's guest root is not a preview1 guest's. With
+// preopens at / and /data, a preview1 guest's absolute path on the root fd
+// is still EPERM, and listing the root preopen shows neither the /data
+// mount point nor /dev: the guest sees exactly the preopens it was given.
+func TestPreview1NoGuestRoot(t *testing.T) {
+	root, data := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(root, "inside.txt"), []byte("in"), 0o644)
+	os.WriteFile(filepath.Join(data, "d.txt"), []byte("d"), 0o644)
+	r := testrun.Run(t, fixtures.Build(t, "go/fs"), testrun.Options{
+		Args: []string{"rawopen", "/inside.txt", "rawopen", "inside.txt", "rawreaddir", "/", "read", "/data/d.txt"},
+		Dirs: [][2]string{{root, "/"}, {data, "/data"}},
+	})
+	if r.Err != nil {
+		t.Fatalf("run: %v\nstderr: %s", r.Err, r.Stderr)
+	}
+	want := []string{"rawopen /inside.txt ERR 63 EPERM", "rawopen inside.txt OK", "rawreaddir / OK ..:dir,.:dir,inside.txt:file", `read /data/d.txt OK "d"`}
+	if got := r.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -2,6 +2,7 @@ package wasi_p1
 
 import (
 	"context"
+	"strings"
 
 	"github.com/tetratelabs/wazero/api"
 	"golang.org/x/sys/unix"
@@ -31,13 +32,34 @@ func (h *host) dir(fd uint32, rights sys.Rights) (*sys.HostFile, *sys.Entry, sys
 	return f, e, sys.ESUCCESS
 }
 
+// rootEntry stands for the directory fd of a WASIX guest's absolute path:
+// the guest's root, with a preopen's rights.
+var rootEntry = &sys.Entry{
+	RightsBase:       sys.RightsDirectory | sys.RightFdFilestatGet,
+	RightsInheriting: sys.RightsDirectoryInheriting,
+}
+
+// dirFor is dir for a path argument. A WASIX guest's absolute path resolves
+// from the guest's root whatever directory fd comes with it, as in Wasmer
+// (wasix-libc passes the root preopen with the leading "/" kept); the fd
+// must still be open. Preview1 guests resolve every path beneath the fd.
+func (h *host) dirFor(fd uint32, path string, rights sys.Rights) (*sys.HostFile, *sys.Entry, sys.Errno) {
+	if h.sys.WASIX && strings.HasPrefix(path, "/") {
+		if _, errno := h.sys.Table.Get(fd); errno != sys.ESUCCESS {
+			return nil, nil, errno
+		}
+		return h.sys.FS.Root(), rootEntry, sys.ESUCCESS
+	}
+	return h.dir(fd, rights)
+}
+
 // dirPath decodes the (fd, path, path_len) triple most path_* calls take.
 func (h *host) dirPath(m api.Module, fd, ptr, n uint32, rights sys.Rights) (*sys.HostFile, string, sys.Errno) {
 	path, errno := str(m.Memory(), ptr, n)
 	if errno != sys.ESUCCESS {
 		return nil, "", errno
 	}
-	d, _, errno := h.dir(fd, rights)
+	d, _, errno := h.dirFor(fd, path, rights)
 	if errno != sys.ESUCCESS {
 		return nil, "", errno
 	}
@@ -140,7 +162,7 @@ func OpenPath(s *sys.System, mem api.Memory, stack []uint64, closeOnExec bool, r
 	if e != sys.ESUCCESS {
 		return e
 	}
-	d, dirEntry, e := h.dir(u32(stack[0]), need)
+	d, dirEntry, e := h.dirFor(u32(stack[0]), path, need)
 	if e != sys.ESUCCESS {
 		return e
 	}
@@ -174,9 +196,23 @@ func OpenPath(s *sys.System, mem api.Memory, stack []uint64, closeOnExec bool, r
 		// A directory is never opened for writing...
 		opts.Write = false
 	}
-	f, e := d.OpenAt(path, opts)
+	f, dup, e := d.OpenAtFd(path, opts)
 	if e != sys.ESUCCESS {
 		return e
+	}
+	if dup >= 0 {
+		// WASIX /dev/stdin, /dev/fd/N: a new fd on the same object.
+		src, e := s.Table.Get(uint32(dup))
+		if e != sys.ESUCCESS {
+			return e
+		}
+		ne := *src
+		ne.Preopen, ne.CloseOnExec = "", closeOnExec
+		fd, e := s.Table.Insert(&ne, 0)
+		if e != sys.ESUCCESS {
+			return e
+		}
+		return putU32(mem, resPtr, fd)
 	}
 	if oflags&sys.OflagDirectory != 0 && base&sys.RightFdWrite != 0 {
 		// ...but FD_WRITE does: a directory cannot be opened for writing

@@ -48,47 +48,11 @@ func (h *host) absGuestPath(p string) string {
 	return path.Join(cwd, p)
 }
 
-// guestDir finds the preopened directory an absolute guest path lies in
-// (the longest prefix) and the path relative to it.
-func (h *host) guestDir(p string) (*sys.HostFile, string, sys.Errno) {
-	var best *sys.HostFile
-	bestLen := -1
-	rel := ""
-	for fd := 0; fd < h.sys.Table.Len(); fd++ {
-		e, errno := h.sys.Table.Get(uint32(fd))
-		if errno != sys.ESUCCESS || e.Preopen == "" {
-			continue
-		}
-		pre := path.Clean("/" + strings.TrimPrefix(e.Preopen, "./"))
-		var r string
-		switch {
-		case p == pre:
-			r = "."
-		case pre == "/":
-			r = strings.TrimPrefix(p, "/")
-		case strings.HasPrefix(p, pre+"/"):
-			r = strings.TrimPrefix(p, pre+"/")
-		default:
-			continue
-		}
-		if hf, ok := e.File.(*sys.HostFile); ok && len(pre) > bestLen {
-			best, bestLen, rel = hf, len(pre), r
-		}
-	}
-	if best == nil {
-		return nil, "", sys.ENOENT
-	}
-	return best, rel, sys.ESUCCESS
-}
-
 // readModule reads the module at guest path p (absolute): ENOENT, ENOTDIR,
 // EACCES as the file system says; ENOEXEC when it is not a wasm module.
 func (h *host) readModule(p string) ([]byte, sys.Errno) {
-	dir, rel, errno := h.guestDir(p)
-	if errno != sys.ESUCCESS {
-		return nil, errno
-	}
-	f, errno := dir.OpenAt(rel, sys.OpenOptions{Follow: true, Read: true})
+	// An absolute path from the guest's root (docs/filesystem.md).
+	f, errno := h.sys.FS.Root().OpenAt(p, sys.OpenOptions{Follow: true, Read: true})
 	if errno != sys.ESUCCESS {
 		return nil, errno
 	}
@@ -505,16 +469,12 @@ func (h *host) spawnFdOp(mem api.Memory, cs *sys.System, cwd string, op []byte) 
 		if !strings.HasPrefix(p, "/") {
 			p = path.Join(cwd, p)
 		}
-		dir, rel, errno := h.guestDir(path.Clean(p))
-		if errno != sys.ESUCCESS {
-			return cwd, errno
-		}
 		oflags := sys.Oflags(guestmem.LE16(op[24:]))
 		rights := sys.Rights(guestmem.LE64(op[32:]))
 		fdflags := sys.Fdflags(guestmem.LE16(op[48:]))
 		read := rights == 0 || rights&sys.RightFdRead != 0
 		write := rights&sys.RightFdWrite != 0
-		f, errno := dir.OpenAt(rel, sys.OpenOptions{Oflags: oflags, Fdflags: fdflags, Follow: guestmem.LE32(op[20:])&1 != 0,
+		f, errno := h.sys.FS.Root().OpenAt(path.Clean(p), sys.OpenOptions{Oflags: oflags, Fdflags: fdflags, Follow: guestmem.LE32(op[20:])&1 != 0,
 			Read: read, Write: write, DirectoryOnly: oflags&sys.OflagDirectory != 0})
 		if errno != sys.ESUCCESS {
 			return cwd, errno
@@ -529,10 +489,7 @@ func (h *host) spawnFdOp(mem api.Memory, cs *sys.System, cwd string, op []byte) 
 		if errno != sys.ESUCCESS {
 			return cwd, errno
 		}
-		if !strings.HasPrefix(p, "/") {
-			p = path.Join(cwd, p)
-		}
-		return path.Clean(p), sys.ESUCCESS
+		return cs.FS.Chdir(cwd, p)
 	case spawnFchdir:
 		e, errno := cs.Table.Get(fd)
 		if errno != sys.ESUCCESS {

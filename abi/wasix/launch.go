@@ -115,6 +115,13 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 	if det.Flavour == compat.FlavourWASIX {
 		b := rt.NewHostModuleBuilder(ModuleName)
 		h := define(b, s, imports, th)
+		if !hasRootPreopen(s) {
+			// Wasmer's root preopen (docs/filesystem.md); a forked or
+			// spawned process has its parent's.
+			if e := s.FS.PreopenRoot(); e != sys.ESUCCESS {
+				return fail(fmt.Errorf("preopen /: %w", e))
+			}
+		}
 		h.process = p
 		p.host = h
 		if err := add(ModuleName, b); err != nil {
@@ -166,6 +173,16 @@ func (p *Process) instanceContext() context.Context {
 		ctx = experimental.WithMemoryAllocator(ctx, p.opts.Allocator)
 	}
 	return ctx
+}
+
+// hasRootPreopen reports whether s's fd table has a preopen named "/".
+func hasRootPreopen(s *sys.System) bool {
+	for fd := 0; fd < s.Table.Len(); fd++ {
+		if e, errno := s.Table.Get(uint32(fd)); errno == sys.ESUCCESS && e.Preopen == "/" {
+			return true
+		}
+	}
+	return false
 }
 
 func uniqueName(name string) string {

@@ -335,3 +335,42 @@ func TestRunForwardsSignals(t *testing.T) {
 		})
 	}
 }
+
+// TestRunRootfs: a WASIX guest under --dir HOST::/ and --mapdir /d:HOST
+// opens, creates, renames and lists files by absolute path, and copies
+// /dev/stdin to /dev/stdout.
+func TestRunRootfs(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("A\n"), 0o644)
+	guest := fixtures.Path(t, "c/wasix_rootfs")
+	cases := []struct {
+		flags []string
+		args  string
+		want  []string
+	}{
+		{[]string{"--dir", dir + "::/"},
+			"open 3 /a.txt mkdir 3 /x write 3 /x/b.txt B rename 3 /x/b.txt 3 /x/c.txt ls 3 / ls 3 /x chdir /x getcwd open 3 /dev/tty copy 3 /dev/stdin 3 /dev/stdout",
+			[]string{"open /a.txt 0 data=A", "mkdir /x 0", "write /x/b.txt 0", "rename /x/b.txt /x/c.txt 0",
+				"ls / 0 a.txt/4,dev/3,x/3", "ls /x 0 c.txt/4", "chdir /x 0", "getcwd 0 /x", "open /dev/tty 60 data=",
+				"piped in", "copy 0 bytes=9"}},
+		{[]string{"--mapdir", "/d:" + dir},
+			"open 3 /d/a.txt ls 3 / ls 3 /d write 3 /d/e.txt E rename 3 /d/e.txt 3 /d/f.txt open 3 /d/f.txt mkdir 3 /y",
+			[]string{"open /d/a.txt 0 data=A", "ls / 0 d/3,dev/3", "ls /d 0 a.txt/4,x/3", "write /d/e.txt 0",
+				"rename /d/e.txt /d/f.txt 0", "open /d/f.txt 0 data=E", "mkdir /y 69"}},
+	}
+	for _, c := range cases {
+		args := append(append([]string{"run"}, c.flags...), guest, "--")
+		r := runCLI(t, strings.NewReader("piped in\n"), append(args, strings.Fields(c.args)...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d, stderr %s", c.flags, r.code, r.stderr)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(r.stdout, w+"\n") {
+				t.Errorf("%v: missing %q in:\n%s", c.flags, w, r.stdout)
+			}
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "x", "c.txt")); err != nil || string(b) != "B" {
+		t.Errorf("x/c.txt on the host: %q %v", b, err)
+	}
+}

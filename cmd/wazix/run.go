@@ -39,6 +39,12 @@ directories get fds 3, 4, ... in the order given, then the listening sockets.
 --trace prints one line per host call (arguments decoded, errno, out-values,
 time); --stats a table at exit; see docs/trace.md.
 
+A WASIX guest sees the directories as mounts of one tree: --dir HOST::/ is its
+root, --mapdir /d:HOST adds /d, absolute paths resolve from the root, and /dev
+holds null, zero, urandom, stdin, stdout, stderr, fd/N and tty. Without a mount
+at / the root is a read-only directory of the mount points, preopened as / on
+the next fd. A preview1 guest resolves paths beneath each directory instead.
+
 Exit status: the guest's exit code (1 if it is above 255, which an exit
 status cannot hold); 130 when interrupted; 124 after --timeout; 134 when the guest
 traps (the trap and its wasm stack are printed on one line); 1 when the

@@ -23,8 +23,16 @@ type HostFile struct {
 	// hostRoot: a directory at or under a preopen of the host's "/", which
 	// resolves paths as the host does (see resolveInRoot).
 	hostRoot bool
-	reg      *polling.Registry
-	rec      *polling.Record
+	// fs, guest, mnt and virt tie a directory (or file) to the guest tree
+	// of a WASIX guest (fs.go): its real guest path and the mount it lies
+	// in. virt is not nodeHost for a virtual directory, which has no host
+	// fd (fd is -1).
+	fs    *FS
+	guest string
+	mnt   *mount
+	virt  nodeKind
+	reg   *polling.Registry
+	rec   *polling.Record
 
 	closeOnce sync.Once
 	closeErr  error
@@ -277,6 +285,9 @@ func (f *HostFile) Lseek(off int64, whence int) (int64, Errno) {
 
 // Stat returns the filestat of the open file.
 func (f *HostFile) Stat() (Filestat, Errno) {
+	if f.virt != nodeHost {
+		return f.fs.statNode(&node{kind: f.virt, path: f.guest})
+	}
 	var st unix.Stat_t
 	if err := unix.Fstat(f.fd, &st); err != nil {
 		return Filestat{}, ErrnoOf(err)

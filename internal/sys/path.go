@@ -13,6 +13,9 @@ import (
 // no check-then-use race can let a path escape. Operations on the last
 // component (mkdir, unlink, rename, ...) act on a parent directory opened
 // that way, with the last component passed to the *at(2) call unresolved.
+//
+// These are preview1's rules. For a WASIX guest the methods below hand the
+// path to the guest tree instead (fs.go, fsops.go).
 
 // ErrnoEscape is what a path that leaves its preopened directory gets: the
 // WASI filesystem spec's not-permitted, which is what wasmtime returns.
@@ -137,8 +140,19 @@ type OpenOptions struct {
 
 // OpenAt opens path relative to the directory f.
 func (f *HostFile) OpenAt(path string, o OpenOptions) (*HostFile, Errno) {
+	nf, dup, e := f.OpenAtFd(path, o)
+	if e == ESUCCESS && dup >= 0 {
+		return nil, ENXIO
+	}
+	return nf, e
+}
+
+// OpenAtFd opens path relative to the directory f. For a WASIX guest's
+// /dev/stdin, /dev/fd/N and the like it opens nothing and returns the guest
+// fd to duplicate instead (dup >= 0); dup is -1 otherwise.
+func (f *HostFile) OpenAtFd(path string, o OpenOptions) (nf *HostFile, dup int, e Errno) {
 	if f.typ != FiletypeDirectory {
-		return nil, ENOTDIR
+		return nil, -1, ENOTDIR
 	}
 	flags := unix.O_RDONLY
 	switch {
@@ -170,25 +184,35 @@ func (f *HostFile) OpenAt(path string, o OpenOptions) (*HostFile, Errno) {
 	}
 	// Never block in open(2) on a FIFO without a writer.
 	flags |= unix.O_NONBLOCK | unix.O_NOCTTY
-	fd, e := f.openBeneath(path, flags, 0o666, o.Follow)
+	if f.fs.active() {
+		nf, dup, e = f.fs.open(f, path, flags, o.Follow)
+	} else {
+		nf, dup, e = f.openHost(path, flags, o.Follow)
+	}
 	if e == ELOOP && !o.Follow && o.Oflags&OflagDirectory != 0 {
 		// O_NOFOLLOW|O_DIRECTORY on a symlink: the guest asked for a directory.
 		e = ENOTDIR
 	}
+	return nf, dup, e
+}
+
+// openHost opens path beneath f (preview1 rules).
+func (f *HostFile) openHost(path string, flags int, follow bool) (*HostFile, int, Errno) {
+	fd, e := f.openBeneath(path, flags, 0o666, follow)
 	if e != ESUCCESS {
-		return nil, e
+		return nil, -1, e
 	}
 	nf, err := NewHostFile(f.reg, fd, true)
 	if err != nil {
 		unix.Close(fd)
-		return nil, ErrnoOf(err)
+		return nil, -1, ErrnoOf(err)
 	}
 	nf.hostRoot = f.hostRoot
 	if nf.typ == FiletypeRegularFile || nf.typ == FiletypeDirectory {
 		// Regular files never block; drop the O_NONBLOCK used for open.
 		unix.SetNonblock(fd, false)
 	}
-	return nf, ESUCCESS
+	return nf, -1, ESUCCESS
 }
 
 // OpenDir opens a host directory as a preopen.
@@ -210,6 +234,9 @@ func OpenDir(hostPath string) (*HostFile, error) {
 
 // Mkdir creates a directory.
 func (f *HostFile) Mkdir(path string) Errno {
+	if f.fs.active() {
+		return f.fs.mkdir(f, path)
+	}
 	pfd, name, e := f.parent(path)
 	if e != ESUCCESS {
 		return e
@@ -220,6 +247,9 @@ func (f *HostFile) Mkdir(path string) Errno {
 
 // Rmdir removes an empty directory.
 func (f *HostFile) Rmdir(path string) Errno {
+	if f.fs.active() {
+		return f.fs.rmdir(f, path)
+	}
 	pfd, name, e := f.parent(path)
 	if e != ESUCCESS {
 		return e
@@ -234,6 +264,9 @@ func (f *HostFile) Rmdir(path string) Errno {
 
 // Unlink removes a non-directory.
 func (f *HostFile) Unlink(path string) Errno {
+	if f.fs.active() {
+		return f.fs.unlink(f, path)
+	}
 	pfd, name, e := f.parent(path)
 	if e != ESUCCESS {
 		return e
@@ -252,6 +285,9 @@ func (f *HostFile) Unlink(path string) Errno {
 
 // Rename moves oldPath in f to newPath in dst.
 func (f *HostFile) Rename(oldPath string, dst *HostFile, newPath string) Errno {
+	if f.fs.active() {
+		return f.fs.rename(f, oldPath, dst, newPath)
+	}
 	opfd, oname, e := f.parent(oldPath)
 	if e != ESUCCESS {
 		return e
@@ -277,6 +313,9 @@ func (f *HostFile) Rename(oldPath string, dst *HostFile, newPath string) Errno {
 // wasmtime does (wasi-testsuite's symlink_create expects an error), except
 // under a preopen of the host's root, where absolute paths resolve.
 func (f *HostFile) Symlink(target, newPath string) Errno {
+	if f.fs.active() {
+		return f.fs.symlink(target, f, newPath)
+	}
 	if strings.IndexByte(target, 0) >= 0 {
 		return EINVAL
 	}
@@ -308,6 +347,9 @@ func (f *HostFile) Symlink(target, newPath string) Errno {
 // Link makes newPath in dst a hard link to oldPath in f. With follow, a
 // symlink at oldPath is resolved (inside f) and its target linked.
 func (f *HostFile) Link(oldPath string, follow bool, dst *HostFile, newPath string) Errno {
+	if f.fs.active() {
+		return f.fs.link(f, oldPath, follow, dst, newPath)
+	}
 	npfd, nname, e := dst.parent(newPath)
 	if e != ESUCCESS {
 		return e
@@ -331,6 +373,9 @@ func (f *HostFile) Link(oldPath string, follow bool, dst *HostFile, newPath stri
 
 // Readlink returns the target of the symlink at path.
 func (f *HostFile) Readlink(path string) (string, Errno) {
+	if f.fs.active() {
+		return f.fs.readlink(f, path)
+	}
 	pfd, name, e := f.parent(path)
 	if e != ESUCCESS {
 		return "", e
@@ -353,6 +398,9 @@ func (f *HostFile) Readlink(path string) (string, Errno) {
 
 // StatAt returns the filestat of path; follow resolves a final symlink.
 func (f *HostFile) StatAt(path string, follow bool) (Filestat, Errno) {
+	if f.fs.active() {
+		return f.fs.statAt(f, path, follow)
+	}
 	if f.typ != FiletypeDirectory {
 		return Filestat{}, ENOTDIR
 	}
@@ -373,6 +421,9 @@ func (f *HostFile) SetTimesAt(path string, follow bool, atim, mtim uint64, flags
 	ts, e := timespecs(atim, mtim, flags)
 	if e != ESUCCESS {
 		return e
+	}
+	if f.fs.active() {
+		return f.fs.setTimesAt(f, path, follow, ts)
 	}
 	if !follow {
 		pfd, name, e := f.parent(path)

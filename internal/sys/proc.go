@@ -246,6 +246,7 @@ func (s *System) Fork(exec bool) (*System, Errno) {
 		Net:           s.Net,
 		AllowClockSet: s.AllowClockSet,
 		Wrap:          s.Wrap,
+		FS:            s.FS.Share(),
 		intr:          polling.NewRecord(0),
 		monoBase:      s.monoBase,
 		startTime:     s.startTime,
@@ -282,6 +283,7 @@ func (s *System) Exec(args, env []string) *System {
 		Net:           s.Net,
 		AllowClockSet: s.AllowClockSet,
 		Wrap:          s.Wrap,
+		FS:            s.FS.Share(),
 		intr:          polling.NewRecord(0),
 		monoBase:      s.monoBase,
 		startTime:     s.startTime,
@@ -299,6 +301,7 @@ func (s *System) Exec(args, env []string) *System {
 // with no fds, to be closed.
 func (s *System) TakeOver(old *System) {
 	s.Table, old.Table = old.Table, s.Table
+	s.FS.Retarget(old, s)
 	s.Table.CloseOnExec()
 	s.childGen.Store(old.childGen.Load())
 	if p := s.Procs; p != nil {

@@ -32,7 +32,19 @@ func (f *HostFile) Readdir(cookie uint64) ([]Dirent, Errno) {
 	f.dir.mu.Lock()
 	defer f.dir.mu.Unlock()
 	if cookie == 0 || !f.dir.valid {
-		ents, e := f.readAll()
+		var ents []Dirent
+		var e Errno
+		switch {
+		case f.virt != nodeHost:
+			ents = f.fs.virtualEntries(f)
+		case f.fs.active() && f.guest != "":
+			// The mount points a WASIX guest sees in this directory.
+			if ents, e = f.readAll(); e == ESUCCESS {
+				ents = f.fs.mergeMounts(f.guest, ents)
+			}
+		default:
+			ents, e = f.readAll()
+		}
 		if e != ESUCCESS {
 			return nil, e
 		}

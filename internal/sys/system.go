@@ -25,6 +25,9 @@ type System struct {
 	Environ  []string // "KEY=value"
 	Random   io.Reader
 
+	// FS is the guest's tree of mounts, for WASIX path rules (fs.go).
+	FS *FS
+
 	// WASIX selects WASIX semantics where they differ from preview1's
 	// (fd_renumber is dup2, preopens cannot be closed, signals are delivered).
 	WASIX bool
@@ -151,6 +154,7 @@ func NewSystem(maxFds int) (*System, error) {
 	s.children = polling.NewRecord(0)
 	s.regRefs = new(atomic.Int32)
 	s.regRefs.Store(1)
+	s.FS = newFS(s)
 	return s, nil
 }
 
@@ -164,6 +168,7 @@ func (s *System) Close() {
 			fs[i]()
 		}
 		s.Table.CloseAll()
+		s.FS.Close()
 		s.closed.Store(true)
 		if s.regRefs.Add(-1) == 0 {
 			s.Registry.Close()
