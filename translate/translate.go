@@ -93,6 +93,9 @@ type Report struct {
 	// Threads says how thread spawning was translated and why ("" when the
 	// module spawns none).
 	Threads string `json:"threads,omitempty"`
+	// FDs says how the fds the adapters make (epoll, event fds, pipes) are
+	// numbered ("" when there are none).
+	FDs string `json:"fds,omitempty"`
 	// AtomicsLowered counts the atomic instructions replaced by plain ones
 	// (when the memory is unshared; see wasmbin.Module.LowerAtomics).
 	AtomicsLowered int      `json:"atomics_lowered,omitempty"`
@@ -274,6 +277,10 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	events := uses["fd_event"] || uses["fd_pipe"]
 	epoll := uses["epoll_create"] || uses["epoll_ctl"] || uses["epoll_wait"]
 	resolveFDs := uses["fd_dup"] || uses["fd_dup2"] || dup2 || events || epoll
+	if events || epoll {
+		rep.FDs = "epoll instances, event fds and pipes live in the module and take the lowest fd numbers free on the host, " +
+			"as the host would give; every fd argument goes through the fd table, which keeps them apart from the host's fds"
+	}
 
 	var stubbed []string
 	for _, p := range plans {

@@ -90,6 +90,9 @@ func writeTranslateReport(w io.Writer, format string, rep *translate.Report) {
 		if rep.Threads != "" {
 			fmt.Fprintf(w, "threads: %s\n", rep.Threads)
 		}
+		if rep.FDs != "" {
+			fmt.Fprintf(w, "fds: %s\n", rep.FDs)
+		}
 		if rep.AtomicsLowered > 0 {
 			fmt.Fprintf(w, "atomics: %d atomic instructions lowered to plain ones (one thread, unshared memory)\n", rep.AtomicsLowered)
 		}
