@@ -71,6 +71,8 @@ type regionLayout struct {
 	pipes, pipeCap, offPipes, offPipeBufs uint32
 	// offTTY keeps what tty_set set.
 	offTTY uint32
+	// offCloexec lists the fds whose CLOEXEC flag is set.
+	offCloexec uint32
 	// offTLSKeys holds the thread_local keys, offTLSMain the main
 	// thread's values (other threads keep theirs in their records).
 	offTLSKeys, offTLSMain uint32
@@ -121,6 +123,8 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 	}
 	l.offTTY = align8(l.size) // the last tty_set (24 bytes), then a "set" flag
 	l.size = l.offTTY + 32
+	l.offCloexec = l.size // guest fd + 1 of each fd with CLOEXEC
+	l.size += 4 * cloexecFDs
 	l.offTLSKeys = align8(l.size) // {key u32, pad u32, user_data u64} × tlsKeys
 	l.offTLSMain = l.offTLSKeys + 16*tlsKeys
 	l.size = l.offTLSMain + 8*tlsKeys
@@ -191,8 +195,10 @@ type gen struct {
 	slotGlobal         uint32
 	spawnImport        uint32
 	entryV2, entry2022 int64
-	// tlsDestroy is the guest\'s _thread_local_destroy export, or -1.
+	// tlsDestroy is the guest's _thread_local_destroy export, or -1.
 	tlsDestroy int64
+	// cloexec: CLOEXEC is kept per fd (fd_close clears it).
+	cloexec bool
 }
 
 // scratch pushes the base of the calling thread's scratch space (offSub,
@@ -712,10 +718,17 @@ var emulations = map[string]*adapter{
 		f.get(1).i32(0).i32Store8(0).i32(0)
 	}},
 	// CLOEXEC is meaningless without exec.
-	"fd_fdflags_get": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
-		f.get(1).i32(0).i32Store16(0).i32(0)
+	// fd_fdflags_get(fd, *flags) / fd_fdflags_set(fd, flags): CLOEXEC (bit
+	// 0, the only flag) is kept per guest fd, for programs that read it
+	// back; nothing execs. Other bits are EINVAL, as wazix answers.
+	"fd_fdflags_get": {params: types(i32, i32), results: types(i32), helpers: []string{"cloexec_find"}, build: func(g *gen, f *funcBuilder) {
+		f.get(1).get(0).call(g.helper("cloexec_find")).i32(0).i32Ne().i32Store16(0).i32(0)
 	}},
-	"fd_fdflags_set": {params: types(i32, i32), results: types(i32), pure: true, build: returnConst(0)},
+	"fd_fdflags_set": {params: types(i32, i32), results: types(i32), helpers: []string{"cloexec_set"}, region: true, build: func(g *gen, f *funcBuilder) {
+		f.get(1).i32(0xfffe).i32And().if_().i32(errnoInval).return_().end()
+		f.get(0).get(1).i32(1).i32And().call(g.helper("cloexec_set"))
+		f.i32(0)
+	}},
 	"path_open2": {params: types(i32, i32, i32, i32, i32, i64, i64, i32, i32, i32), results: types(i32),
 		p1: []string{"path_open"}, build: func(g *gen, f *funcBuilder) {
 			g.fdArg(f, 0)
@@ -833,8 +846,12 @@ var emulations = map[string]*adapter{
 	}},
 	// fd_dup2(fd, min_fd, cloexec, *newfd): alias numbers are above any
 	// host fd, so they satisfy min_fd in practice; cloexec is meaningless.
-	"fd_dup2": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"dup"}, build: func(g *gen, f *funcBuilder) {
-		f.get(0).get(3).call(g.helper("dup"))
+	// fd_dup2(fd, min_fd, cloexec, *newfd).
+	"fd_dup2": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"dup", "cloexec_set"}, build: func(g *gen, f *funcBuilder) {
+		e := f.local(i32)
+		f.get(0).get(3).call(g.helper("dup")).tee(e).if_().get(e).return_().end()
+		f.get(2).i32(1).i32And().if_().get(3).i32Load(0).i32(1).call(g.helper("cloexec_set")).end()
+		f.i32(0)
 	}},
 	"epoll_create": {params: types(i32), results: types(i32), helpers: []string{"region", "emu_fd_alloc"}, region: true,
 		build: func(g *gen, f *funcBuilder) {

@@ -14,7 +14,39 @@ const (
 	eventRights = 1<<1 | 1<<6 | 1<<27 // FD_READ, FD_WRITE, POLL_FD_READWRITE
 )
 
+// cloexecFDs is how many fds can have CLOEXEC set at once.
+const cloexecFDs = 16
+
 func init() {
+	// cloexec_find(fd) -> the slot holding fd's CLOEXEC, or 0 (also
+	// without a region: nothing was set).
+	helpers["cloexec_find"] = &adapter{params: types(i32), results: types(i32), region: true,
+		build: func(g *gen, f *funcBuilder) {
+			p, k := f.local(i32), f.local(i32)
+			f.gget(g.baseGlobal).tee(p).i32Eqz().if_().i32(0).return_().end()
+			f.get(p).u(g.lay.offCloexec).i32Add().set(p)
+			f.block().loop()
+			f.get(k).i32(cloexecFDs).i32GeU().brIf(1)
+			f.get(p).i32Load(0).get(0).i32(1).i32Add().i32Eq().if_().get(p).return_().end()
+			f.get(p).i32(4).i32Add().set(p)
+			f.get(k).i32(1).i32Add().set(k)
+			f.br(0).end().end()
+			f.i32(0)
+		}}
+	// cloexec_set(fd, on): sets or clears fd's CLOEXEC (when the list is
+	// full the flag is dropped: nothing execs).
+	helpers["cloexec_set"] = &adapter{params: types(i32, i32), helpers: []string{"cloexec_find", "region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			e := f.local(i32)
+			f.get(0).call(g.helper("cloexec_find")).set(e)
+			f.get(1).i32Eqz().if_()
+			f.get(e).if_().get(e).i32(0).i32Store(0).end()
+			f.return_()
+			f.end()
+			f.get(e).if_().return_().end()
+			f.call(g.helper("region")).drop()
+			f.i32(-1).call(g.helper("cloexec_find")).tee(e).if_().get(e).get(0).i32(1).i32Add().i32Store(0).end()
+		}}
 	// fd_event(initial: u64, flags: eventfdflags, *fd) -> errno.
 	emulations["fd_event"] = &adapter{params: types(i64, i32, i32), results: types(i32), helpers: []string{"region", "emu_fd_alloc"}, region: true,
 		build: func(g *gen, f *funcBuilder) {

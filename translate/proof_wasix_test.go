@@ -38,10 +38,10 @@ var wasixProofs = []wasixProof{
 	{fixture: "wat/thread_tls", threads: true},
 	{fixture: "wat/wasix2022"},
 	// Every operation but nested (an epoll fd inside another: the
-	// translation's epoll fds are its own), dup (CLOEXEC is not kept) and
-	// signals (proc_raise_interval, signals between threads).
+	// translation's epoll fds are its own) and signals
+	// (proc_raise_interval, signals between threads).
 	{fixture: "c/wasix_core", args: strings.Fields("level oneshot edge hup coalesce errors numbering close mix pipe pipefull " +
-		"eventfd eventsem cwd futex tty startup"), mounts: map[string][]string{"/data": {"sub/", "file"}}},
+		"eventfd eventsem dup cwd futex tty startup"), mounts: map[string][]string{"/data": {"sub/", "file"}}},
 	{fixture: "go/wasix_loop", sorted: true},
 }
 

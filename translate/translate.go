@@ -376,6 +376,10 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			}
 		}
 	}
+	cloexec := uses["fd_fdflags_set"] || uses["fd_dup2"]
+	if cloexec {
+		addHelper("cloexec_set") // fd_close clears it
+	}
 	if tp.on {
 		addHelper("thread_entry")
 		addHelper("scratch")
@@ -477,7 +481,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		}
 	}
 	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs, epoll: epoll, events: events,
-		threads: tp.on, spawnImport: spawnImport, entryV2: -1, entry2022: -1, tlsDestroy: -1}
+		threads: tp.on, spawnImport: spawnImport, cloexec: cloexec, entryV2: -1, entry2022: -1, tlsDestroy: -1}
 	for _, n := range helperNames {
 		idx := firstAdapter + uint32(len(adapters))
 		g.helperIndex[n] = idx
@@ -875,6 +879,9 @@ func fdCloseWrapper(aliases, epoll, keepPreopens, events bool) *adapter {
 			f.get(e).i32(0).i32Store(0)
 			f.get(0).call(g.helper("emu_fd_free"))
 			f.i32(0).return_().end()
+		}
+		if g.cloexec {
+			f.get(0).i32(0).call(g.helper("cloexec_set"))
 		}
 		if events {
 			f.get(0).call(g.helper("event_instance")).tee(e).if_()
