@@ -10,8 +10,8 @@ func TestTableSizes(t *testing.T) {
 	if len(Preview1) != 46 {
 		t.Errorf("preview1 has %d functions, want 46", len(Preview1))
 	}
-	if n := len(WASIX) - len(Preview1); n != 94 {
-		t.Errorf("WASIX-only functions: %d, want 94", n)
+	if n := len(WASIX) - len(Preview1); n != 96 {
+		t.Errorf("WASIX-only functions: %d, want 96", n)
 	}
 	seen := map[string]bool{}
 	for _, f := range WASIX {
@@ -40,6 +40,8 @@ func TestSignatures(t *testing.T) {
 		{ModuleWASIX32, "stack_restore", "(i32,i64)->()"},
 		{ModuleWASIX32, "proc_spawn2", "(i32,i32,i32,i32,i32,i32,i32,i32,i32,i32,i32,i32,i32,i32)->i32"},
 		{ModuleWASIThreads, "thread-spawn", "(i32)->i32"},
+		{ModuleWASIX32, "sock_send_msg", "(i32,i32,i32,i32,i32,i32,i32,i32)->i32"},
+		{ModuleWASIX32, "sock_recv_msg", "(i32,i32,i32,i32,i32,i32,i32,i32,i32,i32)->i32"},
 	}
 	for _, tt := range tests {
 		fs := Lookup(tt.module, tt.name)

@@ -122,6 +122,9 @@ var wasixSigs = []string{
 	"sock_join_multicast_v4 iii i", "sock_leave_multicast_v4 iii i",
 	"sock_join_multicast_v6 iii i", "sock_leave_multicast_v6 iii i",
 	"resolve iiiiii i",
+	// sendmsg/recvmsg (newer than wasix-abi.md §2; read from Wasmer's
+	// sock_send_msg.rs/sock_recv_msg.rs and wasix-libc's sendmsg.c/recvmsg.c)
+	"sock_send_msg iiiiiiii i", "sock_recv_msg iiiiiiiiii i",
 	// virtual network control
 	"port_bridge iiiii i", "port_unbridge - i", "port_dhcp_acquire - i",
 	"port_addr_add i i", "port_addr_remove i i", "port_addr_clear - i", "port_mac i i",
@@ -168,7 +171,7 @@ var (
 	Preview1 = parseTable(ModulePreview1, GenerationCurrent, preview1Sigs)
 	// WASIX is every wasix_32v1 function of the current ABI: the preview1
 	// functions that wasmer re-exports under wasix_32v1 (with sock_accept in
-	// its four-argument v2 form) followed by the 94 WASIX-only functions.
+	// its four-argument v2 form) followed by the 96 WASIX-only functions.
 	WASIX = append(wasixPreview1(), parseTable(ModuleWASIX32, GenerationCurrent, wasixSigs)...)
 	// WASIX2022 is the first-generation forms that the current ABI replaced
 	// or dropped.

@@ -559,6 +559,13 @@ func TestNoMemory(t *testing.T) {
 	if _, _, err := Translate(build("sock_open", "iiii:i"), Options{}); err != nil {
 		t.Errorf("a stub without memory: %v", err)
 	}
+	// sendmsg/recvmsg: known, stubbed with ENOSYS like the other WASIX-only socket calls.
+	for _, c := range [][2]string{{"sock_send_msg", "iiiiiiii:i"}, {"sock_recv_msg", "iiiiiiiiii:i"}} {
+		_, rep, err := Translate(build(c[0], c[1]), Options{})
+		if err != nil || len(rep.Imports) != 1 || rep.Imports[0].Action != ActionStub || rep.Imports[0].Stub != "errno 52" {
+			t.Errorf("%s: err %v report %+v", c[0], err, rep)
+		}
+	}
 	if _, _, err := Translate(build("thread_id", "i:i"), Options{}); err == nil || !strings.Contains(err.Error(), "no memory") {
 		t.Errorf("thread_id without memory: err = %v, want a refusal", err)
 	}

@@ -148,8 +148,21 @@ func fdSync(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno 
 }
 
 // sync flushes fd's data (and metadata unless dataOnly); objects without a
-// host file have nothing to flush (EINVAL, as fsync(2) on them).
+// host file have nothing to flush (EINVAL, as fsync(2) on them). A WASIX
+// guest gets EINVAL for pipes, sockets and devices before any rights check,
+// as fsync(2) answers on Linux and Wasmer does (programs probe with it).
 func (h *host) sync(fd uint32, right sys.Rights, dataOnly bool) sys.Errno {
+	if h.sys.WASIX {
+		e, errno := h.sys.Table.Get(fd)
+		if errno != sys.ESUCCESS {
+			return errno
+		}
+		switch e.File.Filetype() {
+		case sys.FiletypeRegularFile, sys.FiletypeDirectory, sys.FiletypeBlockDevice:
+		default:
+			return sys.EINVAL
+		}
+	}
 	if e := h.dirBadf(fd, true); e != sys.ESUCCESS {
 		return e
 	}

@@ -68,9 +68,73 @@ func sockAccept(h *host, ctx context.Context, m api.Module, stack []uint64) sys.
 	return putU32(m.Memory(), resPtr, fd)
 }
 
+// pipeOf returns fd's entry when a WASIX guest names a pipe: Wasmer lets
+// sock_send and sock_recv act as write and read there, and programs that
+// route wake-ups through pipes rely on it.
+func (h *host) pipeOf(fd uint32) (*sys.Entry, bool) {
+	if !h.sys.WASIX {
+		return nil, false
+	}
+	e, errno := h.sys.Table.Get(fd)
+	if errno != sys.ESUCCESS {
+		return nil, false
+	}
+	f, ok := e.File.(*sys.HostFile)
+	return e, ok && f.IsPipe()
+}
+
+// pipeIO is sock_send/sock_recv on a pipe: fd_write/fd_read, honouring
+// DONTWAIT. PEEK cannot be done on a pipe without consuming: ENOTSUP.
+func (h *host) pipeIO(ctx context.Context, m api.Module, e *sys.Entry, iovPtr, iovLen, lenPtr uint32, write, dontwait bool) sys.Errno {
+	right := sys.RightFdRead
+	if write {
+		right = sys.RightFdWrite
+	}
+	if !e.Can(right) {
+		return lacking(e, right)
+	}
+	mem := m.Memory()
+	iovs, errno := iovecs(mem, iovPtr, iovLen)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	if !writable(mem, lenPtr, 4) {
+		return sys.EFAULT
+	}
+	f := e.File.(*sys.HostFile)
+	var n int
+	if write {
+		n, errno = f.Writev(ctx, iovs, e.Nonblock() || dontwait)
+	} else {
+		n, errno = f.Readv(ctx, iovs, e.Nonblock() || dontwait)
+	}
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	return putU32(mem, lenPtr, uint32(n))
+}
+
 // sockRecv is sock_recv(fd, ri_data: *iovec, ri_data_len, ri_flags: riflags,
 // ro_datalen: *size, ro_flags: *roflags) -> errno.
 func sockRecv(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	if e, ok := h.pipeOf(u32(stack[0])); ok {
+		ri := uint16(stack[3])
+		if ri&sys.RecvPeek != 0 {
+			return sys.ENOTSUP
+		}
+		if ri&^(sys.RecvPeek|sys.RecvWaitall|wasixRecvDataTruncated|wasixRecvDontwait) != 0 {
+			return sys.EINVAL
+		}
+		flagsPtr := u32(stack[5])
+		if !writable(m.Memory(), flagsPtr, 2) {
+			return sys.EFAULT
+		}
+		errno := h.pipeIO(ctx, m, e, u32(stack[1]), u32(stack[2]), u32(stack[4]), false, ri&wasixRecvDontwait != 0)
+		if errno == sys.ESUCCESS {
+			m.Memory().WriteUint16Le(flagsPtr, 0)
+		}
+		return errno
+	}
 	f, e, errno := h.socket(u32(stack[0]), sys.RightFdRead)
 	if errno != sys.ESUCCESS {
 		return errno
@@ -113,6 +177,13 @@ func sockRecv(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 
 // sockSend is sock_send(fd, si_data: *ciovec, si_data_len, si_flags, so_datalen: *size) -> errno.
 func sockSend(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	if e, ok := h.pipeOf(u32(stack[0])); ok {
+		si := u32(stack[3])
+		if si&^wasixSendDontwait != 0 {
+			return sys.EINVAL
+		}
+		return h.pipeIO(ctx, m, e, u32(stack[1]), u32(stack[2]), u32(stack[4]), true, si != 0)
+	}
 	f, e, errno := h.socket(u32(stack[0]), sys.RightFdWrite)
 	if errno != sys.ESUCCESS {
 		return errno

@@ -394,7 +394,8 @@ func (h *host) spawn(m api.Module, name string, args, env []string, stack []uint
 	}
 	cs.Args, cs.Environ = args, env
 	fail := func(e sys.Errno) sys.Errno {
-		cs.Procs.Exited(cs, sys.WaitStatus{Code: 127})
+		// posix_spawn failed: no child was made, as far as the guest knows.
+		cs.Procs.Forget(cs)
 		cs.Close()
 		return e
 	}

@@ -36,6 +36,7 @@ func TestExecSpawn(t *testing.T) {
 		"path search: child argv=tool,child,found FOO=- cloexec=8 kept=0 pid=7 ppid=1",
 		"spawn3: child argv=tool,child,arrays FOO=baz cloexec=8 kept=0 pid=8 ppid=1",
 		"missing: 44 notwasm: 45 dir: 2",
+		"failed spawn: 44 leaves no child: 12",
 	}
 	if got := r.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got:\n%s\nwant:\n%s\nstderr: %s", strings.Join(got, "\n"), strings.Join(want, "\n"), r.Stderr)

@@ -135,6 +135,9 @@ func (h *host) startUnwind(ctx context.Context, m api.Module, req *unwindReq) sy
 // rewound reports whether m is rewinding into the host call now; if so it
 // stops the rewind and returns the result the call is to give.
 func (h *host) rewound(ctx context.Context, m api.Module) (forkResult, bool) {
+	if m.ExportedFunction("asyncify_get_state") == nil {
+		return forkResult{}, false // not asyncified: it cannot be rewinding (and must not panic)
+	}
 	state, err := asyncifyCall(ctx, m, "asyncify_get_state")
 	if err != nil {
 		panic(err)

@@ -78,6 +78,8 @@ var impls = map[string]fn{
 	"sock_recv_from":          sockRecvFrom,
 	"sock_send_to":            sockSendTo,
 	"sock_send_file":          sockSendFile,
+	"sock_send_msg":           sockSendMsg,
+	"sock_recv_msg":           sockRecvMsg,
 	"sock_status":             sockStatus,
 	"sock_addr_local":         sockAddrLocal,
 	"sock_addr_peer":          sockAddrPeer,
@@ -135,7 +137,8 @@ type host struct {
 	sys     *sys.System
 	proc    *process
 	threads *Threads
-	process *Process // set by Launch; nil when Define is used directly
+	fdPass  *fdPassing // guest fds in flight in SCM_RIGHTS messages (sock_msg.go)
+	process *Process   // set by Launch; nil when Define is used directly
 }
 
 // Define adds every wasix_32v1 function bound to s to b. imports are the
@@ -148,7 +151,7 @@ func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 }
 
 func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, th *Threads) *host {
-	h := &host{sys: s, proc: newProcess(s), threads: th}
+	h := &host{sys: s, proc: newProcess(s), threads: th, fdPass: newFdPassing(s)}
 	th.onThreadEnd = h.proc.threadEnded
 	th.onThreadReturn = h.destroyThreadLocals
 	s.WASIX = true

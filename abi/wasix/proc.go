@@ -170,8 +170,9 @@ func procJoin(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 			opt[0] = 1
 			guestmem.Put32(opt[4:], child)
 			if st.Signal != 0 {
+				// exit_code 0: wasix-libc builds W_EXITCODE(exit_code, sig),
+				// which reads as killed by sig only with a 0 code.
 				status[0] = joinExitSignal
-				guestmem.Put16(status[2:], uint16(128+st.Signal))
 				status[4] = byte(st.Signal)
 			} else {
 				status[0] = joinExitNormal
@@ -181,8 +182,12 @@ func procJoin(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 			return sys.ESUCCESS
 		}
 		if flags&joinNonBlocking != 0 {
+			// Nothing yet: the pid is Some(0), which wasix-libc's waitpid
+			// returns (0 for WNOHANG), as Wasmer writes it.
 			status[0] = joinNothing
 			mem.Write(statusPtr, status)
+			opt[0] = 1
+			guestmem.Put32(opt[4:], 0)
 			return sys.ESUCCESS
 		}
 		if w == nil {

@@ -23,8 +23,8 @@ func TestFork(t *testing.T) {
 		"joined child: 1 code 7",
 		"parent counter 11",
 		"nested: 1 code 58 parent 1058",
-		"nohang: 0 tag 0",
-		"trap: 1 tag 2 signal 6",
+		"nohang: 0 tag 0 pid 0",
+		"trap: 1 tag 2 signal 6 code 0",
 		"any: 1 echild: 12",
 	}
 	if got := r.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -2,6 +2,7 @@ package wasix
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -190,12 +191,27 @@ func (h *host) deliver(ctx context.Context, m api.Module, sig uint32) {
 	name := h.proc.handler
 	h.proc.mu.Unlock()
 	if name != "" && sig != sigKILL {
-		if f := m.ExportedFunction(name); f != nil {
-			if _, err := f.Call(ctx, uint64(sig)); err != nil {
-				panic(err) // an exit or trap inside the handler ends the guest
-			}
+		f := m.ExportedFunction(name)
+		if f == nil {
+			// While wasix-libc blocks signals (fork, exit) it registers a
+			// callback it does not export, "__wasm_signal_blocked": the
+			// signal waits for the next host call, as in Wasmer.
+			h.proc.queue(sig)
 			return
 		}
+		_, err := f.Call(ctx, uint64(sig))
+		if err == nil {
+			return
+		}
+		var exit *wsys.ExitError
+		if errors.As(err, &exit) {
+			panic(err) // the handler exited
+		}
+		// A trap in the handler. wasix-libc's dispatcher traps for a signal
+		// the program never set a disposition for (its default handler is
+		// unset until the first sigaction): the default action applies, as
+		// it would have on Linux; a trapping handler of the program's own
+		// is a death by that signal too.
 	}
 	switch {
 	case !ignoredByDefault(sig) && sig != sigSTOP && sig != sigTSTP && sig != sigCONT && sig != sigTTIN && sig != sigTTOU:

@@ -24,7 +24,7 @@ var netFuncs = []string{"sock_open", "sock_pair", "sock_bind", "sock_listen", "s
 	"sock_set_opt_flag", "sock_get_opt_flag", "sock_set_opt_time", "sock_get_opt_time", "sock_set_opt_size",
 	"sock_get_opt_size", "sock_join_multicast_v4", "sock_leave_multicast_v4", "sock_join_multicast_v6",
 	"sock_leave_multicast_v6", "resolve", "port_addr_list", "port_route_list", "sock_recv", "sock_send",
-	"sock_shutdown", "sock_accept", "fd_close"}
+	"sock_shutdown", "sock_accept", "fd_close", "sock_send_msg", "sock_recv_msg"}
 
 // netCaller is a guest that imports netFuncs from wasix_32v1 and exports
 // wrappers (wasmgen.WrapperName) and one page of memory.
@@ -120,6 +120,26 @@ func TestSocketsHostileGuest(t *testing.T) {
 			}
 			if name == "sock_open" && rng.Intn(2) == 0 {
 				args = []uint64{uint64(1 + rng.Intn(2)), uint64(1 + rng.Intn(2) | rng.Intn(2)*0x4000), 0, 300}
+			}
+			if name == "sock_pair" && rng.Intn(2) == 0 {
+				args = []uint64{1, uint64(1 + rng.Intn(2)), 0, 300, 304}
+			}
+			if name == "sock_send_msg" && rng.Intn(2) == 0 {
+				// A well-formed iovec at 32 and SOCKET/RIGHTS at 64 with small fds.
+				k := rng.Intn(4)
+				var b []byte
+				b = append(b, 0, 0, 0, 0, 16, 0, 0, 0) // iovec {0, 16}
+				m.Memory().Write(32, b)
+				cm := []byte{byte(8 + 4*k), 0, 0, 0, 0, 0, 0, 0}
+				for j := 0; j < k; j++ {
+					cm = append(cm, byte(rng.Intn(12)), 0, 0, 0)
+				}
+				m.Memory().Write(64, cm)
+				args = []uint64{smallFds(), 32, 1, 0, 0, 64, uint64(len(cm)), 300}
+			}
+			if name == "sock_recv_msg" && rng.Intn(2) == 0 {
+				m.Memory().Write(32, []byte{0, 0, 0, 0, 16, 0, 0, 0})
+				args = []uint64{smallFds(), 32, 1, uint64(rng.Intn(2) * 8), uint64(rng.Intn(2) * 100), 128, uint64(rng.Intn(40)), 300, 304, 308}
 			}
 			cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 			res, err := fn.Call(cctx, args...)

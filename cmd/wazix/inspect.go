@@ -72,10 +72,11 @@ func inspectCommand() *cli.Command {
 	}
 }
 
-// Import status under wazix.
+// Import status under wazix: for a system function wazix defines, its
+// status from the compat table (done, partial, ENOSYS, ENOTSUP, traps),
+// otherwise one of these.
 const (
-	statusNative      = "native"      // the wazix runtime provides it
-	statusUnsupported = "unsupported" // no wazix host function matches
+	statusUnsupported = "unsupported" // no wazix host function matches: the module does not load
 	statusHost        = "host"        // not a system import: the embedder provides it
 )
 
@@ -84,8 +85,11 @@ type inspectImport struct {
 	Name      string `json:"name"`
 	Kind      string `json:"kind"`
 	Signature string `json:"signature,omitempty"`
-	// Status is native, unsupported or host (see the constants above).
+	// Status is done, partial, ENOSYS, ENOTSUP or traps (compat.Status,
+	// as docs/compat.md lists them), unsupported or host (see above).
 	Status string `json:"status"`
+	// Note says why a function is not done.
+	Note string `json:"note,omitempty"`
 	// Translation is what `wazix translate` does with it: keep, preview1,
 	// emulated, wrapped or stub.
 	Translation string `json:"translation,omitempty"`
@@ -142,8 +146,16 @@ func inspectModule(b []byte) (*inspection, error) {
 	if _, rep, err := translate.Translate(b, translate.Options{}); err == nil {
 		actions = rep.Imports
 	}
-	funcOrdinal := 0
 	var det []compat.Import
+	for _, im := range in.Imports {
+		if im.Kind == wasmbin.KindFunc {
+			ft := in.Types[im.TypeIndex]
+			det = append(det, compat.Import{Module: im.Module, Name: im.Name, Params: apiTypes(ft.Params), Results: apiTypes(ft.Results)})
+		}
+	}
+	d := compat.Detect(det)
+	wasixGuest := d.Flavour == compat.FlavourWASIX
+	funcOrdinal := 0
 	for _, im := range in.Imports {
 		ii := inspectImport{Module: im.Module, Name: im.Name, Kind: wasmbin.KindName(im.Kind)}
 		switch im.Kind {
@@ -151,13 +163,12 @@ func inspectModule(b []byte) (*inspection, error) {
 			ft := in.Types[im.TypeIndex]
 			ii.params, ii.results = apiTypes(ft.Params), apiTypes(ft.Results)
 			ii.Signature = compat.Signature(ii.params, ii.results)
-			det = append(det, compat.Import{Module: im.Module, Name: im.Name, Params: ii.params, Results: ii.results})
 			ii.Status = statusHost
 			if compat.IsSystemModule(im.Module) {
 				ii.Status = statusUnsupported
-				if f, ok := compat.Find(im.Module, im.Name, ii.params, ii.results); ok &&
-					f.Generation == compat.GenerationCurrent && im.Module != compat.ModuleUnstable {
-					ii.Status = statusNative
+				if f, ok := compat.Find(im.Module, im.Name, ii.params, ii.results); ok {
+					st, note := compat.StatusOf(f, wasixGuest)
+					ii.Status, ii.Note = string(st), note
 				}
 			}
 			ii.Translation = string(translate.Classify(im.Module, im.Name, ii.params, ii.results))
@@ -190,7 +201,6 @@ func inspectModule(b []byte) (*inspection, error) {
 		}
 		ins.Exports = append(ins.Exports, ie)
 	}
-	d := compat.Detect(det)
 	ins.Flavour = d.Flavour.String()
 	if d.WASIThreads {
 		ins.Flavour += "+wasi-threads"
@@ -265,7 +275,11 @@ func (ins *inspection) writeText(w io.Writer) {
 			if im.Translation != "" && im.Translation != string(translate.ActionKeep) {
 				tr = "  translate: " + im.Translation
 			}
-			fmt.Fprintf(w, "  %-28s %-34s %-11s%s\n", im.Name, im.Kind+" "+im.Signature, im.Status, tr)
+			st := im.Status
+			if im.Note != "" {
+				st += " (" + im.Note + ")"
+			}
+			fmt.Fprintf(w, "  %-28s %-34s %-11s%s\n", im.Name, im.Kind+" "+im.Signature, st, tr)
 		}
 	}
 	fmt.Fprintf(w, "exports that matter:\n")

@@ -307,6 +307,9 @@ func TestRunForwardsSignals(t *testing.T) {
 		{"handled HUP", nil, []syscall.Signal{syscall.SIGWINCH, syscall.SIGHUP}, 0, "got 1"},
 		{"handled TERM", nil, []syscall.Signal{syscall.SIGTERM}, 0, "got 15"},
 		{"default HUP", []string{"nohandler"}, []syscall.Signal{syscall.SIGWINCH, syscall.SIGHUP}, 129, ""},
+		// A handler that traps (wasix-libc without a disposition): the
+		// default action, not a trap.
+		{"trapping TERM", []string{"trapping"}, []syscall.Signal{syscall.SIGTERM}, 143, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command(wazixBin, append([]string{"run", fixtures.Path(t, "c/sighandler")}, c.args...)...)
@@ -333,6 +336,16 @@ func TestRunForwardsSignals(t *testing.T) {
 				t.Errorf("exit %d output %q, want %d and %q", code, rest, c.code, c.output)
 			}
 		})
+	}
+}
+
+// TestSignalWaitsWhileBlocked: a signal raised while the guest names a
+// callback it does not export (wasix-libc's "__wasm_signal_blocked") waits,
+// and is delivered once the guest names its handler again.
+func TestSignalWaitsWhileBlocked(t *testing.T) {
+	r := runCLI(t, strings.NewReader(""), "run", fixtures.Path(t, "c/sighandler"), "blocked")
+	if r.code != 0 || !strings.Contains(r.stdout, "blocked then got 10\n") {
+		t.Errorf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
 

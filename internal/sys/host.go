@@ -178,6 +178,25 @@ func (f *HostFile) io(ctx context.Context, want uint32, nonblock bool, op func()
 			if nonblock {
 				return 0, EAGAIN
 			}
+			ended := polling.Err | polling.Hup
+			if want == polling.In {
+				ended |= polling.RdHup
+			}
+			if bits, _ := f.rec.Bits(); bits&ended != 0 && f.isSocket() {
+				// A wait wakes on ERR and HUP, and nothing clears them: a
+				// UDP socket keeps the ERR of an ICMP error it has already
+				// reported, and would spin here. Take the socket's state now.
+				f.Resync()
+				if bits, _ := f.rec.Bits(); bits&ended != 0 {
+					// Really shut down or hung up, yet nothing to read or
+					// write (a UDP socket after shutdown): a blocking read
+					// ends as the kernel ends it (0), a write cannot go on.
+					if want == polling.In {
+						return 0, ESUCCESS
+					}
+					return 0, EPIPE
+				}
+			}
 			if err := polling.WaitFor(ctx, f.reg, f.rec, want); err != nil {
 				return 0, EINTR
 			}

@@ -68,6 +68,9 @@ func SocketPair(reg *polling.Registry, typ int) (*HostFile, *HostFile, Errno) {
 // IsSocket reports whether f is a socket.
 func (f *HostFile) IsSocket() bool { return f.isSocket() }
 
+// IsPipe reports whether f is a pipe (a host FIFO).
+func (f *HostFile) IsPipe() bool { return f.kind == kindStream && !f.isSocket() }
+
 // Resync replaces the cached readiness bits with the socket's current state.
 // Edge-triggered epoll reports nothing when a socket changes state by our own
 // call (a fresh socket is HUP and writable until it connects or listens), so
@@ -423,4 +426,43 @@ func (f *HostFile) AcceptTimeout(ctx context.Context, nonblock bool) (*HostFile,
 		return e
 	})
 	return conn, e
+}
+
+// Domain returns the socket's address family (unix.AF_*).
+func (f *HostFile) Domain() int {
+	d, err := unix.GetsockoptInt(f.fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil {
+		return -1
+	}
+	return d
+}
+
+// SendMsg is SendTo with ancillary data (oob, in the host's cmsg format).
+func (f *HostFile) SendMsg(ctx context.Context, iovs [][]byte, oob []byte, sa unix.Sockaddr, nonblock bool) (int, Errno) {
+	if !f.isSocket() {
+		return 0, ENOTSOCK
+	}
+	return f.io(ctx, polling.Out, nonblock, func() (int, error) {
+		return unix.SendmsgBuffers(f.fd, iovs, oob, sa, unix.MSG_NOSIGNAL)
+	})
+}
+
+// RecvMsg reads one message (or stream data) with its ancillary data into
+// oob; it returns the bytes read, the ancillary bytes, the host MSG_* flags
+// of the result and the sender. flags are host MSG_* flags (MSG_PEEK).
+func (f *HostFile) RecvMsg(ctx context.Context, iovs [][]byte, oob []byte, flags int, nonblock bool) (n, oobn, rflags int, from unix.Sockaddr, e Errno) {
+	if !f.isSocket() {
+		return 0, 0, 0, nil, ENOTSOCK
+	}
+	var gen uint64
+	n, e = f.io(ctx, polling.In, nonblock, func() (int, error) {
+		_, gen = f.rec.Bits()
+		m, on, rf, sa, err := unix.RecvmsgBuffers(f.fd, iovs, oob, flags|unix.MSG_CMSG_CLOEXEC)
+		oobn, rflags, from = on, rf, sa
+		return m, err
+	})
+	if e == ESUCCESS && n > 0 && flags&unix.MSG_PEEK == 0 {
+		f.afterRead(n, iovs, gen)
+	}
+	return n, oobn, rflags, from, e
 }

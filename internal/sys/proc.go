@@ -61,9 +61,6 @@ type procEntry struct {
 	status WaitStatus
 }
 
-// sigCHLD is what a parent gets when a child ends.
-const sigCHLD = 17
-
 // WaitStatus is how a process ended: with an exit code, or killed by a
 // signal.
 type WaitStatus struct {
@@ -136,9 +133,8 @@ func (p *Procs) Exited(s *System, st WaitStatus) {
 	if parent != nil {
 		parent.childGen.Add(1)
 		parent.children.Post(polling.In)
-		if parent.Signal != nil {
-			parent.Signal(sigCHLD)
-		}
+		// No SIGCHLD is sent, as Wasmer sends none: wasix-libc's signal
+		// dispatcher traps for a signal the program set no disposition for.
 	}
 }
 
@@ -329,5 +325,18 @@ func (s *System) SwapProcess(o *System) {
 			e.sys = o
 		}
 		p.mu.Unlock()
+	}
+}
+
+// Forget removes process s from the table as if it never was: a spawn that
+// failed after its child was made leaves no zombie.
+func (p *Procs) Forget(s *System) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e := p.procs[s.Pid]; e != nil && e.sys == s {
+		delete(p.procs, s.Pid)
+		if !e.exited {
+			p.live--
+		}
 	}
 }

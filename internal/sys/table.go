@@ -226,6 +226,23 @@ func (t *Table) Renumber(from, to uint32) Errno {
 	return ESUCCESS
 }
 
+// Hold counts a reference to f that is not a fd (a fd in flight in a socket
+// message, see SCM_RIGHTS in abi/wasix), so that closing f's fds leaves it
+// open. Release drops it.
+func (t *Table) Hold(f File) { t.refs.inc(f) }
+
+// SharesRefs reports whether t and o count references together (one
+// process tree: forks share their objects), so that an object held through
+// one may get a fd in the other.
+func (t *Table) SharesRefs(o *Table) bool { return t.refs == o.refs }
+
+// Release drops a Hold; f is closed when nothing refers to it any more.
+func (t *Table) Release(f File) {
+	if t.unref(f) {
+		f.Close()
+	}
+}
+
 // Close removes fd and closes its object once no fd refers to it.
 func (t *Table) Close(fd uint32) Errno {
 	e, last, errno := t.remove(fd)

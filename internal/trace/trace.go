@@ -284,6 +284,12 @@ func (t *Tracer) Wrap(module, name string, params, results []api.ValueType, f ap
 	return func(ctx context.Context, m api.Module, stack []uint64) {
 		c := call{t: t, m: m, module: module, args: make([]uint64, np)}
 		copy(c.args, stack[:np])
+		for i, p := range params {
+			if p == api.ValueTypeI32 {
+				// The upper half of an i32 slot is not the guest's.
+				c.args[i] = uint64(uint32(c.args[i]))
+			}
+		}
 		if m != nil {
 			c.mem = m.Memory()
 		}
