@@ -63,6 +63,26 @@ type regionLayout struct {
 	// names at offChdirPre, both inside the epoll_wait scratch (the two
 	// never run at once).
 	offChdirPath, offChdirPre uint32
+	// eventfds are the fd_event instances, at offEvents: {in_use u32,
+	// flags u32, counter u64} each.
+	eventfds, offEvents uint32
+	// pipes records of pipeRecSize at offPipes; each buffer holds pipeCap
+	// bytes (a power of two), at offPipeBufs in a fixed region.
+	pipes, pipeCap, offPipes, offPipeBufs uint32
+	// offTTY keeps what tty_set set.
+	offTTY uint32
+	// offCloexec lists the fds whose CLOEXEC flag is set.
+	offCloexec uint32
+	// offTLSKeys holds the thread_local keys, offTLSMain the main
+	// thread's values (other threads keep theirs in their records).
+	offTLSKeys, offTLSMain uint32
+	// threadSlots thread records of threadSlotSize bytes are at
+	// offThreads.
+	threadSlots, offThreads uint32
+	// maxPollSubs is how many subscriptions the poll_oneoff wrapper can
+	// pass on when it removes those of event fds (it copies them into the
+	// epoll_wait scratch).
+	maxPollSubs uint32
 }
 
 func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regionLayout {
@@ -85,6 +105,35 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 	if l.offChdirPre+cwdMax > l.size {
 		l.size = l.offChdirPre + cwdMax
 	}
+	l.maxPollSubs = maxWaitSubs
+	l.eventfds = epolls
+	l.offEvents = align8(l.size)
+	l.size = l.offEvents + 16*l.eventfds
+	// fd_pipe: records, and in a fixed region small ring buffers (a grown
+	// region takes a page per pipe on first use, see pipes.go).
+	l.offPipes = align8(l.size)
+	if fixedBase == 0 {
+		l.pipes, l.pipeCap = 8, 65536
+		l.size = l.offPipes + pipeRecSize*l.pipes
+	} else {
+		// the 8 KiB Go leaves free holds two small pipes
+		l.pipes, l.pipeCap = 2, 512
+		l.offPipeBufs = l.offPipes + pipeRecSize*l.pipes
+		l.size = l.offPipeBufs + l.pipes*l.pipeCap
+	}
+	l.offTTY = align8(l.size) // the last tty_set (24 bytes), then a "set" flag
+	l.size = l.offTTY + 32
+	l.offCloexec = l.size // guest fd + 1 of each fd with CLOEXEC
+	l.size += 4 * cloexecFDs
+	l.offTLSKeys = align8(l.size) // {key u32, pad u32, user_data u64} × tlsKeys
+	l.offTLSMain = l.offTLSKeys + 16*tlsKeys
+	l.size = l.offTLSMain + 8*tlsKeys
+	if fixedBase == 0 {
+		// Thread records (see threads.go); Go modules never spawn threads.
+		l.threadSlots = 64
+		l.offThreads = align8(l.size)
+		l.size = l.offThreads + l.threadSlots*threadSlotSize
+	}
 	return l
 }
 
@@ -99,11 +148,9 @@ var (
 )
 
 const (
-	// aliasFDBase is the first fd number handed out by the fd_dup emulation
-	// and epollFDBase the first epoll fd; both lie far above the numbers
-	// preview1 hosts allocate.
+	// aliasFDBase is the first fd number handed out by the fd_dup
+	// emulation, far above the numbers preview1 hosts allocate.
 	aliasFDBase = 0x10000
-	epollFDBase = 0x7000_0000
 )
 
 // WASIX epoll flags (not Linux values; wasix-abi.md §3.9).
@@ -136,6 +183,32 @@ type gen struct {
 	// epoll is set when epoll is emulated: reads and writes re-arm
 	// edge-triggered interests (epoll_touch).
 	epoll bool
+	// events is set when fd_event is emulated: reads, writes, polls and
+	// epoll look at event fds first.
+	events bool
+	// threads is set when thread_spawn becomes wasi-threads' thread-spawn
+	// (threads.go): slotGlobal is the calling thread's record (0 in the
+	// main thread), spawnImport the index of wasi.thread-spawn, entryV2
+	// and entry2022 the guest's wasi_thread_start and _start_thread (or
+	// -1).
+	threads            bool
+	slotGlobal         uint32
+	spawnImport        uint32
+	entryV2, entry2022 int64
+	// tlsDestroy is the guest's _thread_local_destroy export, or -1.
+	tlsDestroy int64
+	// cloexec: CLOEXEC is kept per fd (fd_close clears it).
+	cloexec bool
+}
+
+// scratch pushes the base of the calling thread's scratch space (offSub,
+// offEvt, offNev, offStat): the region's own, or in a threaded module the
+// thread's record's.
+func (g *gen) scratch(f *funcBuilder) *funcBuilder {
+	if g.threads {
+		return f.call(g.helper("scratch"))
+	}
+	return f.call(g.helper("region"))
 }
 
 // touch takes the errno of a read (mask etDoneIn) or write (etDoneOut) call
@@ -225,7 +298,7 @@ var helpers = map[string]*adapter{
 		helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
 			b := f.local(i32)
 			f.get(0).i64Eqz().if_().call(g.p1("sched_yield")).return_().end()
-			f.call(g.helper("region")).set(b)
+			g.scratch(f).set(b)
 			f.get(b).i64(0).i64Store(offSub)      // userdata
 			f.get(b).i64(0).i64Store(offSub + 8)  // tag CLOCK + padding
 			f.get(b).i64(1).i64Store(offSub + 16) // clock id MONOTONIC + padding
@@ -243,7 +316,7 @@ var helpers = map[string]*adapter{
 	"isatty": {params: types(i32), results: types(i32), p1: []string{"fd_fdstat_get"},
 		helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
 			b := f.local(i32)
-			f.call(g.helper("region")).set(b)
+			g.scratch(f).set(b)
 			f.get(0).get(b).i32(offStat).i32Add().call(g.p1("fd_fdstat_get"))
 			f.if_().i32(0).return_().end()
 			f.get(b).i32Load8U(offStat).i32(2).i32Eq()
@@ -351,7 +424,7 @@ var helpers = map[string]*adapter{
 		helpers: []string{"region", "resolve_fd", "new_alias"}, region: true, build: func(g *gen, f *funcBuilder) {
 			real, a, err := f.local(i32), f.local(i32), f.local(i32)
 			f.get(0).call(g.helper("resolve_fd")).set(real)
-			f.get(real).call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
+			g.scratch(f.get(real)).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
 			f.if_().get(err).return_().end()
 			f.get(real).call(g.helper("new_alias")).tee(a).i32(-1).i32Eq().if_().i32(errnoMfile).return_().end()
 			f.get(1).get(a).i32Store(0)
@@ -360,11 +433,22 @@ var helpers = map[string]*adapter{
 	// fresh_fd(ptr): the host just returned a new fd at *ptr; if its number
 	// is taken by an entry (dup2 made it mean another file), the guest gets
 	// an alias instead.
-	"fresh_fd": {params: types(i32), helpers: []string{"region", "alias_find", "new_alias"}, region: true,
+	//
+	// When the module makes fds of its own (epoll, event fds, pipes) the
+	// alias is the lowest free number, as the host would have given had it
+	// known them; otherwise one from aliasFDBase up.
+	"fresh_fd": {params: types(i32), helpers: []string{"region", "alias_find", "new_alias", "emu_fd_alloc"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			a := f.local(i32)
 			f.gget(g.baseGlobal).i32Eqz().if_().return_().end() // no region, no entries
 			f.get(0).i32Load(0).call(g.helper("alias_find")).i32Eqz().if_().return_().end()
+			if g.events || g.epoll {
+				f.call(g.helper("emu_fd_alloc")).tee(a).i32(-1).i32Ne().if_()
+				f.get(a).call(g.helper("alias_find")).get(0).i32Load(0).i32Store(4)
+				f.get(0).get(a).i32Store(0)
+				f.end()
+				return
+			}
 			f.get(0).i32Load(0).call(g.helper("new_alias")).tee(a).i32(-1).i32Ne().if_().get(0).get(a).i32Store(0).end()
 		}},
 	// normalize_path(base, n) -> new length: rewrites the absolute path at
@@ -532,8 +616,12 @@ var helpers = map[string]*adapter{
 	"not_epoll": {params: types(i32), results: types(i32), p1: []string{"fd_fdstat_get"}, helpers: []string{"region"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			e := f.local(i32)
+			if g.events {
+				// an event fd or a pipe end is open
+				f.get(0).i32(0).call(g.helper("emu_poll")).i32(-1).i32Ne().if_().i32(errnoInval).return_().end()
+			}
 			g.fdArg(f, 0)
-			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e)
+			g.scratch(f).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e)
 			f.if_().get(e).return_().end()
 			f.i32(errnoInval)
 		}},
@@ -565,13 +653,21 @@ var helpers = map[string]*adapter{
 		f.br(0).end().end()
 	}},
 	// epoll_instance(fd) -> address of the epoll instance, or 0.
-	"epoll_instance": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+	// An instance's first word is its fd number (0: free). It never sets
+	// the region up: without a region there is no instance.
+	"epoll_instance": {params: types(i32), results: types(i32), region: true,
 		build: func(g *gen, f *funcBuilder) {
 			k, p := f.local(i32), f.local(i32)
-			f.get(0).i32(epollFDBase).i32Sub().tee(k).u(g.lay.epolls).i32GeU().if_().i32(0).return_().end()
-			f.call(g.helper("region")).get(k).u(g.lay.epollStride).i32Mul().i32Add().u(g.lay.offEpoll).i32Add().tee(p)
-			f.i32Load(0).i32Eqz().if_().i32(0).return_().end()
-			f.get(p)
+			f.gget(g.baseGlobal).tee(p).i32Eqz().if_().i32(0).return_().end()
+			f.get(0).i32Eqz().if_().i32(0).return_().end()
+			f.get(p).u(g.lay.offEpoll).i32Add().set(p)
+			f.block().loop()
+			f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
+			f.get(p).i32Load(0).get(0).i32Eq().if_().get(p).return_().end()
+			f.get(p).u(g.lay.epollStride).i32Add().set(p)
+			f.get(k).i32(1).i32Add().set(k)
+			f.br(0).end().end()
+			f.i32(0)
 		}},
 }
 
@@ -603,25 +699,38 @@ var emulations = map[string]*adapter{
 	// futex_wait(addr, expected, *timeout, *woken): nobody else can change
 	// *addr, so a matching value either times out (sleep) or, with no
 	// timeout, returns a spurious wake-up instead of deadlocking.
-	"futex_wait": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"sleep"},
+	"futex_wait": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"sleep", "in_bounds"},
 		build: func(g *gen, f *funcBuilder) {
+			f.get(0).i32(3).i32And().if_().i32(errnoInval).return_().end()
+			for _, c := range [][2]int32{{0, 4}, {2, 16}, {3, 1}} {
+				f.get(uint32(c[0])).i32(c[1]).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
+			}
 			f.get(0).i32Load(0).get(1).i32Ne().if_().get(3).i32(1).i32Store8(0).i32(0).return_().end()
 			f.get(2).i32Load8U(0).i32(1).i32Eq().if_().get(2).i64Load(8).call(g.helper("sleep")).drop().end()
 			f.get(3).i32(0).i32Store8(0).i32(0)
 		}},
 	// futex_wake[_all](addr, *woken): nobody waits; woken=1 as wazix and
 	// Wasmer answer (older wasix-libc wakes in a loop until woken is set).
-	"futex_wake": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
+	"futex_wake": {params: types(i32, i32), results: types(i32), helpers: []string{"in_bounds"}, build: func(g *gen, f *funcBuilder) {
+		futexWakeChecks(g, f)
 		f.get(1).i32(1).i32Store8(0).i32(0)
 	}},
-	"futex_wake_all": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
+	"futex_wake_all": {params: types(i32, i32), results: types(i32), helpers: []string{"in_bounds"}, build: func(g *gen, f *funcBuilder) {
+		futexWakeChecks(g, f)
 		f.get(1).i32(1).i32Store8(0).i32(0)
 	}},
 	// CLOEXEC is meaningless without exec.
-	"fd_fdflags_get": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
-		f.get(1).i32(0).i32Store16(0).i32(0)
+	// fd_fdflags_get(fd, *flags) / fd_fdflags_set(fd, flags): CLOEXEC (bit
+	// 0, the only flag) is kept per guest fd, for programs that read it
+	// back; nothing execs. Other bits are EINVAL, as wazix answers.
+	"fd_fdflags_get": {params: types(i32, i32), results: types(i32), helpers: []string{"cloexec_find"}, build: func(g *gen, f *funcBuilder) {
+		f.get(1).get(0).call(g.helper("cloexec_find")).i32(0).i32Ne().i32Store16(0).i32(0)
 	}},
-	"fd_fdflags_set": {params: types(i32, i32), results: types(i32), pure: true, build: returnConst(0)},
+	"fd_fdflags_set": {params: types(i32, i32), results: types(i32), helpers: []string{"cloexec_set"}, region: true, build: func(g *gen, f *funcBuilder) {
+		f.get(1).i32(0xfffe).i32And().if_().i32(errnoInval).return_().end()
+		f.get(0).get(1).i32(1).i32And().call(g.helper("cloexec_set"))
+		f.i32(0)
+	}},
 	"path_open2": {params: types(i32, i32, i32, i32, i32, i64, i64, i32, i32, i32), results: types(i32),
 		p1: []string{"path_open"}, build: func(g *gen, f *funcBuilder) {
 			g.fdArg(f, 0)
@@ -642,7 +751,8 @@ var emulations = map[string]*adapter{
 	"sock_accept":    sockAccept(),
 	"sock_accept_v2": sockAccept(),
 	// tty_get: an 80x25 terminal; the *_tty flags come from fd_fdstat_get.
-	"tty_get": {params: types(i32), results: types(i32), helpers: []string{"isatty"}, build: func(g *gen, f *funcBuilder) {
+	"tty_get": {params: types(i32), results: types(i32), helpers: []string{"isatty"}, region: true, build: func(g *gen, f *funcBuilder) {
+		b := f.local(i32)
 		f.get(0).i32(80).i32Store(0)
 		f.get(0).i32(25).i32Store(4)
 		f.get(0).i64(0).i64Store(8)
@@ -653,9 +763,28 @@ var emulations = map[string]*adapter{
 		f.get(0).i32(1).i32Store8(20)
 		f.get(0).i32(1).i32Store8(21)
 		f.get(0).i32(0).i32Store16(22)
+		// what tty_set set, but whether fds are terminals
+		f.gget(g.baseGlobal).tee(b).if_()
+		f.get(b).i32Load(g.lay.offTTY + 24).if_()
+		f.get(0).get(b).i64Load(g.lay.offTTY).i64Store(0)
+		f.get(0).get(b).i64Load(g.lay.offTTY + 8).i64Store(8)
+		for off := uint32(19); off < 22; off++ {
+			f.get(0).get(b).i32Load8U(g.lay.offTTY + off).i32Store8(off)
+		}
+		f.end()
+		f.end()
 		f.i32(0)
 	}},
-	"tty_set": {params: types(i32), results: types(i32), pure: true, build: returnConst(0)},
+	// tty_set(*tty): kept for tty_get; nothing reaches the host.
+	"tty_set": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+		b := f.local(i32)
+		f.call(g.helper("region")).set(b)
+		for off := uint32(0); off < 24; off += 8 {
+			f.get(b).get(0).i64Load(off).i64Store(g.lay.offTTY + off)
+		}
+		f.get(b).i32(1).i32Store(g.lay.offTTY + 24)
+		f.i32(0)
+	}},
 	// getcwd(buf, *len): wasmer's protocol — always report the length,
 	// ERANGE when the buffer is too small, EINVAL for a null buffer.
 	"getcwd": {params: types(i32, i32), results: types(i32), helpers: []string{"region"}, region: true,
@@ -719,18 +848,23 @@ var emulations = map[string]*adapter{
 	}},
 	// fd_dup2(fd, min_fd, cloexec, *newfd): alias numbers are above any
 	// host fd, so they satisfy min_fd in practice; cloexec is meaningless.
-	"fd_dup2": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"dup"}, build: func(g *gen, f *funcBuilder) {
-		f.get(0).get(3).call(g.helper("dup"))
+	// fd_dup2(fd, min_fd, cloexec, *newfd).
+	"fd_dup2": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"dup", "cloexec_set"}, build: func(g *gen, f *funcBuilder) {
+		e := f.local(i32)
+		f.get(0).get(3).call(g.helper("dup")).tee(e).if_().get(e).return_().end()
+		f.get(2).i32(1).i32And().if_().get(3).i32Load(0).i32(1).call(g.helper("cloexec_set")).end()
+		f.i32(0)
 	}},
-	"epoll_create": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+	"epoll_create": {params: types(i32), results: types(i32), helpers: []string{"region", "emu_fd_alloc"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
-			p, k := f.local(i32), f.local(i32)
+			p, k, n := f.local(i32), f.local(i32), f.local(i32)
 			f.call(g.helper("region")).u(g.lay.offEpoll).i32Add().set(p)
 			f.block().loop()
 			f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
 			f.get(p).i32Load(0).i32Eqz().if_()
-			f.get(p).i32(1).i32Store(0).get(p).i32(0).i32Store(4)
-			f.get(0).get(k).i32(epollFDBase).i32Add().i32Store(0)
+			f.call(g.helper("emu_fd_alloc")).tee(n).i32(0).i32LtS().if_().i32(errnoMfile).return_().end()
+			f.get(p).get(n).i32Store(0).get(p).i32(0).i32Store(4)
+			f.get(0).get(n).i32Store(0)
 			f.i32(0).return_()
 			f.end()
 			f.get(p).u(g.lay.epollStride).i32Add().set(p)
@@ -787,14 +921,21 @@ func epollCtl() *adapter {
 			f.get(op).i32(2).i32Ne().if_().get(ev).i32Eqz().if_().i32(errnoFault).return_().end().end()
 			f.get(fd).get(epfd).i32Eq().if_().i32(errnoInval).return_().end()
 			// fd must be open; regular files and directories are refused as
-			// on Linux (their readiness never changes).
+			// on Linux (their readiness never changes). Event fds are the
+			// adapter's own.
+			if g.events {
+				f.get(fd).i32(0).call(g.helper("emu_poll")).i32(-1).i32Eq().if_()
+			}
 			g.fdArg(f, fd)
-			f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
+			g.scratch(f).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
 			f.if_().get(err).return_().end()
 			f.get(op).i32(2).i32Ne().if_()
-			f.call(g.helper("region")).i32Load8U(offStat).tee(err).i32(4).i32Eq().get(err).i32(3).i32Eq().i32Or()
+			g.scratch(f).i32Load8U(offStat).tee(err).i32(4).i32Eq().get(err).i32(3).i32Eq().i32Or()
 			f.if_().i32(errnoPerm).return_().end()
 			f.end()
+			if g.events {
+				f.end()
+			}
 			f.get(inst).i32Load(4).set(cnt)
 			// find the entry for fd: i = index, or cnt when absent
 			f.get(inst).i32(16).i32Add().set(e)
@@ -847,15 +988,48 @@ func epollWait() *adapter {
 			inst, b, cnt, i, e, s, nsubs, err, n, k, ev, bits, j, nout, o :=
 				f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32),
 				f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			emuSeen, capped := f.local(i32), f.local(i32)
 			f.get(epfd).call(g.helper("epoll_instance")).tee(inst).i32Eqz().if_().get(epfd).call(g.helper("not_epoll")).return_().end()
 			f.get(maxevents).i32(0).i32LeS().if_().i32(errnoInval).return_().end()
 			f.call(g.helper("region")).set(b)
+			f.loop() // again: a threaded module's wait for nothing
 			f.get(inst).i32Load(4).set(cnt)
 			f.get(b).u(g.lay.offWaitSubs).i32Add().set(s)
 			f.get(inst).i32(16).i32Add().set(e)
+			f.i32(0).set(i).i32(0).set(nsubs).i32(0).set(nout).i32(0).set(k).i32(0).set(j).i32(0).set(emuSeen).i32(0).set(capped)
 
 			f.block().loop()
 			f.get(i).get(cnt).i32GeU().brIf(1)
+			f.block() // next entry
+			if g.events {
+				// An adapter-made fd (event fd, pipe end) is ready as
+				// emu_poll says: ready entries are reported here and the host
+				// is asked not to wait.
+				f.get(e).i32Load(0).i32(0).call(g.helper("emu_poll")).i32(-1).i32Ne().if_()
+				f.i32(1).set(emuSeen)
+				f.i32(0).set(bits)
+				f.get(e).i32Load(0).i32(1).call(g.helper("emu_poll")).tee(ev).i32(2).i32And().if_().i32(epollHup).set(bits).end()
+				f.get(e).i32Load(4).i32(epollIn | etDoneIn).i32And().i32(epollIn).i32Eq().if_()
+				f.get(ev).i32(1).i32And().if_().get(bits).i32(epollIn).i32Or().set(bits).end()
+				f.end()
+				f.get(e).i32Load(0).i32(2).call(g.helper("emu_poll")).tee(ev).i32(2).i32And().if_().get(bits).i32(epollErr).i32Or().set(bits).end()
+				f.get(e).i32Load(4).i32(epollOut | etDoneOut).i32And().i32(epollOut).i32Eq().if_()
+				f.get(ev).i32(1).i32And().if_().get(bits).i32(epollOut).i32Or().set(bits).end()
+				f.end()
+				f.get(e).i32Load(4).i32Eqz().if_().i32(0).set(bits).end() // disarmed (EPOLLONESHOT)
+				f.get(bits).i32(0).i32Ne().get(nout).get(maxevents).i32LtU().i32And().if_()
+				f.get(b).get(nout).i32(2).i32Shl().i32Add().get(i).i32Store(g.lay.offWaitOut)
+				f.get(events).get(nout).i32(5).i32Shl().i32Add().tee(o).get(bits).i32Store(0)
+				f.get(o).i32(0).i32Store(4)
+				for off := uint32(8); off < 32; off += 8 {
+					f.get(o).get(e).i64Load(off).i64Store(off)
+				}
+				f.get(nout).i32(1).i32Add().set(nout)
+				f.i64(0).set(timeout)
+				f.end()
+				f.br(1) // next entry
+				f.end()
+			}
 			f.get(e).i32Load(4).i32(epollIn | epollRdHup).i32And().i32(0).i32Ne()
 			f.get(e).i32Load(4).i32(etDoneIn).i32And().i32Eqz().i32And().if_()
 			f.get(s).get(i).i32(1).i32Shl().i32Store(0).get(s).i32(0).i32Store(4)
@@ -879,21 +1053,39 @@ func epollWait() *adapter {
 			f.get(s).i32(48).i32Add().set(s)
 			f.get(nsubs).i32(1).i32Add().set(nsubs)
 			f.end()
+			f.end() // next entry
 			f.get(e).i32(epollEntry).i32Add().set(e)
 			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
 			// A finite timeout becomes a clock subscription (userdata all ones).
-			f.get(timeout).i64(-1).i64Ne().if_()
+			// With threads, adapter fds can change while the host waits: the
+			// wait is cut into slices (see pollOneoffEvents).
+			if g.threads {
+				f.get(emuSeen).get(timeout).i64(-1).i64Eq().get(timeout).i64(pollSliceNanos).i64GtU().i32Or().i32And().set(capped)
+			}
+			f.get(timeout).i64(-1).i64Ne().get(capped).i32Or().if_()
 			f.get(s).i64(-1).i64Store(0)
 			f.get(s).i64(0).i64Store(8)
 			f.get(s).i64(1).i64Store(16) // MONOTONIC
-			f.get(s).get(timeout).i64Store(24)
+			f.get(s)
+			f.get(capped).ifI64().i64(pollSliceNanos).else_().get(timeout).end()
+			f.i64Store(24)
 			f.get(s).i64(0).i64Store(32)
 			f.get(s).i64(0).i64Store(40)
 			f.get(nsubs).i32(1).i32Add().set(nsubs)
 			f.end()
 			// Nothing to wait for: report no events rather than block forever.
-			f.get(nsubs).i32Eqz().if_().get(nevents).i32(0).i32Store(0).i32(0).return_().end()
+			// With threads, another thread may register an fd: wait and
+			// look again.
+			f.get(nsubs).i32Eqz().if_()
+			if g.threads {
+				f.get(timeout).i64(-1).i64Eq().if_()
+				f.call(g.helper("region")).i32(0).i64(parkNanos).memoryAtomicWait32(offParked).drop()
+				f.br(2) // again
+				f.end()
+			}
+			f.get(nevents).i32(0).i32Store(0).i32(0).return_()
+			f.end()
 			f.get(b).u(g.lay.offWaitSubs).i32Add()
 			f.get(b).u(g.lay.offWaitEvts).i32Add()
 			f.get(nsubs)
@@ -949,6 +1141,14 @@ func epollWait() *adapter {
 			f.end().end()
 			f.get(j).i32(1).i32Add().set(j)
 			f.br(0).end().end()
+			if g.threads {
+				// a slice passed with nothing to report: look again
+				f.get(capped).get(nout).i32Eqz().i32And().if_()
+				f.get(timeout).i64(-1).i64Ne().if_().get(timeout).i64(pollSliceNanos).i64Sub().set(timeout).end()
+				f.br(1) // again
+				f.end()
+			}
+			f.end() // again
 			f.get(nevents).get(nout).i32Store(0)
 			f.i32(0)
 		}}

@@ -122,3 +122,33 @@ func (f *funcBuilder) i32GtS() *funcBuilder { return f.op(0x4a) }
 // u pushes an i32 constant given as an unsigned offset or count.
 func (f *funcBuilder) u(v uint32) *funcBuilder { return f.i32(int32(v)) }
 func (f *funcBuilder) i32Xor() *funcBuilder    { return f.op(0x73) }
+
+func (f *funcBuilder) i64LtU() *funcBuilder { return f.op(0x54) }
+func (f *funcBuilder) i64GtU() *funcBuilder { return f.op(0x56) }
+func (f *funcBuilder) i64Add() *funcBuilder { return f.op(0x7c) }
+func (f *funcBuilder) i64Sub() *funcBuilder { return f.op(0x7d) }
+
+// Atomic instructions (threads proposal), on 32-bit words unless named.
+func (f *funcBuilder) atomic(op byte, align, offset uint32) *funcBuilder {
+	f.code = append(f.code, 0xfe, op)
+	f.code = wasmbin.AppendU32(f.code, align)
+	f.code = wasmbin.AppendU32(f.code, offset)
+	return f
+}
+func (f *funcBuilder) memoryAtomicNotify(off uint32) *funcBuilder { return f.atomic(0x00, 2, off) }
+func (f *funcBuilder) memoryAtomicWait32(off uint32) *funcBuilder { return f.atomic(0x01, 2, off) }
+func (f *funcBuilder) i32AtomicLoad(off uint32) *funcBuilder      { return f.atomic(0x10, 2, off) }
+func (f *funcBuilder) i32AtomicStore(off uint32) *funcBuilder     { return f.atomic(0x17, 2, off) }
+func (f *funcBuilder) i32AtomicCmpxchg(off uint32) *funcBuilder   { return f.atomic(0x48, 2, off) }
+func (f *funcBuilder) i32WrapI64() *funcBuilder                   { return f.op(0xa7) }
+func (f *funcBuilder) i64ShrU() *funcBuilder                      { return f.op(0x88) }
+func (f *funcBuilder) ifI64() *funcBuilder                        { return f.op(0x04, 0x7e) }
+func (f *funcBuilder) i64LtS() *funcBuilder                       { return f.op(0x53) }
+func (f *funcBuilder) i64LeU() *funcBuilder                       { return f.op(0x58) }
+func (f *funcBuilder) i64Shl() *funcBuilder                       { return f.op(0x86) }
+func (f *funcBuilder) i64ExtendI32U() *funcBuilder                { return f.op(0xad) }
+func (f *funcBuilder) memorySize() *funcBuilder                   { return f.op(0x3f, 0x00) }
+func (f *funcBuilder) i64AtomicLoad(off uint32) *funcBuilder      { return f.atomic(0x11, 3, off) }
+func (f *funcBuilder) i64AtomicAdd(off uint32) *funcBuilder       { return f.atomic(0x1f, 3, off) }
+func (f *funcBuilder) i64AtomicXchg(off uint32) *funcBuilder      { return f.atomic(0x42, 3, off) }
+func (f *funcBuilder) i64AtomicCmpxchg(off uint32) *funcBuilder   { return f.atomic(0x49, 3, off) }

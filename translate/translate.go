@@ -36,10 +36,15 @@ import (
 type Options struct {
 	// Strict makes Translate fail when any import would become a stub.
 	Strict bool
-	// UnshareMemory turns an imported memory (the env.memory that WASIX
-	// toolchains import, usually shared) into a defined, non-shared memory,
-	// and lowers atomic instructions to plain ones, for hosts without the
-	// threads feature. It is refused when the module can spawn threads.
+	// KeepSharedMemory keeps an imported (shared) memory as it is. By
+	// default a module that spawns no threads gets a defined, non-shared
+	// memory with its atomic instructions lowered to plain ones, so that
+	// hosts without the threads feature (the stock wazero CLI, Node) run
+	// it; a module that spawns threads always keeps its shared memory.
+	KeepSharedMemory bool
+	// UnshareMemory asks for the default explicitly (the CLI's
+	// --unshare-memory, from before it was the default). With it, a module
+	// that spawns threads is refused rather than kept shared.
 	UnshareMemory bool
 }
 
@@ -83,8 +88,16 @@ type Report struct {
 	// Region says where.
 	AdapterRegion bool   `json:"adapter_region"`
 	Region        string `json:"region,omitempty"`
+	// MemoryReason says why the memory was kept or unshared.
+	MemoryReason string `json:"memory_reason,omitempty"`
+	// Threads says how thread spawning was translated and why ("" when the
+	// module spawns none).
+	Threads string `json:"threads,omitempty"`
+	// FDs says how the fds the adapters make (epoll, event fds, pipes) are
+	// numbered ("" when there are none).
+	FDs string `json:"fds,omitempty"`
 	// AtomicsLowered counts the atomic instructions replaced by plain ones
-	// (with --unshare-memory; see wasmbin.Module.LowerAtomics).
+	// (when the memory is unshared; see wasmbin.Module.LowerAtomics).
 	AtomicsLowered int      `json:"atomics_lowered,omitempty"`
 	Warnings       []string `json:"warnings,omitempty"`
 	InputBytes     int      `json:"input_bytes"`
@@ -156,6 +169,11 @@ func stubBehaviour(module, name string, results []wasmbin.ValType) (string, func
 		// wasi-libc turns any negative result into EAGAIN: pthread_create fails cleanly.
 		return "returns -6", func(f *funcBuilder) { f.i32(-6) }
 	}
+	if module == compat.ModuleWASIX32 && strings.HasPrefix(name, "thread_spawn") && len(results) == 1 && results[0] == i32 {
+		// What wazix answers a module that cannot have threads (no shared
+		// memory or no entry export); the report says which.
+		return fmt.Sprintf("errno %d", errnoNotcap), func(f *funcBuilder) { f.i32(errnoNotcap) }
+	}
 	if len(results) == 1 && results[0] == i32 {
 		errno := int32(errnoNosys)
 		if module == compat.ModuleWASIX32 && name == "proc_join" {
@@ -212,6 +230,25 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		return nil, rep, errors.New("wasix_64v1 (memory64) modules are not supported")
 	}
 
+	// Threads: spawns become wasi-threads' thread-spawn when the module
+	// can run on a wasi-threads host (threads.go).
+	var memImport *wasmbin.Import
+	for i := range in.Imports {
+		if in.Imports[i].Kind == wasmbin.KindMemory {
+			memImport = &in.Imports[i]
+		}
+	}
+	tp := planThreads(in, det, memImport)
+	rep.Threads = tp.reason
+	if tp.on {
+		for _, p := range plans {
+			if a := threadAdapter(p.im.Module, p.im.Name, p.sig); a != nil {
+				p.action = ActionEmulated
+				p.adapter = a
+			}
+		}
+	}
+
 	// Which emulations are in use decides which preview1 imports need wrapping.
 	uses := map[string]bool{}
 	for _, p := range plans {
@@ -234,13 +271,24 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			}
 		}
 	}
-	resolveFDs := uses["fd_dup"] || uses["fd_dup2"] || dup2
+	// events: adapter-made fds (event fds, pipes) exist. They get the
+	// lowest free numbers, as the host would give, kept from the host's
+	// own through the fd table (fd_pipe.go).
+	events := uses["fd_event"] || uses["fd_pipe"]
 	epoll := uses["epoll_create"] || uses["epoll_ctl"] || uses["epoll_wait"]
+	resolveFDs := uses["fd_dup"] || uses["fd_dup2"] || dup2 || events || epoll
+	if events || epoll {
+		rep.FDs = "epoll instances, event fds and pipes live in the module and take the lowest fd numbers free on the host, " +
+			"as the host would give; every fd argument goes through the fd table, which keeps them apart from the host's fds"
+	}
 
 	var stubbed []string
 	for _, p := range plans {
 		switch p.action {
 		case ActionEmulated:
+			if p.adapter != nil {
+				break // a thread emulation
+			}
 			p.adapter = emulations[p.im.Name]
 			if p.im.Name == "fd_renumber" {
 				p.adapter = fdRenumberDup2(epoll)
@@ -256,16 +304,19 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			if !isP1 {
 				break
 			}
-			if p.im.Name == "fd_close" && (resolveFDs || epoll || wasixModule && hasMemory) {
+			if p.im.Name == "fd_close" && (resolveFDs || epoll || events || wasixModule && hasMemory) {
 				p.action = ActionWrapped
-				p.adapter = fdCloseWrapper(resolveFDs, epoll, wasixModule && hasMemory)
+				p.adapter = fdCloseWrapper(resolveFDs, epoll, wasixModule && hasMemory, events)
+			} else if p.im.Name == "poll_oneoff" && events {
+				p.action = ActionWrapped
+				p.adapter = helpers["poll_oneoff_events"]
 			} else if p.im.Name == "fd_renumber" && dup2 {
 				p.action = ActionEmulated
 				p.adapter = fdRenumberDup2(epoll)
 			} else if _, known := compat.Find(compat.ModulePreview1, p.im.Name, toAPI(p.sig.Params), toAPI(p.sig.Results)); known &&
-				(resolveFDs && len(fdParams(p.im.Name)) > 0 || epoll && epollTouchMask(p.im.Name) != 0) {
+				(resolveFDs && len(fdParams(p.im.Name)) > 0 || epoll && epollTouchMask(p.im.Name) != 0 || events && isEventWrapped(p.im.Name)) {
 				p.action = ActionWrapped
-				p.adapter = fdWrapper(p.im.Name, p.sig, resolveFDs, epoll)
+				p.adapter = fdWrapper(p.im.Name, p.sig, resolveFDs, epoll, events)
 			}
 		}
 	}
@@ -312,6 +363,31 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			needP1[n] = true
 		}
 		region = region || p.adapter.region
+	}
+	// Thread-local values end with their thread, through the guest's
+	// destructor when it has one.
+	tlsDestroy := int64(-1)
+	if tp.on && uses["thread_local_create"] {
+		for _, e := range in.Exports {
+			if t, ok := funcType(in, e.Index); ok && e.Kind == wasmbin.KindFunc && e.Name == "_thread_local_destroy" &&
+				t.Equal(wasmbin.FuncType{Params: types(i32, i32, i32, i32)}) {
+				tlsDestroy = int64(e.Index)
+				addHelper("tls_destructors")
+			}
+		}
+	}
+	cloexec := uses["fd_fdflags_set"] || uses["fd_dup2"]
+	if cloexec {
+		addHelper("cloexec_set") // fd_close clears it
+	}
+	if tp.on {
+		addHelper("thread_entry")
+		addHelper("scratch")
+		region = true
+	}
+	if events {
+		// epoll_ctl and epoll_wait look at event fds too.
+		addHelper("emu_poll")
 	}
 	var helperNames []string
 	for n := range helperSet {
@@ -383,6 +459,13 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		p1Index[n] = nFuncImports
 		nFuncImports++
 	}
+	spawnImport := uint32(0)
+	if tp.on {
+		newImports = append(newImports, wasmbin.Import{Module: compat.ModuleWASIThreads, Name: compat.ThreadSpawn.Name, Kind: wasmbin.KindFunc,
+			TypeIndex: typeIndex(wasmbin.FuncType{Params: types(i32), Results: types(i32)})})
+		spawnImport = nFuncImports
+		nFuncImports++
+	}
 
 	// Function indices of the output: imports, the original functions, then
 	// the adapters (per-import adapters first, then helpers).
@@ -397,7 +480,8 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			names[idx] = "wazix:" + p.im.Module + "." + p.im.Name
 		}
 	}
-	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs, epoll: epoll}
+	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs, epoll: epoll, events: events,
+		threads: tp.on, spawnImport: spawnImport, cloexec: cloexec, entryV2: -1, entry2022: -1, tlsDestroy: -1}
 	for _, n := range helperNames {
 		idx := firstAdapter + uint32(len(adapters))
 		g.helperIndex[n] = idx
@@ -424,18 +508,44 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			}
 		}
 	}
+	if opts.UnshareMemory && opts.KeepSharedMemory {
+		return nil, rep, errors.New("--unshare-memory and --keep-shared-memory contradict each other")
+	}
 	if opts.UnshareMemory && det.SpawnsThreads {
 		return nil, rep, errors.New("--unshare-memory: the module can spawn threads, which need a shared memory")
 	}
+	unshare := !opts.KeepSharedMemory && !det.SpawnsThreads
+	// A region grown at run time needs room under the memory's maximum,
+	// which small modules set at their size: one more page is allowed.
+	goFixed := m.Custom("go:buildid") != nil && goRegionFree(in, memLimits)
+	bumped := false
+	if region && !goFixed && memLimits != nil && memLimits.HasMax && memLimits.Max+regionPages <= 65536 {
+		bumped = true
+		if memImported >= 0 {
+			newImports[memImported].Limits.Max += regionPages
+			newImports[memImported].Desc = nil // re-encoded from Limits
+		} else {
+			in.Memories[0].Max += regionPages
+		}
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("the memory's maximum was raised by %d page(s) for the adapter region, which is grown on first use", regionPages))
+	}
 	switch {
-	case memImported >= 0 && opts.UnshareMemory:
+	case det.SpawnsThreads:
+		rep.MemoryReason = "the module spawns threads, whose instances must share the memory: it stays as it is, for hosts with wasi-threads"
+	case opts.KeepSharedMemory:
+		rep.MemoryReason = "--keep-shared-memory"
+	default:
+		rep.MemoryReason = "the module spawns no threads: a defined, non-shared memory without atomic instructions runs on hosts without the threads feature (the stock wazero CLI, Node)"
+	}
+	switch {
+	case memImported >= 0 && unshare:
 		im := newImports[memImported]
 		newImports = append(newImports[:memImported], newImports[memImported+1:]...)
 		l := im.Limits
 		l.Shared = false
 		m.SetSection(wasmbin.SecMemory, wasmbin.AppendLimits(wasmbin.AppendU32(nil, 1), l))
 		rep.Memory = fmt.Sprintf("imported %s.%s (%s) turned into a defined memory (%s)", im.Module, im.Name, im.Limits, l)
-	case memDefined && opts.UnshareMemory && in.Memories[0].Shared:
+	case memDefined && unshare && in.Memories[0].Shared:
 		l := in.Memories[0]
 		l.Shared = false
 		payload := wasmbin.AppendU32(nil, uint32(len(in.Memories)))
@@ -449,14 +559,25 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		im := newImports[memImported]
 		rep.Memory = fmt.Sprintf("imported %s.%s (%s), kept: the host must provide it", im.Module, im.Name, im.Limits)
 		if im.Limits.Shared {
-			rep.Warnings = append(rep.Warnings, "the memory is an imported shared memory: hosts without threads support, or without an env module, need --unshare-memory")
+			rep.Warnings = append(rep.Warnings, "the memory is an imported shared memory: hosts without threads support, or without an env module, cannot run it")
 		} else {
-			rep.Warnings = append(rep.Warnings, "the memory is imported: hosts that do not provide "+im.Module+"."+im.Name+" need --unshare-memory")
+			rep.Warnings = append(rep.Warnings, "the memory is imported: hosts that do not provide "+im.Module+"."+im.Name+" cannot run it")
 		}
 	case memDefined:
 		rep.Memory = fmt.Sprintf("defined (%s)", in.Memories[0])
 	default:
 		rep.Memory = "none"
+	}
+
+	if bumped && memDefined {
+		l := in.Memories[0]
+		l.Shared = l.Shared && !unshare
+		payload := wasmbin.AppendU32(nil, uint32(len(in.Memories)))
+		payload = wasmbin.AppendLimits(payload, l)
+		for _, x := range in.Memories[1:] {
+			payload = wasmbin.AppendLimits(payload, x)
+		}
+		m.SetSection(wasmbin.SecMemory, payload)
 	}
 
 	// Globals: the region base, appended after every existing global.
@@ -468,6 +589,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			}
 		}
 		g.baseGlobal = uint32(importedGlobals + len(in.Globals))
+		g.slotGlobal = g.baseGlobal + 1
 		rep.AdapterRegion = true
 		if m.Custom("go:buildid") != nil {
 			if goRegionFree(in, memLimits) {
@@ -483,7 +605,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		rep.Region = fmt.Sprintf("one %d KiB page grown on first use", regionPages*64)
 	}
 
-	if opts.UnshareMemory {
+	if unshare {
 		// Hosts without the threads feature reject atomic instructions even
 		// on an unshared memory; with one thread they are plain accesses.
 		n, err := m.LowerAtomics()
@@ -502,6 +624,35 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	}
 	if err := m.RemapFunctions(mapIndex, names); err != nil {
 		return nil, rep, err
+	}
+	if tp.on {
+		for _, e := range []struct {
+			in  int64
+			out *int64
+		}{{tp.entryV2, &g.entryV2}, {tp.entry2022, &g.entry2022}, {tlsDestroy, &g.tlsDestroy}} {
+			if e.in >= 0 {
+				*e.out = int64(mapIndex(uint32(e.in)))
+			}
+		}
+		// wasi_thread_start becomes the adapter that starts the guest's entry.
+		entry := g.helperIndex["thread_entry"]
+		var payload []byte
+		found := false
+		for _, e := range in.Exports {
+			if e.Kind == wasmbin.KindFunc {
+				e.Index = mapIndex(e.Index)
+				if e.Name == "wasi_thread_start" {
+					e.Index, found = entry, true
+				}
+			}
+			payload = wasmbin.AppendExport(payload, e)
+		}
+		n := len(in.Exports)
+		if !found {
+			payload = wasmbin.AppendExport(payload, wasmbin.Export{Name: "wasi_thread_start", Kind: wasmbin.KindFunc, Index: entry})
+			n++
+		}
+		m.SetSection(wasmbin.SecExport, append(wasmbin.AppendU32(nil, uint32(n)), payload...))
 	}
 	moved := false
 	for i := uint32(0); i < uint32(in.NumFunctions()); i++ {
@@ -561,7 +712,11 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	}
 	if region {
 		glob := wasmbin.AppendGlobal(nil, wasmbin.Global{Type: wasmbin.GlobalType{Type: i32, Mutable: true}, Init: []byte{0x41, 0x00, 0x0b}})
-		if err := appendSection(m, wasmbin.SecGlobal, [][]byte{glob}); err != nil {
+		globs := [][]byte{glob}
+		if tp.on {
+			globs = append(globs, glob) // the thread's record
+		}
+		if err := appendSection(m, wasmbin.SecGlobal, globs); err != nil {
 			return nil, rep, err
 		}
 	}
@@ -648,7 +803,7 @@ func epollTouchMask(name string) int32 {
 // fdWrapper calls a preview1 function with its fd arguments translated
 // through the fd table (when there is one), and tells the epoll adapter
 // when the guest reads or writes an fd (when epoll is emulated).
-func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll bool) *adapter {
+func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll, events bool) *adapter {
 	fds := map[int]bool{}
 	for _, i := range fdParams(name) {
 		fds[i] = true
@@ -661,8 +816,12 @@ func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll bool) *adapt
 	newFD := map[string]uint32{"path_open": 8, "sock_accept": 2}
 	ret, returnsFD := newFD[name]
 	returnsFD = returnsFD && resolveFDs
+	events = events && isEventWrapped(name)
 	a := &adapter{params: sig.Params, results: sig.Results, p1: []string{name}, helpers: []string{"resolve_fd"},
 		build: func(g *gen, f *funcBuilder) {
+			if events {
+				eventOp(g, f, name)
+			}
 			for i := range sig.Params {
 				if fds[i] {
 					g.fdArg(f, uint32(i))
@@ -686,6 +845,9 @@ func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll bool) *adapt
 	if touch != 0 {
 		a.helpers = append(a.helpers, "epoll_touch")
 	}
+	if events {
+		a.helpers = append(a.helpers, "event_instance", "pipe_rec", "ring_copy")
+	}
 	return a
 }
 
@@ -695,14 +857,17 @@ func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll bool) *adapt
 //
 // In a WASIX module closing a preopen succeeds and leaves it open, as under
 // wazix and wasmer (libcs that close every fd at start-up rely on it).
-func fdCloseWrapper(aliases, epoll, keepPreopens bool) *adapter {
-	a := &adapter{params: types(i32), results: types(i32), p1: []string{"fd_close"}, region: aliases || epoll || keepPreopens}
+func fdCloseWrapper(aliases, epoll, keepPreopens, events bool) *adapter {
+	a := &adapter{params: types(i32), results: types(i32), p1: []string{"fd_close"}, region: aliases || epoll || keepPreopens || events}
+	if events {
+		a.helpers = append(a.helpers, "event_instance", "pipe_rec", "emu_fd_free")
+	}
 	if keepPreopens {
 		a.p1 = append(a.p1, "fd_prestat_get")
 		a.helpers = append(a.helpers, "region")
 	}
 	if epoll {
-		a.helpers = append(a.helpers, "epoll_instance", "epoll_forget")
+		a.helpers = append(a.helpers, "epoll_instance", "epoll_forget", "emu_fd_free")
 	}
 	if aliases {
 		a.helpers = append(a.helpers, "alias_find", "alias_refs", "alias_add", "alias_del", "alias_release")
@@ -710,7 +875,32 @@ func fdCloseWrapper(aliases, epoll, keepPreopens bool) *adapter {
 	a.build = func(g *gen, f *funcBuilder) {
 		e, h := f.local(i32), f.local(i32)
 		if epoll {
-			f.get(0).call(g.helper("epoll_instance")).tee(e).if_().get(e).i32(0).i32Store(0).i32(0).return_().end()
+			f.get(0).call(g.helper("epoll_instance")).tee(e).if_()
+			f.get(e).i32(0).i32Store(0)
+			f.get(0).call(g.helper("emu_fd_free"))
+			f.i32(0).return_().end()
+		}
+		if g.cloexec {
+			f.get(0).i32(0).call(g.helper("cloexec_set"))
+		}
+		if events {
+			f.get(0).call(g.helper("event_instance")).tee(e).if_()
+			f.get(e).i32(0).i32Store(0)
+			f.get(0).call(g.helper("emu_fd_free"))
+			if epoll {
+				f.get(0).call(g.helper("epoll_forget"))
+			}
+			f.i32(0).return_().end()
+			f.get(0).call(g.helper("pipe_rec")).tee(e).if_()
+			// clear this end's open bit and number
+			f.get(0).get(e).i32Load(16).i32Eq().if_I32(1, 2).set(h)
+			f.get(e).get(e).i32Load(0).get(h).i32(-1).i32Xor().i32And().i32Store(0)
+			f.get(e).get(h).i32(2).i32Shl().i32Add().i32(0).i32Store(12) // fd_r at 16, fd_w at 20
+			f.get(0).call(g.helper("emu_fd_free"))
+			if epoll {
+				f.get(0).call(g.helper("epoll_forget"))
+			}
+			f.i32(0).return_().end()
 		}
 		if aliases {
 			// (no region yet: no entries)
@@ -728,7 +918,7 @@ func fdCloseWrapper(aliases, epoll, keepPreopens bool) *adapter {
 			f.end()
 		}
 		if keepPreopens {
-			f.get(0).call(g.helper("region")).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).i32Eqz().if_().i32(0).return_().end()
+			g.scratch(f.get(0)).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).i32Eqz().if_().i32(0).return_().end()
 		}
 		if aliases {
 			// the guest fd is the host fd: keep it open (a tombstone) while
@@ -767,7 +957,7 @@ func fdRenumberDup2(epoll bool) *adapter {
 		const from, to = 0, 1
 		real, e, old := f.local(i32), f.local(i32), f.local(i32)
 		f.get(from).call(g.helper("resolve_fd")).tee(real)
-		f.call(g.helper("region")).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e).if_().get(e).return_().end()
+		g.scratch(f).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e).if_().get(e).return_().end()
 		f.get(from).get(to).i32Eq().if_().i32(0).return_().end()
 		if epoll {
 			f.get(to).call(g.helper("epoll_forget"))

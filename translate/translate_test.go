@@ -66,9 +66,9 @@ type proof struct {
 }
 
 var proofs = []proof{
-	{fixture: "signals.wat", opts: Options{UnshareMemory: true},
+	{fixture: "signals.wat",
 		doc: testtools.Result{Stdout: "signals ok 0\n", Exit: 7}},
-	{fixture: "atomics.wat", opts: Options{UnshareMemory: true},
+	{fixture: "atomics.wat",
 		doc: testtools.Result{Stdout: "atomics ok\n", Exit: 41}},
 	{fixture: "indices.wat", doc: testtools.Result{Stdout: "1\n5\n7\n", Exit: 5}},
 	{fixture: "epoll.c", stdin: "hello epoll\n", doc: testtools.Result{Exit: 0, Stdout: `create: 0
@@ -85,6 +85,22 @@ timer: 0 n=0 waited>=18ms: 1
 wait on stdout: 28
 close: 0
 bad epfd: 8
+`}},
+	{fixture: "eventfd.c", doc: testtools.Result{Exit: 0, Stdout: `fd_event: 0
+nonblock: 0
+poll idle: 0 n=1 clock=1 waited>=9ms: 1
+wake: 8
+poll woken: 0 n=1 userdata=1 type=1 error=0
+wake again: 8
+drain: 8 value=3
+drain empty: -1 errno=6
+epoll add: 0
+epoll idle: 0 n=0
+epoll woken: 0 n=1 in=1 data2=7
+epoll drain: 8 value=5
+semaphore: 0 read=8 value=1 read=8 value=1 empty errno=6
+short read: -1 errno=28
+close: 0 write after close: -1 errno=8
 `}},
 	{fixture: "posix.c", mounts: map[string][]string{"/tmp": {"sub/", "file"}}, doc: testtools.Result{Exit: 3, Stdout: `signals: 0 count=0
 dup: 0 distinct=1
@@ -333,9 +349,12 @@ func TestStrict(t *testing.T) {
 
 func TestMemory(t *testing.T) {
 	t.Run("shared import kept", func(t *testing.T) {
-		out, rep, err := Translate(fixture(t, "signals.wat"), Options{})
+		out, rep, err := Translate(fixture(t, "signals.wat"), Options{KeepSharedMemory: true})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if rep.AtomicsLowered != 0 {
+			t.Errorf("--keep-shared-memory lowered %d atomics", rep.AtomicsLowered)
 		}
 		in := decode(t, out)
 		var mem *wasmbin.Import
@@ -355,10 +374,23 @@ func TestMemory(t *testing.T) {
 		}
 		testtools.Validate(t, out)
 	})
-	t.Run("unshared", func(t *testing.T) {
+	t.Run("unshared by default", func(t *testing.T) {
+		def, rep, err := Translate(fixture(t, "signals.wat"), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(rep.MemoryReason, "spawns no threads") {
+			t.Errorf("memory reason %q does not say why", rep.MemoryReason)
+		}
 		out, _, err := Translate(fixture(t, "signals.wat"), Options{UnshareMemory: true})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !bytes.Equal(def, out) {
+			t.Error("--unshare-memory is not the same as the default")
+		}
+		if _, _, err := Translate(fixture(t, "signals.wat"), Options{UnshareMemory: true, KeepSharedMemory: true}); err == nil {
+			t.Error("both memory options accepted")
 		}
 		in := decode(t, out)
 		if len(in.Memories) != 1 || in.Memories[0].Shared || in.Memories[0].Min != 1 || in.Memories[0].Max != 16 {
@@ -379,16 +411,47 @@ func TestMemory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		found := false
+		got := map[string]ImportReport{}
 		for _, im := range rep.Imports {
-			if im.Module == "wasi" && im.Name == "thread-spawn" {
-				found = im.Action == ActionStub && im.Stub == "returns -6"
-			}
+			got[im.Module+"."+im.Name] = im
 		}
-		if !found {
-			t.Errorf("wasi.thread-spawn not stubbed with -6: %+v", rep.Imports)
+		if a := got["wasi.thread-spawn"].Action; a != ActionEmulated {
+			t.Errorf("wasi.thread-spawn: %q, want emulated (a spawn adapter)", a)
+		}
+		if !strings.Contains(rep.Threads, "wasi.thread-spawn") || !strings.Contains(rep.MemoryReason, "spawns threads") {
+			t.Errorf("report does not say why: threads %q, memory %q", rep.Threads, rep.MemoryReason)
+		}
+		in := decode(t, out)
+		spawnImported, memShared := false, false
+		for _, im := range in.Imports {
+			spawnImported = spawnImported || im.Module == "wasi" && im.Name == "thread-spawn"
+			memShared = memShared || im.Kind == wasmbin.KindMemory && im.Limits.Shared
+		}
+		if !spawnImported || !memShared {
+			t.Errorf("output must import wasi.thread-spawn (%v) and a shared memory (%v)", spawnImported, memShared)
 		}
 		testtools.Validate(t, out)
+	})
+	t.Run("threads without an entry", func(t *testing.T) {
+		wasm := testtools.Wat2Wasm(t, `(module
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (import "wasix_32v1" "thread_spawn_v2" (func $spawn2 (param i32 i32) (result i32)))
+  (import "env" "memory" (memory 1 1 shared))
+  (func (export "_start") (drop (call $spawn (i32.const 0))) (drop (call $spawn2 (i32.const 0) (i32.const 0)))))`)
+		_, rep, err := Translate(wasm, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stubs := map[string]string{}
+		for _, im := range rep.Imports {
+			stubs[im.Name] = im.Stub
+		}
+		if stubs["thread-spawn"] != "returns -6" || stubs["thread_spawn_v2"] != "errno 76" {
+			t.Errorf("stubs = %v, want -6 for wasi.thread-spawn and ENOTCAPABLE for thread_spawn_v2", stubs)
+		}
+		if !strings.Contains(rep.Threads, "exports no wasi_thread_start") {
+			t.Errorf("threads reason %q", rep.Threads)
+		}
 	})
 }
 

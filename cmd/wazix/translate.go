@@ -19,14 +19,17 @@ func translateCommand() *cli.Command {
 		Name:      "translate",
 		Usage:     "rewrite a WASIX module into a module that imports only WASI preview1",
 		ArgsUsage: "in.wasm",
-		Description: "Re-points preview1 functions imported under wasix_32v1, emulates epoll, fd_dup, getcwd/chdir,\n" +
-			"thread/futex calls, signals at start-up, proc_exit2, clocks and tty_get inside the module, and\n" +
-			"stubs every other WASIX function with ENOSYS. A report of what was done goes to stderr.",
+		Description: "Re-points preview1 functions imported under wasix_32v1, emulates epoll, fd_event, fd_pipe, fd_dup,\n" +
+			"getcwd/chdir, futexes, signals at start-up, proc_exit2, clocks and tty_get inside the module, and\n" +
+			"stubs every other WASIX function with ENOSYS. A module without threads gets a defined, non-shared\n" +
+			"memory (the stock wazero CLI and Node run it); one with threads spawns through wasi-threads'\n" +
+			"wasi.thread-spawn and runs on hosts with wasi-threads. A report of what was done goes to stderr.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the translated module to `FILE` (required)"},
 			&cli.BoolFlag{Name: "strict", Usage: "fail instead of stubbing functions that cannot be translated"},
 			&cli.StringFlag{Name: "report", Value: "text", Usage: "report format on stderr: text, json or none"},
-			&cli.BoolFlag{Name: "unshare-memory", Usage: "turn an imported (shared) memory into a defined non-shared one and lower atomic instructions, for hosts without threads"},
+			&cli.BoolFlag{Name: "keep-shared-memory", Usage: "keep an imported (shared) memory and atomic instructions as they are, for hosts with threads (by default a module that spawns no threads gets a defined, non-shared memory)"},
+			&cli.BoolFlag{Name: "unshare-memory", Usage: "the default, made explicit: a defined non-shared memory and plain instructions instead of atomic ones; refuses a module that spawns threads"},
 		},
 		Action: func(c *cli.Context) error {
 			args, err := argsWithTrailingFlags(c)
@@ -48,8 +51,9 @@ func translateCommand() *cli.Command {
 				return cli.Exit("translate: "+err.Error(), 1)
 			}
 			out, rep, err := translate.Translate(in, translate.Options{
-				Strict:        c.Bool("strict"),
-				UnshareMemory: c.Bool("unshare-memory"),
+				Strict:           c.Bool("strict"),
+				UnshareMemory:    c.Bool("unshare-memory"),
+				KeepSharedMemory: c.Bool("keep-shared-memory"),
 			})
 			if rep != nil && (err == nil || errors.Is(err, translate.ErrStrict)) {
 				writeTranslateReport(c.App.ErrWriter, format, rep)
@@ -80,6 +84,15 @@ func writeTranslateReport(w io.Writer, format string, rep *translate.Report) {
 	case "text":
 		fmt.Fprintf(w, "input: %s; %d -> %d bytes\n", rep.Input, rep.InputBytes, rep.OutputBytes)
 		fmt.Fprintf(w, "memory: %s\n", rep.Memory)
+		if rep.MemoryReason != "" {
+			fmt.Fprintf(w, "  why: %s\n", rep.MemoryReason)
+		}
+		if rep.Threads != "" {
+			fmt.Fprintf(w, "threads: %s\n", rep.Threads)
+		}
+		if rep.FDs != "" {
+			fmt.Fprintf(w, "fds: %s\n", rep.FDs)
+		}
 		if rep.AtomicsLowered > 0 {
 			fmt.Fprintf(w, "atomics: %d atomic instructions lowered to plain ones (one thread, unshared memory)\n", rep.AtomicsLowered)
 		}

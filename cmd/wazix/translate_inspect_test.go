@@ -145,7 +145,14 @@ func TestTranslateCommand(t *testing.T) {
 	})
 	t.Run("text report", func(t *testing.T) {
 		_, errOut, code := runWazixCLI(t, "translate", "-o", out, mod)
-		if code != 0 || !strings.Contains(errOut, "emulated  wasix_32v1.proc_exit2") {
+		if code != 0 || !strings.Contains(errOut, "emulated  wasix_32v1.proc_exit2") ||
+			!strings.Contains(errOut, "turned into a defined memory") || !strings.Contains(errOut, "why: the module spawns no threads") {
+			t.Errorf("exit %d, report:\n%s", code, errOut)
+		}
+	})
+	t.Run("keep shared memory", func(t *testing.T) {
+		_, errOut, code := runWazixCLI(t, "translate", "-o", out, mod, "--keep-shared-memory")
+		if code != 0 || !strings.Contains(errOut, "kept: the host must provide it") || !strings.Contains(errOut, "why: --keep-shared-memory") {
 			t.Errorf("exit %d, report:\n%s", code, errOut)
 		}
 	})
@@ -187,7 +194,7 @@ func TestTranslateThenRun(t *testing.T) {
 		stdin     string
 		wantLines int // a floor, so that an empty run cannot pass
 	}{
-		{name: "signals.wat", flags: []string{"--unshare-memory"}, wantLines: 1, build: func(t *testing.T) []byte {
+		{name: "signals.wat", wantLines: 1, build: func(t *testing.T) []byte {
 			return readWAT(t, filepath.Join(dir, "signals.wat"))
 		}},
 		{name: "epoll.c", stdin: "hello epoll\n", wantLines: 14, build: func(t *testing.T) []byte {

@@ -5,6 +5,7 @@ package testtools
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -107,6 +108,12 @@ type Mount struct{ Host, Guest string }
 // stdin reaches the guest through a pipe.
 func RunWazero(t testing.TB, wasm []byte, stdin string, mounts ...Mount) Result {
 	t.Helper()
+	return RunWazeroArgs(t, wasm, stdin, nil, mounts...)
+}
+
+// RunWazeroArgs is RunWazero with arguments after the module.
+func RunWazeroArgs(t testing.TB, wasm []byte, stdin string, guestArgs []string, mounts ...Mount) Result {
+	t.Helper()
 	tool := Need(t, "wazero", "go install github.com/tetratelabs/wazero/cmd/wazero@v1.12.0")
 	f := filepath.Join(t.TempDir(), "guest.wasm")
 	if err := os.WriteFile(f, wasm, 0o644); err != nil {
@@ -116,13 +123,13 @@ func RunWazero(t testing.TB, wasm []byte, stdin string, mounts ...Mount) Result 
 	for _, m := range mounts {
 		args = append(args, "-mount="+m.Host+":"+m.Guest)
 	}
-	return run(t, exec.Command(tool, append(args, f)...), stdin)
+	return run(t, exec.Command(tool, append(append(args, f), guestArgs...)...), stdin)
 }
 
 const nodeRunner = `import { readFile } from 'node:fs/promises';
 import { WASI } from 'node:wasi';
 const preopens = JSON.parse(process.argv[3] || '{}');
-const wasi = new WASI({ version: 'preview1', args: [process.argv[2]], env: {}, preopens, returnOnExit: true });
+const wasi = new WASI({ version: 'preview1', args: [process.argv[2], ...JSON.parse(process.argv[4] || '[]')], env: {}, preopens, returnOnExit: true });
 const mod = await WebAssembly.compile(await readFile(process.argv[2]));
 const inst = await WebAssembly.instantiate(mod, wasi.getImportObject());
 process.exitCode = wasi.start(inst);
@@ -131,6 +138,12 @@ process.exitCode = wasi.start(inst);
 // RunNode runs a preview1 module under Node's node:wasi, or skips when
 // node is absent. stdin reaches the guest through a pipe.
 func RunNode(t testing.TB, wasm []byte, stdin string, mounts ...Mount) Result {
+	t.Helper()
+	return RunNodeArgs(t, wasm, stdin, nil, mounts...)
+}
+
+// RunNodeArgs is RunNode with arguments after the module.
+func RunNodeArgs(t testing.TB, wasm []byte, stdin string, guestArgs []string, mounts ...Mount) Result {
 	t.Helper()
 	tool := Need(t, "node", "apt-get install nodejs (Node 20 or later)")
 	dir := t.TempDir()
@@ -150,7 +163,11 @@ func RunNode(t testing.TB, wasm []byte, stdin string, mounts ...Mount) Result {
 		preopens += strconv.Quote(m.Guest) + ":" + strconv.Quote(m.Host)
 	}
 	preopens += "}"
-	return run(t, exec.Command(tool, "--no-warnings", script, f, preopens), stdin)
+	argv, err := json.Marshal(append([]string{}, guestArgs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run(t, exec.Command(tool, "--no-warnings", script, f, preopens, string(argv)), stdin)
 }
 
 func run(t testing.TB, cmd *exec.Cmd, stdin string) Result {
