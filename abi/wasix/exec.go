@@ -340,8 +340,7 @@ const (
 // ret_pid: *pid) -> errno: posix_spawn. The child gets a copy of the fd
 // table, changed by the file actions in order (close, dup2, open, chdir,
 // fchdir of a preopen), then loses its close-on-exec fds, and runs the
-// module found at name. Signal dispositions are not carried (every signal
-// starts with its default action).
+// module found at name, which finds signal_actions with proc_signals_get.
 func procSpawn2(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
 	name, args, env, errno := h.readExecArgs(m.Memory(), stack)
 	if errno != sys.ESUCCESS {
@@ -385,6 +384,19 @@ func (h *host) spawn(m api.Module, name string, args, env []string, stack []uint
 		}
 		ops = append([]byte(nil), b...)
 	}
+	// The signal dispositions the child starts with ({sig, disposition}
+	// pairs, which proc_signals_get hands to its libc).
+	var dispositions []byte
+	if n := uint32(stack[9]); n > 0 {
+		if n > 64 {
+			return sys.EINVAL
+		}
+		b, ok := mem.Read(uint32(stack[8]), n*2)
+		if !ok {
+			return sys.EFAULT
+		}
+		dispositions = append([]byte(nil), b...)
+	}
 	if h.process == nil {
 		return sys.ENOSYS
 	}
@@ -393,6 +405,7 @@ func (h *host) spawn(m api.Module, name string, args, env []string, stack []uint
 		return errno
 	}
 	cs.Args, cs.Environ = args, env
+	cs.SignalDispositions = dispositions
 	fail := func(e sys.Errno) sys.Errno {
 		// posix_spawn failed: no child was made, as far as the guest knows.
 		cs.Procs.Forget(cs)

@@ -26,15 +26,15 @@ func TestExecSpawn(t *testing.T) {
 		t.Fatalf("code %d err %v stdout %s stderr %s", r.Code, r.Err, r.Stdout, r.Stderr)
 	}
 	want := []string{
-		"exec: child argv=tool,child,x y FOO=bar cloexec=8 kept=0 pid=2 ppid=1",
+		"exec: child argv=tool,child,x y FOO=bar cloexec=8 kept=0 pid=2 ppid=1 sigs=0",
 		"exec: joined code 3",
-		"spawn: child argv=tool,child,spawned FOO=- cloexec=8 kept=0 pid=3 ppid=1",
+		"spawn: child argv=tool,child,spawned FOO=- cloexec=8 kept=0 pid=3 ppid=1 sigs=0",
 		"spawn: joined code 3",
 		"pipeline: HELLO, WORLD",
 		"pipeline: joined 0 0",
 		"pipeline of two: TWO CHILDREN (joined 0 0)",
-		"path search: child argv=tool,child,found FOO=- cloexec=8 kept=0 pid=7 ppid=1",
-		"spawn3: child argv=tool,child,arrays FOO=baz cloexec=8 kept=0 pid=8 ppid=1",
+		"path search: child argv=tool,child,found FOO=- cloexec=8 kept=0 pid=7 ppid=1 sigs=0",
+		"spawn3: child argv=tool,child,arrays FOO=baz cloexec=8 kept=0 pid=8 ppid=1 sigs=2 1/1 15/0",
 		"missing: 44 notwasm: 45 dir: 2",
 		"failed spawn: 44 leaves no child: 12",
 	}

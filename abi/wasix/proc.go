@@ -278,13 +278,23 @@ func procRaiseInterval(h *host, _ context.Context, _ api.Module, stack []uint64)
 }
 
 // procSignalsSizesGet is proc_signals_sizes_get(ret_count: *u32) -> errno:
-// how many inherited signal dispositions there are. A fresh guest inherits none.
-func procSignalsSizesGet(_ *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
-	return guestmem.PutU32(m.Memory(), uint32(stack[0]), 0)
+// how many signal dispositions the process inherited (from the
+// posix_spawn that made it; none for the first process).
+func procSignalsSizesGet(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	return guestmem.PutU32(m.Memory(), uint32(stack[0]), uint32(len(h.sys.SignalDispositions)/2))
 }
 
-// procSignalsGet is proc_signals_get(buf: *signal_disposition) -> errno.
-func procSignalsGet(_ *host, _ context.Context, _ api.Module, _ []uint64) sys.Errno {
+// procSignalsGet is proc_signals_get(buf: *signal_disposition) -> errno:
+// the inherited dispositions, {sig u8, disposition u8} each (DEFAULT 0,
+// IGNORE 1); wasix-libc applies them at start-up.
+func procSignalsGet(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
+	d := h.sys.SignalDispositions
+	if len(d) == 0 {
+		return sys.ESUCCESS
+	}
+	if !m.Memory().Write(uint32(stack[0]), d) {
+		return sys.EFAULT
+	}
 	return sys.ESUCCESS
 }
 

@@ -207,6 +207,10 @@ type procState struct {
 	SigPending atomic.Int32
 	Deliver    func(ctx context.Context, m api.Module)
 
+	// SignalDispositions are the dispositions the process inherited, as
+	// proc_signals_get gives them: {sig, disposition} byte pairs.
+	SignalDispositions []byte
+
 	// TermSignal is the signal whose default action ended the process.
 	TermSignal atomic.Uint32
 
@@ -285,6 +289,7 @@ func (s *System) Exec(args, env []string) *System {
 		startTime:     s.startTime,
 	}
 	c.Pid, c.Ppid, c.Procs = s.Pid, s.Ppid, s.Procs
+	c.SignalDispositions = s.SignalDispositions
 	c.children = s.children
 	c.regRefs = s.regRefs
 	c.regRefs.Add(1)
