@@ -379,6 +379,10 @@ func (h *Host) Signal(sig int) bool {
 	return handled
 }
 
+// ProcessesCreated returns how many processes the guest's tree made: its
+// forks and spawns, and theirs (what `wazix run --stats` shows).
+func (h *Host) ProcessesCreated() int { return h.sys.Procs.Created() }
+
 // ErrMissingImports is returned by Run for a module that imports something
 // wazix does not provide.
 var ErrMissingImports = errors.New("module imports functions wazix does not provide")

@@ -263,7 +263,7 @@ func runAction(c *cli.Context) error {
 		}()
 	}
 	if stats != nil {
-		defer func() { writeStats(stats, started) }()
+		defer func() { writeStats(stats, started, host.ProcessesCreated()) }()
 	}
 
 	running.Store(host)

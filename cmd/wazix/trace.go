@@ -84,8 +84,9 @@ func traceOutput(path string) (func(string), func(), error) {
 }
 
 // writeStats prints the --stats table to stderr.
-func writeStats(s *trace.Stats, started time.Time) {
+func writeStats(s *trace.Stats, started time.Time, processes int) {
 	sum := s.Totals()
+	sum.ProcessesCreated = processes
 	sum.Wall = time.Since(started)
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {

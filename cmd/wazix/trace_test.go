@@ -72,7 +72,7 @@ func TestRunStats(t *testing.T) {
 		`(?m)^  total +8 +2 `,
 		`(?m)^  bytes read 0, written 6$`,
 		`(?m)^  peak memory 2 pages \(128 KiB\)$`,
-		`(?m)^  threads created 0$`,
+		`(?m)^  threads created 0, processes created 0$`,
 		`(?m)^  wall \d+ms, cpu \d+ms \(user \d+ms, system \d+ms\)$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(r.stderr) {
@@ -80,7 +80,7 @@ func TestRunStats(t *testing.T) {
 		}
 	}
 	r = runCLI(t, nil, "run", "--stats", fixtures.Path(t, "wat/thread_wasi"))
-	if r.code != 0 || !strings.Contains(r.stderr, "threads created 4\n") {
+	if r.code != 0 || !strings.Contains(r.stderr, "threads created 4, processes created 0\n") {
 		t.Errorf("threads: code %d\n%s", r.code, r.stderr)
 	}
 }
@@ -104,5 +104,13 @@ func TestRunLimits(t *testing.T) {
 			t.Errorf("%s: code %d after %v, stdout %q, stderr %q", c.name, r.code, d, r.stdout, r.stderr)
 		}
 		assertOneLine(t, r, "--timeout 500ms")
+	}
+}
+
+// TestStatsCountsProcesses: --stats counts the processes a guest forks.
+func TestStatsCountsProcesses(t *testing.T) {
+	r := runCLI(t, strings.NewReader(""), "run", "--stats", fixtures.Path(t, "c/fork"))
+	if r.code != 0 || !strings.Contains(r.stderr, ", processes created 3\n") {
+		t.Errorf("exit %d stderr %s", r.code, r.stderr)
 	}
 }

@@ -23,6 +23,8 @@ type Procs struct {
 	procs map[uint32]*procEntry
 	live  int
 	max   int
+	// created counts the processes made after the first (forks, spawns).
+	created int
 	// running counts the goroutines that run processes of the table
 	// other than the first, so that its end can wait for them.
 	running sync.WaitGroup
@@ -89,6 +91,9 @@ func (p *Procs) add(s *System, ppid uint32) Errno {
 	}
 	s.Pid, s.Ppid, s.Procs = p.next, ppid, p
 	p.next++
+	if ppid != 0 {
+		p.created++
+	}
 	p.procs[s.Pid] = &procEntry{sys: s, ppid: ppid}
 	p.live++
 	return ESUCCESS
@@ -158,6 +163,13 @@ func (p *Procs) Reap(parent, pid uint32) (child uint32, st WaitStatus, found boo
 		return 0, WaitStatus{}, false, ECHILD
 	}
 	return 0, WaitStatus{}, false, ESUCCESS
+}
+
+// Created returns how many processes were made after the first.
+func (p *Procs) Created() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.created
 }
 
 // All returns the live processes.

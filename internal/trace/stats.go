@@ -77,6 +77,7 @@ func (s *Stats) Funcs() []FuncStats {
 type Summary struct {
 	BytesRead, BytesWritten uint64
 	ThreadsCreated          int
+	ProcessesCreated        int // set by the caller, who knows the process table
 	PeakPages               uint32
 	Wall, User, System      time.Duration
 }
@@ -109,7 +110,7 @@ func (s *Stats) WriteTable(w io.Writer, sum Summary) {
 	fmt.Fprintf(w, "  %-28s %9d %7d %12s\n", "total", calls, errs, total.Round(time.Microsecond))
 	fmt.Fprintf(w, "  bytes read %d, written %d\n", sum.BytesRead, sum.BytesWritten)
 	fmt.Fprintf(w, "  peak memory %d pages (%s)\n", sum.PeakPages, byteSize(uint64(sum.PeakPages)*65536))
-	fmt.Fprintf(w, "  threads created %d\n", sum.ThreadsCreated)
+	fmt.Fprintf(w, "  threads created %d, processes created %d\n", sum.ThreadsCreated, sum.ProcessesCreated)
 	fmt.Fprintf(w, "  wall %s, cpu %s (user %s, system %s)\n", sum.Wall.Round(time.Millisecond),
 		(sum.User + sum.System).Round(time.Millisecond), sum.User.Round(time.Millisecond), sum.System.Round(time.Millisecond))
 }

@@ -114,7 +114,7 @@ func TestStats(t *testing.T) {
 	var b bytes.Buffer
 	s.WriteTable(&b, sum)
 	for _, want := range []string{"  fd_read                              2       1          2ms        1ms\n", "  total                                5       2          5ms\n",
-		"bytes read 10, written 7\n", "peak memory 9 pages (576 KiB)\n", "threads created 1\n"} {
+		"bytes read 10, written 7\n", "peak memory 9 pages (576 KiB)\n", "threads created 1, processes created 0\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
