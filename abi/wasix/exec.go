@@ -432,14 +432,7 @@ func (h *host) spawn(m api.Module, name string, args, env []string, stack []uint
 	if np.host != nil {
 		np.host.proc.cwd = cwd
 	}
-	cs.Procs.Started()
-	go func() {
-		defer cs.Procs.Done()
-		last, code, err := np.Run()
-		last.Close()
-		last.Sys.Procs.Exited(last.Sys, exitStatus(last.Sys, code, err))
-		last.Sys.Close()
-	}()
+	np.startChild(nil, np.entry, nil)
 	return guestmem.PutU32(mem, retPid, cs.Pid)
 }
 

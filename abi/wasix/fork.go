@@ -313,16 +313,9 @@ func (p *Process) forkChild(m api.Module, entry string, args []uint64, req *unwi
 		cp.Close()
 		return fail(sys.EAGAIN)
 	}
-	cs.Procs.Started()
-	go func() {
-		defer cs.Procs.Done()
-		// The arguments are those of the parent's call; the rewind restores
-		// every local anyway.
-		last, code, err := cp.runChain(cmod, entry, args)
-		last.Close()
-		last.Sys.Procs.Exited(last.Sys, exitStatus(last.Sys, code, err))
-		last.Sys.Close()
-	}()
+	// The arguments are those of the parent's call; the rewind restores
+	// every local anyway.
+	cp.startChild(cmod, entry, args)
 	return forkResult{pid: cs.Pid}
 }
 

@@ -246,6 +246,21 @@ func (p *Process) runChain(mod api.Module, entry string, args []uint64) (*Proces
 	}
 }
 
+// startChild runs the child process p in a goroutine of its own, from its
+// main instance mod (nil: a new one) and export entry, to its end: then the
+// process table gets its exit status for the parent's proc_join, and what
+// it held is released.
+func (p *Process) startChild(mod api.Module, entry string, args []uint64) {
+	p.Sys.Procs.Started()
+	go func() {
+		defer p.Sys.Procs.Done()
+		last, code, err := p.runChain(mod, entry, args)
+		last.Close()
+		last.Sys.Procs.Exited(last.Sys, exitStatus(last.Sys, code, err))
+		last.Sys.Close()
+	}()
+}
+
 // finish ends the process after its main thread returned with err.
 func (p *Process) finish(mod api.Module, err error) (uint32, error) {
 	code, err := MainStatus(err)

@@ -77,12 +77,5 @@ func (h *host) vforkExec(np *Process) {
 	child := h.vforkReturn()
 	np.Sys.TakeOver(child)
 	child.Close()
-	np.Sys.Procs.Started()
-	go func() {
-		defer np.Sys.Procs.Done()
-		last, code, err := np.Run()
-		last.Close()
-		last.Sys.Procs.Exited(last.Sys, exitStatus(last.Sys, code, err))
-		last.Sys.Close()
-	}()
+	np.startChild(nil, np.entry, nil)
 }
