@@ -147,9 +147,39 @@ func procJoin(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 	if opt[0] == 1 {
 		want = guestmem.LE32(opt[4:])
 	}
+	child, st, found, errno := h.join(ctx, m, want, flags&joinNonBlocking != 0)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	status := make([]byte, 6)
+	switch {
+	case !found:
+		// Nothing yet: the pid is Some(0), which wasix-libc's waitpid
+		// returns (0 for WNOHANG), as Wasmer writes it.
+		status[0] = joinNothing
+	case st.Signal != 0:
+		// exit_code 0: wasix-libc builds W_EXITCODE(exit_code, sig),
+		// which reads as killed by sig only with a 0 code.
+		status[0] = joinExitSignal
+		status[4] = byte(st.Signal)
+	default:
+		status[0] = joinExitNormal
+		guestmem.Put16(status[2:], uint16(st.Code))
+	}
+	opt[0] = 1
+	guestmem.Put32(opt[4:], child)
+	mem.Write(statusPtr, status)
+	return sys.ESUCCESS
+}
+
+// join waits for a child of the calling process to end (want: its pid, or
+// 0 for any) and collects it; with nonblock, found is false when none has
+// ended yet. ECHILD when there is no such child; EINTR when a signal
+// interrupts the wait or the process ends.
+func (h *host) join(ctx context.Context, m api.Module, want uint32, nonblock bool) (child uint32, st sys.WaitStatus, found bool, errno sys.Errno) {
 	s := h.sys
 	if s.Procs == nil {
-		return sys.ECHILD
+		return 0, st, false, sys.ECHILD
 	}
 	var w *polling.Waiter
 	defer func() {
@@ -161,34 +191,9 @@ func procJoin(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 	igen := s.InterruptGenOf(m)
 	for {
 		gen := s.ChildGen()
-		child, st, found, e := s.Procs.Reap(pidOf(s), want)
-		if e != sys.ESUCCESS {
-			return e
-		}
-		status := make([]byte, 6)
-		if found {
-			opt[0] = 1
-			guestmem.Put32(opt[4:], child)
-			if st.Signal != 0 {
-				// exit_code 0: wasix-libc builds W_EXITCODE(exit_code, sig),
-				// which reads as killed by sig only with a 0 code.
-				status[0] = joinExitSignal
-				status[4] = byte(st.Signal)
-			} else {
-				status[0] = joinExitNormal
-				guestmem.Put16(status[2:], uint16(st.Code))
-			}
-			mem.Write(statusPtr, status)
-			return sys.ESUCCESS
-		}
-		if flags&joinNonBlocking != 0 {
-			// Nothing yet: the pid is Some(0), which wasix-libc's waitpid
-			// returns (0 for WNOHANG), as Wasmer writes it.
-			status[0] = joinNothing
-			mem.Write(statusPtr, status)
-			opt[0] = 1
-			guestmem.Put32(opt[4:], 0)
-			return sys.ESUCCESS
+		child, st, found, errno = s.Procs.Reap(pidOf(s), want)
+		if errno != sys.ESUCCESS || found || nonblock {
+			return child, st, found, errno
 		}
 		if w == nil {
 			w = polling.NewWaiter()
@@ -198,10 +203,10 @@ func procJoin(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 		}
 		for s.ChildGen() == gen {
 			if s.InterruptGenOf(m) != igen || s.Ended() {
-				return sys.EINTR
+				return 0, st, false, sys.EINTR
 			}
 			if err := w.Wait(ctx, s.Registry, time.Time{}); err != nil {
-				return sys.EINTR
+				return 0, st, false, sys.EINTR
 			}
 		}
 	}

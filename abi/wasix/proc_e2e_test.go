@@ -68,3 +68,15 @@ func TestForkInThread(t *testing.T) {
 		t.Errorf("got %q, want %q", r.Stdout, want)
 	}
 }
+
+// TestFork2022Join: the 2022 proc_join(*pid, *exit_code) waits for one
+// child or any, and says ECHILD when none is left.
+func TestFork2022Join(t *testing.T) {
+	r := testrun.Run(t, fixtures.Build(t, "c/fork2022"), testrun.Options{})
+	if r.Err != nil || r.Code != 0 {
+		t.Fatalf("code %d err %v stdout %s stderr %s", r.Code, r.Err, r.Stdout, r.Stderr)
+	}
+	if want := "joined child 2: 0 code 7\njoined any: 0 code 3\nnothing left: 12\n"; r.Stdout != want {
+		t.Errorf("got %q, want %q", r.Stdout, want)
+	}
+}

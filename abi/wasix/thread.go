@@ -169,8 +169,27 @@ func threadLocalGet(h *host, _ context.Context, m api.Module, stack []uint64) sy
 	return guestmem.PutU64(m.Memory(), uint32(stack[1]), v)
 }
 
-// procJoin2022 is the 2022 proc_join(pid: *pid, ret_exit_code: *u32) -> errno.
-// The guest has no child processes.
-func procJoin2022(_ *host, _ context.Context, _ api.Module, _ []uint64) sys.Errno {
-	return sys.ECHILD
+// procJoin2022 is the 2022 proc_join(pid: *pid, ret_exit_code: *u32) ->
+// errno: waits for the child *pid (0 or 0xffffffff: any), then writes its
+// pid there and its exit code (128+sig for a death by signal).
+func procJoin2022(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
+	mem := m.Memory()
+	pidPtr, codePtr := uint32(stack[0]), uint32(stack[1])
+	want, ok := mem.ReadUint32Le(pidPtr)
+	if !ok || !guestmem.Writable(mem, codePtr, 4) {
+		return sys.EFAULT
+	}
+	if want == 0xffffffff {
+		want = 0
+	}
+	child, st, _, errno := h.join(ctx, m, want, false)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	code := st.Code
+	if st.Signal != 0 {
+		code = 128 + st.Signal
+	}
+	guestmem.PutU32(mem, pidPtr, child)
+	return guestmem.PutU32(mem, codePtr, code)
 }
