@@ -52,6 +52,8 @@ type Config struct {
 	maxThr  int
 	// maxProcs bounds the live processes of the guest's tree (forks, spawns).
 	maxProcs int
+	// cwd is the initial working directory ("" = "/").
+	cwd string
 
 	allowClockSet bool
 	net           bool
@@ -121,6 +123,13 @@ func (c *Config) WithNetAllow(rule string) *Config { c.allow = append(c.allow, r
 // WithMaxFds limits how many fds the guest may hold open (default 65536).
 func (c *Config) WithMaxFds(n int) *Config { c.maxFds = n; return c }
 
+// WithCwd sets the guest's initial working directory, a guest path: what
+// a WASIX guest's getcwd reports (its libc resolves relative paths from
+// it), and PWD in the guest's environment unless WithEnv sets it (Go's
+// wasip1 runtime starts there). A directory that is not in the guest's
+// tree makes Run fail.
+func (c *Config) WithCwd(dir string) *Config { c.cwd = path.Clean(dir); return c }
+
 // WithMaxProcs limits the live processes of the guest's tree (itself, what
 // it forks and spawns, and theirs); past it fork and spawn fail with EAGAIN,
 // so a fork bomb ends cleanly. The default is 256.
@@ -176,6 +185,7 @@ type Host struct {
 	stderr    io.Writer
 	proc      *wasix.Process // set by InstantiateModule or Run
 	threads   *wasix.Threads // the process's threads, once it runs
+	cwd       string         // WithCwd
 }
 
 // Instantiate creates the process state described by c for a guest of rt.
@@ -230,6 +240,10 @@ func (h *Host) setup(c *Config) error {
 	s.Args = append([]string(nil), c.args...)
 	s.AllowClockSet = c.allowClockSet
 	s.Environ = append([]string(nil), c.env...)
+	if c.cwd != "" && c.cwd != "/" && !hasEnv(s.Environ, "PWD") {
+		s.Environ = append(s.Environ, "PWD="+c.cwd)
+	}
+	h.cwd = c.cwd
 	for fd, std := range []any{c.stdin, c.stdout, c.stderr} {
 		f, err := stdioFile(s, std)
 		if err != nil {
@@ -284,6 +298,15 @@ func (h *Host) setup(c *Config) error {
 		h.listeners = append(h.listeners, f.LocalAddr())
 	}
 	return nil
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // cleanGuest normalises a guest preopen path; "" becomes ".".
@@ -383,6 +406,11 @@ func (h *Host) Signal(sig int) bool {
 // forks and spawns, and theirs (what `wazix run --stats` shows).
 func (h *Host) ProcessesCreated() int { return h.sys.Procs.Created() }
 
+// ErrNotStarted wraps what kept Run from starting the guest: imports wazix
+// does not provide, a limit the module cannot fit, a working directory
+// that is not there. The guest did not run.
+var ErrNotStarted = errors.New("the guest did not start")
+
 // ErrMissingImports is returned by Run for a module that imports something
 // wazix does not provide.
 var ErrMissingImports = errors.New("module imports functions wazix does not provide")
@@ -415,7 +443,7 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 		defer cancel()
 	}
 	if err := h.launch(ctx, rt, compiled); err != nil {
-		return 1, err
+		return 1, fmt.Errorf("%w: %w", ErrNotStarted, err)
 	}
 	final, code, err := h.proc.Run()
 	// An exec replaced the process: the Host now holds the last image.
@@ -436,7 +464,7 @@ func (h *Host) launch(ctx context.Context, rt wazero.Runtime, compiled wazero.Co
 	if h.proc != nil {
 		return errAlreadyRunning
 	}
-	opts := wasix.LaunchOptions{MaxThreads: h.maxThr, Warn: h.stderr, MaxPages: h.maxPages}
+	opts := wasix.LaunchOptions{MaxThreads: h.maxThr, Warn: h.stderr, MaxPages: h.maxPages, Cwd: h.cwd}
 	if h.maxPages > 0 {
 		opts.Allocator = cappedAllocator(h.maxPages)
 	}

@@ -59,6 +59,9 @@ type LaunchOptions struct {
 	// MainEnded is called with the main instance when the main thread of
 	// a process ends, before the instance closes.
 	MainEnded func(mod api.Module)
+	// Cwd is the first process's working directory (a guest path; "" =
+	// "/"); processes it makes start in theirs.
+	Cwd string
 }
 
 // threadGrace is how long a process's end waits for its other threads.
@@ -124,6 +127,13 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 		}
 		h.process = p
 		p.host = h
+		if opts.Cwd != "" && s.Pid == 1 {
+			cwd, e := s.FS.Chdir("/", opts.Cwd)
+			if e != sys.ESUCCESS {
+				return fail(fmt.Errorf("working directory %s: not a directory of the guest's tree (%w)", opts.Cwd, e))
+			}
+			h.proc.cwd = cwd
+		}
 		if err := add(ModuleName, b); err != nil {
 			return fail(err)
 		}

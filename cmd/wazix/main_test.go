@@ -387,3 +387,22 @@ func TestRunRootfs(t *testing.T) {
 		t.Errorf("x/c.txt on the host: %q %v", b, err)
 	}
 }
+
+// TestRunArgv0AndCwd: --argv0 names the guest's argv[0]; --cwd is where a
+// WASIX guest starts (getcwd) and PWD; a --cwd outside the tree fails.
+func TestRunArgv0AndCwd(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+	r := runCLI(t, strings.NewReader(""), "run", "--argv0", "/bin/tool", fixtures.Path(t, "c/exec"), "child", "x")
+	if r.code != 3 || !strings.Contains(r.stdout, "child argv=/bin/tool,child,x ") {
+		t.Errorf("--argv0: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, strings.NewReader(""), "run", "--dir", dir+"::/", "--cwd", "/sub", fixtures.Path(t, "c/wasix_rootfs"), "--", "getcwd")
+	if r.code != 0 || !strings.Contains(r.stdout, "getcwd 0 /sub\n") {
+		t.Errorf("--cwd: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, strings.NewReader(""), "run", "--dir", dir+"::/", "--cwd", "/missing", fixtures.Path(t, "c/wasix_rootfs"), "--", "getcwd")
+	if r.code != 1 || !strings.Contains(r.stderr, "/missing") {
+		t.Errorf("--cwd /missing: exit %d stderr %q", r.code, r.stderr)
+	}
+}

@@ -54,6 +54,8 @@ module cannot be loaded; 2 for usage errors.`,
 			&cli.StringSliceFlag{Name: "mapdir", Usage: "preopen host directory HOST as GUEST (`GUEST:HOST`, wasmer style); repeatable"},
 			&cli.StringSliceFlag{Name: "env", Usage: "set environment variable `KEY=VALUE` for the guest; KEY alone copies the host's value; repeatable"},
 			&cli.BoolFlag{Name: "env-inherit", Usage: "pass the host's whole environment to the guest"},
+			&cli.StringFlag{Name: "argv0", Usage: "the guest's argv[0] (default: the module path as given)"},
+			&cli.StringFlag{Name: "cwd", Usage: "the guest's initial working `DIR`, a guest path: a WASIX guest's getcwd, and PWD for the guest's environment unless set"},
 			&cli.StringSliceFlag{Name: "listen", Aliases: []string{"tcplisten"}, Usage: "preopen a listening TCP socket on `ADDR` (host:port) as the next fd; repeatable"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "keep compiled modules in `DIR` (default: wazix in the user cache directory)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "do not cache compiled modules"},
@@ -90,7 +92,17 @@ func runAction(c *cli.Context) error {
 		guestArgs = guestArgs[1:]
 	}
 
-	cfg := wazix.NewConfig().WithArgs(append([]string{modPath}, guestArgs...)...)
+	argv0 := modPath
+	if c.IsSet("argv0") {
+		argv0 = c.String("argv0")
+	}
+	cfg := wazix.NewConfig().WithArgs(append([]string{argv0}, guestArgs...)...)
+	if cwd := c.String("cwd"); cwd != "" {
+		if !strings.HasPrefix(cwd, "/") {
+			return usageErr("run: --cwd %q: want an absolute guest path", cwd)
+		}
+		cfg.WithCwd(cwd)
+	}
 	if c.Bool("env-inherit") {
 		for _, kv := range os.Environ() {
 			k, v, _ := strings.Cut(kv, "=")
@@ -268,6 +280,9 @@ func runAction(c *cli.Context) error {
 
 	running.Store(host)
 	code, err := host.Run(ctx, rt, compiled)
+	if errors.Is(err, wazix.ErrNotStarted) {
+		return &exitError{code: 1, msg: oneLine(err)}
+	}
 	if errors.Is(err, wazix.ErrTimeout) {
 		return &exitError{code: 124, msg: fmt.Sprintf("guest stopped after --timeout %v", timeout)}
 	}
