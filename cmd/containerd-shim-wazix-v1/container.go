@@ -110,7 +110,11 @@ func createContainer(ctx context.Context, id, bundle string, rootfsMounts []moun
 			return nil, fmt.Errorf("working directory %s: %w", spec.Process.Cwd, err)
 		}
 	}
-	l, err := buildLaunch(spec, rootfs, wazixBin != "" && cliHasMaxMemory(wazixBin))
+	var cli cliFlags
+	if wazixBin != "" {
+		cli = cliHas(wazixBin)
+	}
+	l, err := buildLaunch(spec, rootfs, cli)
 	if err != nil {
 		return nil, fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
 	}
@@ -427,18 +431,25 @@ func findWazix() (string, error) {
 	return filepath.Abs(p)
 }
 
-var maxMemoryOnce struct {
+// cliFlags are the `wazix run` flags newer than the shim's first version.
+type cliFlags struct{ maxMemory, argv0, cwd bool }
+
+var cliOnce struct {
 	sync.Once
-	ok bool
+	flags cliFlags
 }
 
-// cliHasMaxMemory reports whether `wazix run` takes --max-memory.
-func cliHasMaxMemory(wazix string) bool {
-	maxMemoryOnce.Do(func() {
+// cliHas reports which of them `wazix run --help` lists.
+func cliHas(wazix string) cliFlags {
+	cliOnce.Do(func() {
 		out, _ := exec.Command(wazix, "run", "--help").CombinedOutput()
-		maxMemoryOnce.ok = bytes.Contains(out, []byte("--max-memory"))
+		cliOnce.flags = cliFlags{
+			maxMemory: bytes.Contains(out, []byte("--max-memory")),
+			argv0:     bytes.Contains(out, []byte("--argv0")),
+			cwd:       bytes.Contains(out, []byte("--cwd")),
+		}
 	})
-	return maxMemoryOnce.ok
+	return cliOnce.flags
 }
 
 // checkModule asks `wazix inspect` whether the module decodes and whether
@@ -466,7 +477,10 @@ func checkModule(wazix, module, guestPath string) error {
 	}
 	var missing []string
 	for _, im := range ins.Imports {
-		if im.Kind == "func" && im.Status != "native" {
+		// "unsupported": no host function matches, the module would not
+		// load. Every other status (done, partial, ENOSYS, ...; "native" in
+		// older wazix) is a function wazix defines.
+		if im.Kind == "func" && im.Status == "unsupported" {
 			missing = append(missing, im.Module+"."+im.Name)
 		}
 	}

@@ -398,7 +398,7 @@ func (e *e2e) testArgs(t *testing.T) {
 	}
 	size := len(readFile(t, filepath.Join(e.dir, "wasm", "guest.wasm")))
 	for _, want := range []string{
-		"argv0=app.wasm\n",
+		"argv0=/app.wasm\n", // --argv0: as the image names the program
 		`args=["one" "two words" "--flag"]` + "\n",
 		"GREETING=hi there\n",
 		"cwd=/work/dir err=<nil>\n",

@@ -53,9 +53,8 @@ func isSandbox(spec *specs.Spec) bool {
 
 // buildLaunch maps an OCI runtime spec onto a `wazix run` command line.
 // rootfs is the host directory holding the container's root filesystem; it
-// becomes the guest's "/". maxMemory says whether the wazix CLI takes
-// --max-memory.
-func buildLaunch(spec *specs.Spec, rootfs string, maxMemory bool) (*launch, error) {
+// becomes the guest's "/". cli says which newer flags the wazix CLI takes.
+func buildLaunch(spec *specs.Spec, rootfs string, cli cliFlags) (*launch, error) {
 	l := &launch{dir: rootfs, sandbox: isSandbox(spec)}
 	if spec.Linux != nil {
 		for _, ns := range spec.Linux.Namespaces {
@@ -121,12 +120,20 @@ func buildLaunch(spec *specs.Spec, rootfs string, maxMemory bool) (*launch, erro
 		}
 		a = append(a, "--env", kv)
 	}
-	if !hasPWD && cwd != "/" {
-		// wazix run has no working-directory flag; Go's wasip1 runtime
-		// takes its initial directory from PWD.
+	switch {
+	case cli.cwd && cwd != "/":
+		// A WASIX guest starts there; wazix sets PWD too (Go's wasip1
+		// runtime takes its initial directory from it) unless env has it.
+		a = append(a, "--cwd", cwd)
+	case !hasPWD && cwd != "/":
+		// An older wazix run has no working-directory flag: PWD only.
 		a = append(a, "--env", "PWD="+cwd)
 	}
-	if maxMemory && l.memLimit > 0 {
+	if cli.argv0 {
+		// argv[0] as the image names the program, as runc gives it.
+		a = append(a, "--argv0", spec.Process.Args[0])
+	}
+	if cli.maxMemory && l.memLimit > 0 {
 		a = append(a, "--max-memory", strconv.FormatInt(guestMemoryCap(l.memLimit), 10))
 	}
 	// The module is named relative to the rootfs (the process's working

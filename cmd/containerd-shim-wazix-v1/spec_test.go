@@ -52,6 +52,7 @@ func TestBuildLaunch(t *testing.T) {
 		name      string
 		spec      specs.Spec
 		maxMemory bool
+		newCLI    bool // wazix run has --argv0 and --cwd
 		wantArgs  []string
 		wantMod   string
 		wantNet   netMode
@@ -67,6 +68,13 @@ func TestBuildLaunch(t *testing.T) {
 			name:     "cwd becomes PWD",
 			spec:     specs.Spec{Process: &specs.Process{Args: []string{"/app.wasm"}, Cwd: "/srv"}},
 			wantArgs: []string{"run", "--dir", root + "::/", "--net", "--env", "PWD=/srv", "--", "app.wasm", "--"},
+			wantMod:  root + "/app.wasm",
+		},
+		{
+			name:     "cwd and argv0 with a newer wazix",
+			spec:     specs.Spec{Process: &specs.Process{Args: []string{"/app.wasm", "x"}, Cwd: "/srv"}},
+			newCLI:   true,
+			wantArgs: []string{"run", "--dir", root + "::/", "--net", "--cwd", "/srv", "--argv0", "/app.wasm", "--", "app.wasm", "--", "x"},
 			wantMod:  root + "/app.wasm",
 		},
 		{
@@ -141,7 +149,7 @@ func TestBuildLaunch(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := buildLaunch(&tc.spec, root, tc.maxMemory)
+			l, err := buildLaunch(&tc.spec, root, cliFlags{maxMemory: tc.maxMemory, argv0: tc.newCLI, cwd: tc.newCLI})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,7 +194,7 @@ func TestBuildLaunchErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := buildLaunch(&tc.spec, root, false)
+			_, err := buildLaunch(&tc.spec, root, cliFlags{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
@@ -201,7 +209,7 @@ func TestSandboxNeedsNoWasm(t *testing.T) {
 		Process:     &specs.Process{Args: []string{"/pause"}},
 		Linux:       &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/var/run/netns/x"}}},
 	}
-	l, err := buildLaunch(&spec, root, false)
+	l, err := buildLaunch(&spec, root, cliFlags{})
 	if err != nil {
 		t.Fatal(err)
 	}
