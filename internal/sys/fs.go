@@ -527,25 +527,7 @@ func (w *walker) child(name string) (node, Errno) {
 
 // openStep opens one name beneath dir, following no symlink and no "..".
 func openStep(dir int, name string, flags int, mode uint32) (int, Errno) {
-	how := unix.OpenHow{
-		Flags:   uint64(flags | unix.O_CLOEXEC),
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	if flags&unix.O_CREAT != 0 {
-		how.Mode = uint64(mode)
-	}
-	for {
-		fd, err := unix.Openat2(dir, name, &how)
-		switch err {
-		case nil:
-			return fd, ESUCCESS
-		case unix.EINTR, unix.EAGAIN:
-			continue
-		case unix.EXDEV:
-			return -1, ErrnoEscape
-		}
-		return -1, ErrnoOf(err)
-	}
+	return openBeneath(dir, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS, name, flags, mode, true)
 }
 
 // readlinkFd reads the symlink name in dir ("" for dir itself, an O_PATH
