@@ -59,6 +59,9 @@ func (f *HostFile) EventReport(edge bool) bool {
 // for nothing, and a loop around them spins). It runs while the registry
 // posts nothing (Quiet), with the generation read there, so no event older
 // than its poll(2) lands after it.
+//
+// I/O on other fds uses it too, when a read or write said EAGAIN yet an
+// event posted meanwhile kept the direction's bit set.
 func (f *HostFile) eventResync() {
 	if f.reg == nil {
 		return

@@ -183,6 +183,13 @@ func (f *HostFile) io(ctx context.Context, want uint32, nonblock bool, op func()
 		}
 		if err == unix.EAGAIN {
 			f.rec.Clear(want, gen)
+			if bits, _ := f.rec.Bits(); bits&want != 0 && f.reg != nil {
+				// An event posted since gen kept the bit, though the fd
+				// just said it would block: a late one (the registration's
+				// first edge) would leave it set for good. Ask the kernel
+				// while no event is posted.
+				f.eventResync()
+			}
 			if nonblock {
 				return 0, EAGAIN
 			}
