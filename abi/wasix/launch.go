@@ -38,6 +38,8 @@ type Process struct {
 	mods     []api.Module
 	host     *host // the WASIX host; nil for a preview1 guest
 	entry    string
+	// hostCompiled are the compiled host modules of mods.
+	hostCompiled []wazero.CompiledModule
 	// execNext is the image an exec replaced this one with.
 	execNext *Process
 	// ownsCompiled: the module was compiled for an exec or spawn, and is
@@ -96,6 +98,7 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 		if err != nil {
 			return err
 		}
+		p.hostCompiled = append(p.hostCompiled, compiledHost)
 		m, err := rt.InstantiateModule(ctx, compiledHost, wazero.NewModuleConfig().WithName(uniqueName(name)))
 		if err != nil {
 			return err
@@ -311,6 +314,12 @@ func (p *Process) Close() {
 		_ = p.mods[i].Close(context.Background())
 	}
 	p.mods = nil
+	// The host modules were compiled for this process alone (their
+	// functions are bound to it): the runtime would keep them otherwise.
+	for _, c := range p.hostCompiled {
+		_ = c.Close(context.Background())
+	}
+	p.hostCompiled = nil
 	if p.ownsCompiled {
 		_ = p.compiled.Close(context.Background())
 		p.ownsCompiled = false
