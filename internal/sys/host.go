@@ -183,11 +183,11 @@ func (f *HostFile) io(ctx context.Context, want uint32, nonblock bool, op func()
 		}
 		if err == unix.EAGAIN {
 			f.rec.Clear(want, gen)
-			if bits, _ := f.rec.Bits(); bits&want != 0 && f.reg != nil {
-				// An event posted since gen kept the bit, though the fd
-				// just said it would block: a late one (the registration's
-				// first edge) would leave it set for good. Ask the kernel
-				// while no event is posted.
+			if f.reg != nil {
+				// The fd just said it would block, but an event the poller
+				// harvested before (while it had room) may be posted after
+				// this clear and leave the bit set for good: ask the
+				// kernel while no event is being posted.
 				f.eventResync()
 			}
 			if nonblock {
