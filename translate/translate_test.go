@@ -120,7 +120,7 @@ chdir ..: 0 cwd: /tmp
 thread_id: 0 1
 parallelism: 0 >=1: 1
 sched_yield: 0
-thread_sleep: 0 slept>=5ms: 1
+thread_sleep: 0 slept>=4ms: 1
 futex changed: 0 woken=1
 futex timeout: 0 woken=0
 futex wake: 0 1
