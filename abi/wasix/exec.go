@@ -211,28 +211,26 @@ func (h *host) readExecArgs(mem api.Memory, stack []uint64) (name string, args, 
 // environment entries are separated by line feeds. It returns only on
 // failure: ENOENT, ENOTDIR, EACCES, ENOEXEC (not a module wazix can run).
 func procExec3(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
-	mem := m.Memory()
-	name, args, env, errno := h.readExecArgs(mem, stack)
-	if errno != sys.ESUCCESS {
-		return errno
-	}
-	pathList, errno := guestmem.String(mem, uint32(stack[7]), uint32(stack[8]))
-	if errno != sys.ESUCCESS {
-		return errno
-	}
-	return h.exec(ctx, m, name, args, env, uint32(stack[6]) != 0, pathList)
+	name, args, env, errno := h.readExecArgs(m.Memory(), stack)
+	return h.execSearching(ctx, m, stack, name, args, env, errno)
 }
 
 // procExec4 is proc_exec4(name: string, argv: *char*, argc, envp: *char*,
 // envc, search_path: bool, path: string) -> errno: as proc_exec3 with argv
 // and envp as arrays of C strings (envp null: the caller's environment).
 func procExec4(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
-	mem := m.Memory()
-	name, args, env, errno := h.readExecArrays(mem, stack)
+	name, args, env, errno := h.readExecArrays(m.Memory(), stack)
+	return h.execSearching(ctx, m, stack, name, args, env, errno)
+}
+
+// execSearching is the common tail of proc_exec3 and proc_exec4, whose
+// last three arguments are search_path and PATH (ptr, len); errno is that
+// of decoding the others.
+func (h *host) execSearching(ctx context.Context, m api.Module, stack []uint64, name string, args, env []string, errno sys.Errno) sys.Errno {
 	if errno != sys.ESUCCESS {
 		return errno
 	}
-	pathList, errno := guestmem.String(mem, uint32(stack[7]), uint32(stack[8]))
+	pathList, errno := guestmem.String(m.Memory(), uint32(stack[7]), uint32(stack[8]))
 	if errno != sys.ESUCCESS {
 		return errno
 	}
