@@ -38,6 +38,8 @@ const (
 var ErrClosed = errors.New("polling: registry closed")
 
 // Registry owns one host epoll instance and the poller goroutine reading it.
+// Both are made by the first Watch: a guest that never waits on a host fd
+// (a compute job, a short tool) costs neither at start-up nor at exit.
 type Registry struct {
 	epfd   int
 	wakefd int // eventfd in the epoll set; written to stop the poller
@@ -45,6 +47,11 @@ type Registry struct {
 	mu      sync.Mutex
 	records map[uint64]*Record
 	nextID  uint64
+	// started is set (under mu) once the epoll instance and the poller
+	// exist; read without mu by PollNow, which has nothing to collect
+	// before.
+	started atomic.Bool
+	closing bool // set under mu by Close: no start after it
 
 	// harvest is held while events are taken from the host epoll and
 	// posted to their records, so that a Drain that finds nothing pending
@@ -62,34 +69,41 @@ type Registry struct {
 	hostEvents atomic.Uint64
 }
 
-// New creates a registry and starts its poller goroutine. Close stops it.
+// New creates a registry. Its epoll instance and poller goroutine are
+// made when the first host fd is watched; Close stops them.
 func New() (*Registry, error) {
+	return &Registry{
+		epfd:    -1,
+		wakefd:  -1,
+		records: make(map[uint64]*Record),
+		nextID:  1,
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}, nil
+}
+
+// startLocked makes the epoll instance and starts the poller; r.mu is held.
+func (r *Registry) startLocked() error {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		unix.Close(epfd)
-		return nil, err
+		return err
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN}
 	// id 0 is reserved for the wake fd.
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
 		unix.Close(epfd)
 		unix.Close(wakefd)
-		return nil, err
+		return err
 	}
-	r := &Registry{
-		epfd:    epfd,
-		wakefd:  wakefd,
-		records: make(map[uint64]*Record),
-		nextID:  1,
-		done:    make(chan struct{}),
-		stopped: make(chan struct{}),
-	}
+	r.epfd, r.wakefd = epfd, wakefd
+	r.started.Store(true)
 	go r.poll()
-	return r, nil
+	return nil
 }
 
 // Done is closed when the registry is closed; waits end with ErrClosed.
@@ -99,18 +113,26 @@ func (r *Registry) Done() <-chan struct{} { return r.done }
 // are not closed: they belong to their objects.
 func (r *Registry) Close() error {
 	r.once.Do(func() {
+		r.mu.Lock()
+		r.closing = true
+		started := r.started.Load()
+		r.mu.Unlock()
 		close(r.done)
-		var one = [8]byte{1}
-		unix.Write(r.wakefd, one[:])
-		<-r.stopped
+		if started {
+			var one = [8]byte{1}
+			unix.Write(r.wakefd, one[:])
+			<-r.stopped
+		}
 		r.mu.Lock()
 		for _, rec := range r.records {
 			rec.reg = nil
 		}
 		r.records = nil
 		r.mu.Unlock()
-		unix.Close(r.wakefd)
-		r.closeErr = unix.Close(r.epfd)
+		if started {
+			unix.Close(r.wakefd)
+			r.closeErr = unix.Close(r.epfd)
+		}
 	})
 	return r.closeErr
 }
@@ -123,9 +145,15 @@ func (r *Registry) HostEvents() uint64 { return r.hostEvents.Load() }
 // I/O on them never blocks.
 func (r *Registry) Watch(fd int) (*Record, error) {
 	r.mu.Lock()
-	if r.records == nil {
+	if r.records == nil || r.closing {
 		r.mu.Unlock()
 		return nil, ErrClosed
+	}
+	if !r.started.Load() {
+		if err := r.startLocked(); err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
 	}
 	id := r.nextID
 	r.nextID++
@@ -162,7 +190,7 @@ func (r *Registry) Unwatch(rec *Record) {
 		return
 	}
 	r.mu.Lock()
-	if r.records != nil {
+	if r.records != nil && r.started.Load() {
 		delete(r.records, rec.id)
 		unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, rec.fd, nil)
 	}
@@ -295,6 +323,9 @@ func (r *Registry) Drain() { r.PollNow() }
 // without a hand-off between threads.
 func (r *Registry) PollNow() int {
 	var events [64]unix.EpollEvent
+	if !r.started.Load() {
+		return 0 // no host fd watched yet: nothing to collect
+	}
 	select {
 	case <-r.done:
 		return 0
