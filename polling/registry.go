@@ -38,8 +38,9 @@ const (
 var ErrClosed = errors.New("polling: registry closed")
 
 // Registry owns one host epoll instance and the poller goroutine reading it.
-// Both are made by the first Watch: a guest that never waits on a host fd
-// (a compute job, a short tool) costs neither at start-up nor at exit.
+// The epoll instance is made by the first Watch, the poller when the first
+// fd enters the epoll set: a guest whose fds are all files or /dev/null (a
+// compute job, a short tool) costs no poller at start-up nor at exit.
 type Registry struct {
 	epfd   int
 	wakefd int // eventfd in the epoll set; written to stop the poller
@@ -47,9 +48,9 @@ type Registry struct {
 	mu      sync.Mutex
 	records map[uint64]*Record
 	nextID  uint64
-	// started is set (under mu) once the epoll instance and the poller
-	// exist; read without mu by PollNow, which has nothing to collect
-	// before.
+	// started is set (under mu) once the poller runs, which is once a
+	// host fd is in the epoll set; read without mu by PollNow, which has
+	// nothing to collect before.
 	started atomic.Bool
 	closing bool // set under mu by Close: no start after it
 
@@ -82,25 +83,20 @@ func New() (*Registry, error) {
 	}, nil
 }
 
-// startLocked makes the epoll instance and starts the poller; r.mu is held.
+// startLocked starts the poller with its wake fd; r.mu is held and the
+// epoll instance exists.
 func (r *Registry) startLocked() error {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return err
-	}
 	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		unix.Close(epfd)
 		return err
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN}
 	// id 0 is reserved for the wake fd.
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
-		unix.Close(epfd)
+	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
 		unix.Close(wakefd)
 		return err
 	}
-	r.epfd, r.wakefd = epfd, wakefd
+	r.wakefd = wakefd
 	r.started.Store(true)
 	go r.poll()
 	return nil
@@ -115,7 +111,7 @@ func (r *Registry) Close() error {
 	r.once.Do(func() {
 		r.mu.Lock()
 		r.closing = true
-		started := r.started.Load()
+		started, epfd := r.started.Load(), r.epfd
 		r.mu.Unlock()
 		close(r.done)
 		if started {
@@ -131,7 +127,9 @@ func (r *Registry) Close() error {
 		r.mu.Unlock()
 		if started {
 			unix.Close(r.wakefd)
-			r.closeErr = unix.Close(r.epfd)
+		}
+		if epfd >= 0 {
+			r.closeErr = unix.Close(epfd)
 		}
 	})
 	return r.closeErr
@@ -149,12 +147,15 @@ func (r *Registry) Watch(fd int) (*Record, error) {
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if !r.started.Load() {
-		if err := r.startLocked(); err != nil {
+	if r.epfd < 0 {
+		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
 			r.mu.Unlock()
 			return nil, err
 		}
+		r.epfd = epfd
 	}
+	epfd := r.epfd
 	id := r.nextID
 	r.nextID++
 	rec := &Record{id: id, fd: fd, reg: r}
@@ -166,7 +167,7 @@ func (r *Registry) Watch(fd int) (*Record, error) {
 		Fd:     int32(id),
 		Pad:    int32(id >> 32),
 	}
-	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		r.mu.Lock()
 		delete(r.records, id)
 		r.mu.Unlock()
@@ -175,6 +176,16 @@ func (r *Registry) Watch(fd int) (*Record, error) {
 		}
 		return nil, err
 	}
+	r.mu.Lock()
+	if !r.started.Load() && !r.closing {
+		if err := r.startLocked(); err != nil {
+			delete(r.records, id)
+			r.mu.Unlock()
+			unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, fd, nil)
+			return nil, err
+		}
+	}
+	r.mu.Unlock()
 	// EPOLL_CTL_ADD of a ready fd queues one event with its current state.
 	// It is posted exactly once: by the poller, or by a wait that drains
 	// pending events first (Drain). Posting the state here as well would be
@@ -190,9 +201,11 @@ func (r *Registry) Unwatch(rec *Record) {
 		return
 	}
 	r.mu.Lock()
-	if r.records != nil && r.started.Load() {
+	if r.records != nil {
 		delete(r.records, rec.id)
-		unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, rec.fd, nil)
+		if r.epfd >= 0 {
+			unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, rec.fd, nil)
+		}
 	}
 	r.mu.Unlock()
 	rec.reg = nil
