@@ -6,6 +6,7 @@
 //	go run ./cmd/wazix-cmpbench                  # every guest, 30 pairs each
 //	go run ./cmd/wazix-cmpbench -runs 60 -guests empty,poll
 //	go run ./cmd/wazix-cmpbench -variants wazix,wazix-default,wazero
+//	go run ./cmd/wazix-cmpbench -bin before=/tmp/wazix-old -variants before,wazix,wazero
 //
 // The guest is bench/calls/calls.c (clang + wasi-libc), one host call in a
 // loop, chosen by its arguments. Variants:
@@ -43,6 +44,7 @@ var (
 	variants = flag.String("variants", "wazix,wazero", "CLIs to compare; ratios are against the last")
 	workDir  = flag.String("work", "", "build directory (default: a temporary one)")
 	outFile  = flag.String("out", "", "also write the markdown report to this file")
+	extra    = flag.String("bin", "", "more wazix CLIs to compare, as name=path pairs separated by commas (e.g. an older build: before=/tmp/wazix-old); name them in -variants")
 )
 
 // guest is one mode of calls.wasm and its loop count.
@@ -151,6 +153,12 @@ func main() {
 // build makes (or finds) the binary of variant v.
 func (e *env) build(v string) {
 	bin := filepath.Join(e.dir, v)
+	for _, kv := range split(*extra) {
+		if name, path, ok := strings.Cut(kv, "="); ok && name == v {
+			e.bins[v] = path
+			return
+		}
+	}
 	switch v {
 	case "wazix":
 		e.run([]string{"CGO_ENABLED=0"}, "go", "build", "-tags", "urfave_cli_no_docs", "-o", bin, "./cmd/wazix")
@@ -176,7 +184,7 @@ func (e *env) build(v string) {
 // milliseconds.
 func (e *env) once(v string, g guest) (cpu, wall float64, err error) {
 	var args []string
-	if strings.HasPrefix(v, "wazix") {
+	if v != "wazero" {
 		args = append([]string{"run", "--cache-dir", filepath.Join(e.dir, "cache-"+v), "--dir", e.data + "::/d", e.wasm}, g.args...)
 	} else {
 		args = append([]string{"run", "-cachedir", filepath.Join(e.dir, "cache-"+v), "-mount", e.data + ":/d", e.wasm}, g.args...)
