@@ -6,7 +6,8 @@
 # each host and the median of the per-run wazix/wazero ns/op ratios (each run
 # pairs two measurements taken back to back, which cancels most of the
 # noise of a shared machine). The raw output is kept in $OUT (default a
-# temporary file) for benchstat.
+# temporary file) for benchstat. BENCH overrides the -test.bench pattern,
+# e.g. BENCH='CallCost/poll' for the poll_oneoff cases only.
 set -eu
 runs=${1:-5}
 benchtime=${2:-1s}
@@ -14,13 +15,14 @@ cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 out=${OUT:-$dir/bench.txt}
+bench=${BENCH:-'^Benchmark(CallCost|Startup)$'}
 : >"$out"
 go test -c -o "$dir/wasi_p1.test" ./abi/wasi_p1
 i=0
 while [ "$i" -lt "$runs" ]; do
 	i=$((i + 1))
 	echo "run $i/$runs" >&2
-	(cd abi/wasi_p1 && "$dir/wasi_p1.test" -test.run '^$' -test.bench '^Benchmark(CallCost|Startup)$' \
+	(cd abi/wasi_p1 && "$dir/wasi_p1.test" -test.run '^$' -test.bench "$bench" \
 		-test.benchtime "$benchtime" -test.benchmem) | sed "s/^Benchmark/run$i Benchmark/" >>"$out"
 done
 awk '
