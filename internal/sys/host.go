@@ -3,6 +3,7 @@ package sys
 import (
 	"context"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -487,4 +488,39 @@ func timespecs(atim, mtim uint64, flags Fstflags) ([]unix.Timespec, Errno) {
 		ts[1] = unix.NsecToTimespec(int64(mtim))
 	}
 	return ts, ESUCCESS
+}
+
+// FileIO is Readv or Writev for a regular file, which never blocks and has
+// no readiness to keep: one readv or writev at the file position. Up to
+// eight iovecs go to the kernel from the stack (unix.Readv allocates).
+// (The guest memory they point into is a Go slice the module holds, and
+// the conversion in the Syscall call keeps vec alive during the call.)
+func (f *HostFile) FileIO(iovs [][]byte, write bool) (int, Errno) {
+	trap := uintptr(unix.SYS_READV)
+	if write {
+		trap = unix.SYS_WRITEV
+	}
+	var arr [8]unix.Iovec
+	vec := arr[:0]
+	if len(iovs) > len(arr) {
+		vec = make([]unix.Iovec, 0, len(iovs))
+	}
+	for _, b := range iovs {
+		v := unix.Iovec{Base: unsafe.SliceData(b)}
+		v.SetLen(len(b))
+		vec = append(vec, v)
+	}
+	if len(vec) == 0 {
+		vec = arr[:1] // a valid address for an empty list
+	}
+	for {
+		n, _, e := unix.Syscall(trap, uintptr(f.fd), uintptr(unsafe.Pointer(&vec[0])), uintptr(len(iovs)))
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, ErrnoOf(e)
+		}
+		return int(n), ESUCCESS
+	}
 }
