@@ -43,6 +43,8 @@ type HostFile struct {
 	sock sockState // socket state (connect progress, options); see netsock.go
 	kind hostKind
 	ev   eventState // eventfds only; see eventfd.go
+
+	nowait nowaitState // inherited blocking pipes; see nowait.go
 }
 
 // hostKind says how a successful read or write tells about readiness.
@@ -230,6 +232,9 @@ func (f *HostFile) Readv(ctx context.Context, iovs [][]byte, nonblock bool) (int
 	if f.typ == FiletypeDirectory {
 		return 0, EISDIR
 	}
+	if n, e, done := f.tryNowait(iovs, false, nonblock, nil); done {
+		return n, e
+	}
 	f.eventIO()
 	var gen uint64
 	n, e := f.io(ctx, polling.In, nonblock, func() (int, error) {
@@ -273,6 +278,11 @@ func (f *HostFile) Writev(ctx context.Context, iovs [][]byte, nonblock bool) (in
 	}
 	if f.isSocket() {
 		return f.Send(ctx, iovs, nonblock)
+	}
+	if n, e, done := f.tryNowait(iovs, true, nonblock, func(rest [][]byte) (int, Errno) {
+		return f.Writev(ctx, rest, nonblock)
+	}); done {
+		return n, e
 	}
 	f.eventIO()
 	var gen uint64
