@@ -271,7 +271,17 @@ func (h *host) pollWait(ctx context.Context, m api.Module, subs []subscription, 
 // would wait (see sys.HostFile.EventReport).
 func fdReady(s *subscription, edge bool) (fired bool, errno sys.Errno, nbytes uint64, flags uint16) {
 	f := s.entry.File
-	if r, ok := f.(interface{ Refresh() }); ok {
+	hf, _ := f.(*sys.HostFile)
+	counted := false // nbytes is known already
+	if hf != nil && s.tag == eventFdRead && hf.CachedBitsStale() {
+		// Bytes waiting make the fd readable, as poll(2) would say: one
+		// ioctl answers both questions (a stdin pipe with data).
+		if v, ok := hf.BytesReadable(); ok && v > 0 {
+			nbytes, counted = v, true
+		} else {
+			hf.Refresh()
+		}
+	} else if r, ok := f.(interface{ Refresh() }); ok {
 		// Cached bits that can be stale: a blocking host fd we do not own, an
 		// epoll fd, an eventfd (see sys.HostFile.Refresh).
 		r.Refresh()
@@ -286,13 +296,15 @@ func fdReady(s *subscription, edge bool) (fired bool, errno sys.Errno, nbytes ui
 		if bits&polling.RdHup != 0 {
 			hup = true
 		}
-		if hf, ok := f.(*sys.HostFile); ok {
+		if hf != nil {
 			if hf.IsEventfd() && !hf.EventReport(edge) {
 				return false, 0, 0, 0
 			}
 			// nbytes where the host knows it; 0 where it does not (a
 			// listening socket, a device without FIONREAD).
-			nbytes, _ = hf.BytesReadable()
+			if !counted {
+				nbytes, _ = hf.BytesReadable()
+			}
 		}
 	} else {
 		if bits&(polling.Out|polling.Hup|polling.Err) == 0 {

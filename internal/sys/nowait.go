@@ -67,3 +67,7 @@ func skipBytes(iovs [][]byte, n int) [][]byte {
 	}
 	return out
 }
+
+// CachedBitsStale reports whether Refresh would ask the kernel: a blocking
+// host fd we do not own, whose cached bits can be stale.
+func (f *HostFile) CachedBitsStale() bool { return !f.hostNonblock && !f.rec.IsAlways() }
