@@ -433,8 +433,11 @@ func (h *host) streamIO(ctx context.Context, m api.Module, stack []uint64, write
 	if errno != sys.ESUCCESS {
 		return errno
 	}
-	if hf, ok := e.File.(*sys.HostFile); ok && hf.Filetype() == sys.FiletypeRegularFile {
-		return fileIO(m.Memory(), hf, stack, write)
+	if hf, ok := e.File.(*sys.HostFile); ok {
+		if hf.Filetype() == sys.FiletypeRegularFile {
+			return fileIO(m.Memory(), hf, stack, write)
+		}
+		return hostIO(ctx, m.Memory(), hf, stack, write, e.Nonblock())
 	}
 	r, canRead := e.File.(sys.Reader)
 	w, canWrite := e.File.(sys.Writer)
@@ -455,6 +458,30 @@ func (h *host) streamIO(ctx context.Context, m api.Module, stack []uint64, write
 		n, errno = w.Writev(ctx, iovs, e.Nonblock())
 	} else {
 		n, errno = r.Readv(ctx, iovs, e.Nonblock())
+	}
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	return putU32(mem, resPtr, uint32(n))
+}
+
+// hostIO is streamIO on any other host fd (a pipe, a socket, a device),
+// with the iovecs decoded on the stack too.
+func hostIO(ctx context.Context, mem api.Memory, f *sys.HostFile, stack []uint64, write, nonblock bool) sys.Errno {
+	var buf [4][]byte
+	iovs, errno := guestmem.IovecsTo(buf[:], mem, u32(stack[1]), u32(stack[2]))
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	resPtr := u32(stack[3])
+	if !writable(mem, resPtr, 4) {
+		return sys.EFAULT
+	}
+	var n int
+	if write {
+		n, errno = f.Writev(ctx, iovs, nonblock)
+	} else {
+		n, errno = f.Readv(ctx, iovs, nonblock)
 	}
 	if errno != sys.ESUCCESS {
 		return errno
