@@ -2,6 +2,7 @@ package wasi_p1
 
 import (
 	"context"
+	"math"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -47,8 +48,8 @@ func writeStrings(mem api.Memory, list []string, ptrs, buf uint32) sys.Errno {
 	for _, s := range list {
 		size += len(s) + 1
 	}
-	if uint64(len(list))*4 > uint64(mem.Size()) || uint64(size) > uint64(mem.Size()) {
-		return sys.EFAULT
+	if uint64(len(list))*4 > math.MaxUint32 || uint64(size) > math.MaxUint32 {
+		return sys.EFAULT // larger than any memory (mem.Read checks the rest)
 	}
 	pp, ok1 := mem.Read(ptrs, uint32(len(list))*4)
 	bb, ok2 := mem.Read(buf, uint32(size))

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wazix/wazix/internal/guestmem"
 	"github.com/wazix/wazix/internal/sys"
 )
 
@@ -432,6 +433,12 @@ func (h *host) streamIO(ctx context.Context, m api.Module, stack []uint64, write
 	if errno != sys.ESUCCESS {
 		return errno
 	}
+	if hf, ok := e.File.(*sys.HostFile); ok {
+		if hf.Filetype() == sys.FiletypeRegularFile {
+			return fileIO(m.Memory(), hf, stack, write)
+		}
+		return hostIO(ctx, m.Memory(), hf, stack, write, e.Nonblock())
+	}
 	r, canRead := e.File.(sys.Reader)
 	w, canWrite := e.File.(sys.Writer)
 	if write && !canWrite || !write && !canRead {
@@ -452,6 +459,49 @@ func (h *host) streamIO(ctx context.Context, m api.Module, stack []uint64, write
 	} else {
 		n, errno = r.Readv(ctx, iovs, e.Nonblock())
 	}
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	return putU32(mem, resPtr, uint32(n))
+}
+
+// hostIO is streamIO on any other host fd (a pipe, a socket, a device),
+// with the iovecs decoded on the stack too.
+func hostIO(ctx context.Context, mem api.Memory, f *sys.HostFile, stack []uint64, write, nonblock bool) sys.Errno {
+	var buf [4][]byte
+	iovs, errno := guestmem.IovecsTo(buf[:], mem, u32(stack[1]), u32(stack[2]))
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	resPtr := u32(stack[3])
+	if !writable(mem, resPtr, 4) {
+		return sys.EFAULT
+	}
+	var n int
+	if write {
+		n, errno = f.Writev(ctx, iovs, nonblock)
+	} else {
+		n, errno = f.Readv(ctx, iovs, nonblock)
+	}
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	return putU32(mem, resPtr, uint32(n))
+}
+
+// fileIO is streamIO on a regular file, which has no readiness to track:
+// straight to one readv or writev, with the iovecs decoded on the stack.
+func fileIO(mem api.Memory, f *sys.HostFile, stack []uint64, write bool) sys.Errno {
+	var buf [4][]byte // most calls carry one or two iovecs
+	iovs, errno := guestmem.IovecsTo(buf[:], mem, u32(stack[1]), u32(stack[2]))
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	resPtr := u32(stack[3])
+	if !writable(mem, resPtr, 4) {
+		return sys.EFAULT
+	}
+	n, errno := f.FileIO(iovs, write)
 	if errno != sys.ESUCCESS {
 		return errno
 	}

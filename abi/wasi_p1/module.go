@@ -131,37 +131,52 @@ func Define(b wazero.HostModuleBuilder, s *sys.System, unstable bool, skip map[s
 func DefineIn(b wazero.HostModuleBuilder, module string, s *sys.System, unstable bool, skip map[string]bool) {
 	h := &host{sys: s, unstable: unstable}
 	for _, d := range defs {
-		d := d
 		if skip[d.name] {
 			continue
 		}
 		var results []api.ValueType
-		var gf api.GoModuleFunc
+		var gf api.GoModuleFunction
 		if d.noErrno {
-			gf = func(ctx context.Context, m api.Module, stack []uint64) { d.fn(h, ctx, m, stack) }
+			f := d.fn
+			gf = api.GoModuleFunc(func(ctx context.Context, m api.Module, stack []uint64) { f(h, ctx, m, stack) })
 		} else {
 			results = []api.ValueType{i32}
-			gf = func(ctx context.Context, m api.Module, stack []uint64) {
-				if s.Ended() {
-					// Another thread ended the process: this one stops
-					// before doing anything more.
-					h.stopIfCanceled(ctx, m)
-				}
-				errno := d.fn(h, ctx, m, stack)
-				if errno == sys.EINTR || errno == sys.ECANCELED || s.Ended() {
-					h.stopIfCanceled(ctx, m)
-				}
-				if s.SigPending.Load() != 0 && s.Deliver != nil {
-					// A WASIX guest's signals are delivered on return
-					// from any host call, preview1's included.
-					s.Deliver(ctx, m)
-				}
-				stack[0] = uint64(errno)
-			}
+			gf = &hostFunc{h: h, fn: d.fn}
 		}
-		gf = s.HostFunc(module, d.name, d.params, results, gf)
+		if s.Wrap != nil {
+			// Tracing sees every call through the wrapper it returns.
+			gf = s.HostFunc(module, d.name, d.params, results, gf.Call)
+		}
 		b.NewFunctionBuilder().WithGoModuleFunction(gf, d.params, results).WithName(d.name).Export(d.name)
 	}
+}
+
+// hostFunc is one host function returning an errno, as wazero calls it: an
+// api.GoModuleFunction itself, not a closure behind GoModuleFunc's Call,
+// which is one more indirect call on every host call.
+type hostFunc struct {
+	h  *host
+	fn fn
+}
+
+// Call implements api.GoModuleFunction.
+func (f *hostFunc) Call(ctx context.Context, m api.Module, stack []uint64) {
+	s := f.h.sys
+	if s.Ended() {
+		// Another thread ended the process: this one stops before doing
+		// anything more.
+		f.h.stopIfCanceled(ctx, m)
+	}
+	errno := f.fn(f.h, ctx, m, stack)
+	if errno == sys.EINTR || errno == sys.ECANCELED || s.Ended() {
+		f.h.stopIfCanceled(ctx, m)
+	}
+	if s.SigPending.Load() != 0 && s.Deliver != nil {
+		// A WASIX guest's signals are delivered on return from any host
+		// call, preview1's included.
+		s.Deliver(ctx, m)
+	}
+	stack[0] = uint64(errno)
 }
 
 // StopIfCanceled ends the guest m when ctx is done or s is closed; see

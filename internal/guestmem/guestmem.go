@@ -15,6 +15,12 @@ const MaxIovecs = 1024
 // Iovecs decodes n iovec records (buf u32, len u32) at ptr into slices of
 // guest memory.
 func Iovecs(mem api.Memory, ptr, n uint32) ([][]byte, sys.Errno) {
+	return IovecsTo(nil, mem, ptr, n)
+}
+
+// IovecsTo is Iovecs appending to dst[:0], so that a caller with a small
+// array on its stack decodes the usual one or two iovecs without allocating.
+func IovecsTo(dst [][]byte, mem api.Memory, ptr, n uint32) ([][]byte, sys.Errno) {
 	size := uint64(n) * 8
 	if size > uint64(mem.Size()) {
 		return nil, sys.EFAULT
@@ -26,7 +32,10 @@ func Iovecs(mem api.Memory, ptr, n uint32) ([][]byte, sys.Errno) {
 	if n > MaxIovecs {
 		n = MaxIovecs
 	}
-	out := make([][]byte, 0, n)
+	out := dst[:0]
+	if cap(out) < int(n) {
+		out = make([][]byte, 0, n)
+	}
 	for i := uint32(0); i < n; i++ {
 		b, ok := mem.Read(LE32(raw[i*8:]), LE32(raw[i*8+4:]))
 		if !ok {

@@ -3,6 +3,7 @@ package sys
 import (
 	"context"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -42,6 +43,8 @@ type HostFile struct {
 	sock sockState // socket state (connect progress, options); see netsock.go
 	kind hostKind
 	ev   eventState // eventfds only; see eventfd.go
+
+	nowait nowaitState // inherited blocking pipes; see nowait.go
 }
 
 // hostKind says how a successful read or write tells about readiness.
@@ -229,6 +232,9 @@ func (f *HostFile) Readv(ctx context.Context, iovs [][]byte, nonblock bool) (int
 	if f.typ == FiletypeDirectory {
 		return 0, EISDIR
 	}
+	if n, e, done := f.tryNowait(iovs, false, nonblock, nil); done {
+		return n, e
+	}
 	f.eventIO()
 	var gen uint64
 	n, e := f.io(ctx, polling.In, nonblock, func() (int, error) {
@@ -272,6 +278,11 @@ func (f *HostFile) Writev(ctx context.Context, iovs [][]byte, nonblock bool) (in
 	}
 	if f.isSocket() {
 		return f.Send(ctx, iovs, nonblock)
+	}
+	if n, e, done := f.tryNowait(iovs, true, nonblock, func(rest [][]byte) (int, Errno) {
+		return f.Writev(ctx, rest, nonblock)
+	}); done {
+		return n, e
 	}
 	f.eventIO()
 	var gen uint64
@@ -487,4 +498,39 @@ func timespecs(atim, mtim uint64, flags Fstflags) ([]unix.Timespec, Errno) {
 		ts[1] = unix.NsecToTimespec(int64(mtim))
 	}
 	return ts, ESUCCESS
+}
+
+// FileIO is Readv or Writev for a regular file, which never blocks and has
+// no readiness to keep: one readv or writev at the file position. Up to
+// eight iovecs go to the kernel from the stack (unix.Readv allocates).
+// (The guest memory they point into is a Go slice the module holds, and
+// the conversion in the Syscall call keeps vec alive during the call.)
+func (f *HostFile) FileIO(iovs [][]byte, write bool) (int, Errno) {
+	trap := uintptr(unix.SYS_READV)
+	if write {
+		trap = unix.SYS_WRITEV
+	}
+	var arr [8]unix.Iovec
+	vec := arr[:0]
+	if len(iovs) > len(arr) {
+		vec = make([]unix.Iovec, 0, len(iovs))
+	}
+	for _, b := range iovs {
+		v := unix.Iovec{Base: unsafe.SliceData(b)}
+		v.SetLen(len(b))
+		vec = append(vec, v)
+	}
+	if len(vec) == 0 {
+		vec = arr[:1] // a valid address for an empty list
+	}
+	for {
+		n, _, e := unix.Syscall(trap, uintptr(f.fd), uintptr(unsafe.Pointer(&vec[0])), uintptr(len(iovs)))
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return 0, ErrnoOf(e)
+		}
+		return int(n), ESUCCESS
+	}
 }
