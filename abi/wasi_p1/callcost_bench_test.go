@@ -98,8 +98,8 @@ func wazeroConfig(env callEnv) wazero.ModuleConfig {
 // loopModule is the caller module with loop exports, plus "open_close",
 // which path_opens and fd_closes a file n times (see openCloseFunc).
 func loopModule() []byte {
-	ims := make([]wasmgen.Import, len(compat.Preview1))
-	for i, f := range compat.Preview1 {
+	ims := make([]wasmgen.Import, len(compat.Preview1()))
+	for i, f := range compat.Preview1() {
 		ims[i] = wasmgen.Import{Module: f.Module, Name: f.Name, Params: f.Params, Results: f.Results}
 	}
 	return wasmgen.Caller(ims, wasmgen.Options{Loop: true})
