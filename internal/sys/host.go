@@ -193,6 +193,12 @@ func (f *HostFile) io(ctx context.Context, want uint32, nonblock bool, op func()
 			if nonblock {
 				return 0, EAGAIN
 			}
+			if f.reg != nil {
+				// About to wait: post what the host has queued (nobody
+				// harvests while no waiter sleeps), such as the RDHUP of a
+				// shutdown the check below looks for.
+				f.reg.Drain()
+			}
 			ended := polling.Err | polling.Hup
 			if want == polling.In {
 				ended |= polling.RdHup
