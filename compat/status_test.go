@@ -47,7 +47,7 @@ func docsStatuses(t *testing.T) (p1, wasix map[string]Status) {
 // row's status is the one StatusOf gives (what inspect shows).
 func TestDocsMatchStatus(t *testing.T) {
 	p1, wasix := docsStatuses(t)
-	for _, f := range Preview1 {
+	for _, f := range Preview1() {
 		got, ok := p1[f.Name]
 		if !ok {
 			t.Errorf("docs/compat.md has no preview1 row for %s", f.Name)
@@ -57,7 +57,7 @@ func TestDocsMatchStatus(t *testing.T) {
 			t.Errorf("docs: preview1 %s is %q, the table says %q", f.Name, got, want)
 		}
 	}
-	for _, f := range WASIX[len(Preview1):] {
+	for _, f := range WASIX()[len(Preview1()):] {
 		got, ok := wasix[f.Name]
 		if !ok {
 			t.Errorf("docs/compat.md has no wasix_32v1 row for %s", f.Name)
@@ -92,7 +92,7 @@ func TestStatusOf(t *testing.T) {
 		{find(ModuleWASIX32, "proc_fork"), true, StatusDone},
 		{find(ModuleWASIX32, "port_mac"), true, StatusENOTSUP},
 		{find(ModuleWASIX32, "sock_send_msg"), true, StatusDone},
-		{WASIX2022[len(WASIX2022)-1], true, StatusDone}, // proc_join (2022): ECHILD, as it should
+		{WASIX2022()[len(WASIX2022())-1], true, StatusDone}, // proc_join (2022): ECHILD, as it should
 		{ThreadSpawn, true, StatusDone},
 	}
 	for _, tt := range tests {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -166,16 +167,30 @@ var wasix2022Sigs = []string{
 	"proc_join ii i",
 }
 
+// The tables are parsed on first use: most runs need only Preview1.
 var (
-	// Preview1 is every wasi_snapshot_preview1 function (46).
-	Preview1 = parseTable(ModulePreview1, GenerationCurrent, preview1Sigs)
-	// WASIX is every wasix_32v1 function of the current ABI: the preview1
-	// functions that wasmer re-exports under wasix_32v1 (with sock_accept in
-	// its four-argument v2 form) followed by the 96 WASIX-only functions.
-	WASIX = append(wasixPreview1(), parseTable(ModuleWASIX32, GenerationCurrent, wasixSigs)...)
-	// WASIX2022 is the first-generation forms that the current ABI replaced
-	// or dropped.
-	WASIX2022 = parseTable(ModuleWASIX32, Generation2022, wasix2022Sigs)
+	preview1Table = sync.OnceValue(func() []Func { return parseTable(ModulePreview1, GenerationCurrent, preview1Sigs) })
+	wasixTable    = sync.OnceValue(func() []Func {
+		return append(wasixPreview1(), parseTable(ModuleWASIX32, GenerationCurrent, wasixSigs)...)
+	})
+	wasix2022Table = sync.OnceValue(func() []Func { return parseTable(ModuleWASIX32, Generation2022, wasix2022Sigs) })
+)
+
+// Preview1 returns every wasi_snapshot_preview1 function (46). The slice is
+// shared: do not modify it.
+func Preview1() []Func { return preview1Table() }
+
+// WASIX returns every wasix_32v1 function of the current ABI: the preview1
+// functions that wasmer re-exports under wasix_32v1 (with sock_accept in its
+// four-argument v2 form) followed by the 96 WASIX-only functions. The slice
+// is shared: do not modify it.
+func WASIX() []Func { return wasixTable() }
+
+// WASIX2022 returns the first-generation forms that the current ABI replaced
+// or dropped. The slice is shared: do not modify it.
+func WASIX2022() []Func { return wasix2022Table() }
+
+var (
 	// ThreadSpawn is wasi-threads' wasi.thread-spawn(start_arg) -> tid or -errno.
 	// Binaries from before the proposal renamed it (early 2023) import it as
 	// wasi.thread_spawn (ThreadSpawnOldName), with the same signature.
@@ -189,8 +204,8 @@ const ThreadSpawnOldName = "thread_spawn"
 
 // wasixPreview1 is Preview1 as re-exported under wasix_32v1.
 func wasixPreview1() []Func {
-	out := make([]Func, len(Preview1))
-	for i, f := range Preview1 {
+	out := make([]Func, len(Preview1()))
+	for i, f := range Preview1() {
 		f.Module = ModuleWASIX32
 		if f.Name == "sock_accept" {
 			f.Params = []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}
@@ -238,19 +253,19 @@ func Lookup(module, name string) []Func {
 	var out []Func
 	switch module {
 	case ModulePreview1, ModuleUnstable:
-		for _, f := range Preview1 {
+		for _, f := range Preview1() {
 			if f.Name == name {
 				f.Module = module
 				out = append(out, f)
 			}
 		}
 	case ModuleWASIX32:
-		for _, f := range WASIX {
+		for _, f := range WASIX() {
 			if f.Name == name {
 				out = append(out, f)
 			}
 		}
-		for _, f := range WASIX2022 {
+		for _, f := range WASIX2022() {
 			if f.Name == name {
 				out = append(out, f)
 			}

@@ -40,6 +40,9 @@ const (
 var ErrClosed = errors.New("polling: registry closed")
 
 // Registry owns one host epoll instance and the poller goroutine reading it.
+// The epoll instance is made by the first Watch, the poller when the first
+// fd enters the epoll set: a guest whose fds are all files or /dev/null (a
+// compute job, a short tool) costs no poller at start-up nor at exit.
 type Registry struct {
 	epfd   int
 	wakefd int // eventfd in the epoll set; written to stop the poller
@@ -47,6 +50,11 @@ type Registry struct {
 	mu      sync.Mutex
 	records map[uint64]*Record
 	nextID  uint64
+	// started is set (under mu) once the poller runs, which is once a
+	// host fd is in the epoll set; read without mu by PollNow, which has
+	// nothing to collect before.
+	started atomic.Bool
+	closing bool // set under mu by Close: no start after it
 
 	// harvest is held while events are taken from the host epoll and
 	// posted to their records, so that a Drain that finds nothing pending
@@ -73,35 +81,37 @@ type Registry struct {
 	hostEvents atomic.Uint64
 }
 
-// New creates a registry and starts its poller goroutine. Close stops it.
+// New creates a registry. Its epoll instance and poller goroutine are
+// made when the first host fd is watched; Close stops them.
 func New() (*Registry, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, err
-	}
-	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		unix.Close(epfd)
-		return nil, err
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN}
-	// id 0 is reserved for the wake fd.
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
-		unix.Close(epfd)
-		unix.Close(wakefd)
-		return nil, err
-	}
-	r := &Registry{
-		epfd:    epfd,
-		wakefd:  wakefd,
+	return &Registry{
+		epfd:    -1,
+		wakefd:  -1,
 		records: make(map[uint64]*Record),
 		nextID:  1,
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		arm:     make(chan struct{}, 1),
+	}, nil
+}
+
+// startLocked starts the poller with its wake fd; r.mu is held and the
+// epoll instance exists.
+func (r *Registry) startLocked() error {
+	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return err
 	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	// id 0 is reserved for the wake fd.
+	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		unix.Close(wakefd)
+		return err
+	}
+	r.wakefd = wakefd
+	r.started.Store(true)
 	go r.poll()
-	return r, nil
+	return nil
 }
 
 // Done is closed when the registry is closed; waits end with ErrClosed.
@@ -111,18 +121,28 @@ func (r *Registry) Done() <-chan struct{} { return r.done }
 // are not closed: they belong to their objects.
 func (r *Registry) Close() error {
 	r.once.Do(func() {
+		r.mu.Lock()
+		r.closing = true
+		started, epfd := r.started.Load(), r.epfd
+		r.mu.Unlock()
 		close(r.done)
-		var one = [8]byte{1}
-		unix.Write(r.wakefd, one[:])
-		<-r.stopped
+		if started {
+			var one = [8]byte{1}
+			unix.Write(r.wakefd, one[:])
+			<-r.stopped
+		}
 		r.mu.Lock()
 		for _, rec := range r.records {
 			rec.reg = nil
 		}
 		r.records = nil
 		r.mu.Unlock()
-		unix.Close(r.wakefd)
-		r.closeErr = unix.Close(r.epfd)
+		if started {
+			unix.Close(r.wakefd)
+		}
+		if epfd >= 0 {
+			r.closeErr = unix.Close(epfd)
+		}
 	})
 	return r.closeErr
 }
@@ -135,10 +155,19 @@ func (r *Registry) HostEvents() uint64 { return r.hostEvents.Load() }
 // I/O on them never blocks.
 func (r *Registry) Watch(fd int) (*Record, error) {
 	r.mu.Lock()
-	if r.records == nil {
+	if r.records == nil || r.closing {
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
+	if r.epfd < 0 {
+		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+		r.epfd = epfd
+	}
+	epfd := r.epfd
 	id := r.nextID
 	r.nextID++
 	rec := &Record{id: id, fd: fd, reg: r}
@@ -150,7 +179,7 @@ func (r *Registry) Watch(fd int) (*Record, error) {
 		Fd:     int32(id),
 		Pad:    int32(id >> 32),
 	}
-	if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		r.mu.Lock()
 		delete(r.records, id)
 		r.mu.Unlock()
@@ -159,6 +188,16 @@ func (r *Registry) Watch(fd int) (*Record, error) {
 		}
 		return nil, err
 	}
+	r.mu.Lock()
+	if !r.started.Load() && !r.closing {
+		if err := r.startLocked(); err != nil {
+			delete(r.records, id)
+			r.mu.Unlock()
+			unix.EpollCtl(epfd, unix.EPOLL_CTL_DEL, fd, nil)
+			return nil, err
+		}
+	}
+	r.mu.Unlock()
 	// EPOLL_CTL_ADD of a ready fd queues one event with its current state.
 	// It is posted exactly once: by the poller, or by a wait that drains
 	// pending events first (Drain). Posting the state here as well would be
@@ -176,7 +215,9 @@ func (r *Registry) Unwatch(rec *Record) {
 	r.mu.Lock()
 	if r.records != nil {
 		delete(r.records, rec.id)
-		unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, rec.fd, nil)
+		if r.epfd >= 0 {
+			unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, rec.fd, nil)
+		}
 	}
 	r.mu.Unlock()
 	rec.reg = nil
@@ -334,6 +375,9 @@ func (r *Registry) Drain() { r.PollNow() }
 // without a hand-off between threads.
 func (r *Registry) PollNow() int {
 	var events [64]unix.EpollEvent
+	if !r.started.Load() {
+		return 0 // no host fd watched yet: nothing to collect
+	}
 	select {
 	case <-r.done:
 		return 0

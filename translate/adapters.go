@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"sync"
+
 	"github.com/wazix/wazix/internal/wasmbin"
 )
 
@@ -276,604 +278,632 @@ func returnConst(v int32) func(g *gen, f *funcBuilder) {
 	return func(g *gen, f *funcBuilder) { f.i32(v) }
 }
 
-var helpers = map[string]*adapter{
-	// region() -> base address of the reserved region, growing memory on
-	// first use and initialising the current directory to "/".
-	"region": {results: types(i32), build: func(g *gen, f *funcBuilder) {
-		p := f.local(i32)
-		f.gget(g.baseGlobal).i32Eqz().if_()
-		if g.lay.fixedBase != 0 {
-			f.u(g.lay.fixedBase).gset(g.baseGlobal)
-		} else {
-			f.i32(regionPages).memoryGrow().tee(p).i32(-1).i32Eq().if_().unreachable().end()
-			f.get(p).i32(16).i32Shl().gset(g.baseGlobal)
-		}
-		f.gget(g.baseGlobal).i32(1).i32Store(g.lay.offCwdLen)
-		f.gget(g.baseGlobal).i32('/').i32Store8(g.lay.offCwd)
-		f.end()
-		f.gget(g.baseGlobal)
-	}},
-	// sleep(ns) -> errno: one relative monotonic clock subscription.
-	"sleep": {params: types(i64), results: types(i32), p1: []string{"poll_oneoff", "sched_yield"},
-		helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
-			b := f.local(i32)
-			f.get(0).i64Eqz().if_().call(g.p1("sched_yield")).return_().end()
-			g.scratch(f).set(b)
-			f.get(b).i64(0).i64Store(offSub)      // userdata
-			f.get(b).i64(0).i64Store(offSub + 8)  // tag CLOCK + padding
-			f.get(b).i64(1).i64Store(offSub + 16) // clock id MONOTONIC + padding
-			f.get(b).get(0).i64Store(offSub + 24)
-			f.get(b).i64(0).i64Store(offSub + 32) // precision
-			f.get(b).i64(0).i64Store(offSub + 40) // flags: relative
-			f.get(b).i32(offSub).i32Add()
-			f.get(b).i32(offEvt).i32Add()
-			f.i32(1)
-			f.get(b).i32(offNev).i32Add()
-			f.call(g.p1("poll_oneoff"))
-		}},
-	// isatty(fd) -> 1 when fd is a character device without seek/tell rights
-	// (how wasi-libc's isatty decides).
-	"isatty": {params: types(i32), results: types(i32), p1: []string{"fd_fdstat_get"},
-		helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
-			b := f.local(i32)
-			g.scratch(f).set(b)
-			f.get(0).get(b).i32(offStat).i32Add().call(g.p1("fd_fdstat_get"))
-			f.if_().i32(0).return_().end()
-			f.get(b).i32Load8U(offStat).i32(2).i32Eq()
-			f.get(b).i64Load(offStat + 8).i64(0x24).i64And().i64Eqz()
-			f.i32And()
-		}},
-	// The fd table of the fd_dup/dup2 emulation: entries {guest fd + 1,
-	// host fd} (0 = a free slot), one per guest fd number whose meaning
-	// differs from the host fd of the same number. Host fd -1 is a
-	// tombstone: the guest closed that number while aliases still use the
-	// host fd, which stays open for them. A guest fd without an entry is
-	// the host fd of the same number. The count of entries for numbers
-	// below aliasFDBase (made by dup2) lets resolve_fd skip the table for
-	// ordinary fds in the usual case where there are none.
-	//
-	// alias_find(g) -> the address of g's entry, or 0.
-	"alias_find": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			e, i := f.local(i32), f.local(i32)
-			f.call(g.helper("region")).u(g.lay.offAliases).i32Add().set(e)
-			f.block().loop()
-			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
-			f.get(e).i32Load(0).get(0).i32(1).i32Add().i32Eq().if_().get(e).return_().end()
-			f.get(e).i32(8).i32Add().set(e)
-			f.get(i).i32(1).i32Add().set(i)
-			f.br(0).end().end()
-			f.i32(0)
-		}},
-	// alias_refs(h) -> how many guest fds (entries) use host fd h.
-	"alias_refs": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			e, i, n := f.local(i32), f.local(i32), f.local(i32)
-			f.call(g.helper("region")).u(g.lay.offAliases).i32Add().set(e)
-			f.block().loop()
-			f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
-			f.get(e).i32Load(0).if_().get(e).i32Load(4).get(0).i32Eq().if_().get(n).i32(1).i32Add().set(n).end().end()
-			f.get(e).i32(8).i32Add().set(e)
-			f.get(i).i32(1).i32Add().set(i)
-			f.br(0).end().end()
-			f.get(n)
-		}},
-	// alias_add(g, h) -> errno: a new entry g -> h (EMFILE when full).
-	"alias_add": {params: types(i32, i32), results: types(i32), helpers: []string{"region", "alias_find"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			e, b := f.local(i32), f.local(i32)
-			f.call(g.helper("region")).set(b)
-			f.i32(-1).call(g.helper("alias_find")).tee(e).i32Eqz().if_().i32(errnoMfile).return_().end() // a free slot: key 0
-			f.get(e).get(0).i32(1).i32Add().i32Store(0)
-			f.get(e).get(1).i32Store(4)
-			f.get(0).i32(aliasFDBase).i32LtU().if_().get(b).get(b).i32Load(offLowAliases).i32(1).i32Add().i32Store(offLowAliases).end()
-			f.i32(0)
-		}},
-	// alias_del(e): frees the entry at e.
-	"alias_del": {params: types(i32), helpers: []string{"region"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			b := f.local(i32)
-			f.get(0).i32Load(0).i32(1).i32Sub().i32(aliasFDBase).i32LtU().if_()
-			f.call(g.helper("region")).tee(b).get(b).i32Load(offLowAliases).i32(1).i32Sub().i32Store(offLowAliases)
+// The adapter tables are built on first use rather than at package
+// initialisation: every run of the wazix CLI links this package, and most
+// never translate.
+var (
+	// helpers are the functions adapters call, added to a module as needed.
+	helpers map[string]*adapter
+	// emulations are the wasix_32v1 functions implemented inside the module.
+	emulations map[string]*adapter
+	// threadEmulations replace the single-thread emulations in a module
+	// that spawns threads.
+	threadEmulations map[string]*adapter
+
+	loadAdapters = sync.OnceFunc(func() {
+		helpers, emulations, threadEmulations = newHelpers(), newEmulations(), newThreadEmulations()
+		addEventfdAdapters()
+		addPipeAdapters()
+		addThreadAdapters()
+		addTLSAdapters()
+	})
+)
+
+// newHelpers returns the helper table without the helpers the eventfd,
+// pipe, thread and TLS emulations add.
+func newHelpers() map[string]*adapter {
+	return map[string]*adapter{
+		// region() -> base address of the reserved region, growing memory on
+		// first use and initialising the current directory to "/".
+		"region": {results: types(i32), build: func(g *gen, f *funcBuilder) {
+			p := f.local(i32)
+			f.gget(g.baseGlobal).i32Eqz().if_()
+			if g.lay.fixedBase != 0 {
+				f.u(g.lay.fixedBase).gset(g.baseGlobal)
+			} else {
+				f.i32(regionPages).memoryGrow().tee(p).i32(-1).i32Eq().if_().unreachable().end()
+				f.get(p).i32(16).i32Shl().gset(g.baseGlobal)
+			}
+			f.gget(g.baseGlobal).i32(1).i32Store(g.lay.offCwdLen)
+			f.gget(g.baseGlobal).i32('/').i32Store8(g.lay.offCwd)
 			f.end()
-			f.get(0).i64(0).i64Store(0)
+			f.gget(g.baseGlobal)
 		}},
-	// alias_release(h): host fd h lost a user. It is closed when no entry
-	// uses it any more and the guest fd of the same number means something
-	// else (an entry: an alias elsewhere, or a tombstone, which goes too).
-	// The host's stdio fds 0-2 are left open: closing them closes the host
-	// process's own (Node's node:wasi does), and an entry for the number
-	// keeps the guest from using them anyway.
-	"alias_release": {params: types(i32), p1: []string{"fd_close"}, helpers: []string{"alias_find", "alias_refs", "alias_del"},
-		build: func(g *gen, f *funcBuilder) {
-			e := f.local(i32)
-			f.get(0).i32(3).i32LtU().if_().return_().end()
-			f.get(0).i32(-1).i32Eq().if_().return_().end() // a tombstone's
-			f.get(0).call(g.helper("alias_refs")).if_().return_().end()
-			f.get(0).call(g.helper("alias_find")).tee(e).i32Eqz().if_().return_().end()
-			f.get(e).i32Load(4).i32(-1).i32Eq().if_().get(e).call(g.helper("alias_del")).end()
-			f.get(0).call(g.p1("fd_close")).drop()
-		}},
-	// resolve_fd(fd) -> the host fd behind a guest fd (-1 for a closed
-	// one, which the host answers with EBADF).
-	"resolve_fd": {params: types(i32), results: types(i32), helpers: []string{"region", "alias_find"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			e := f.local(i32)
-			// No region yet: no entries (and do not set it up: ordinary fd
-			// calls can come before the guest's allocator has started).
-			f.gget(g.baseGlobal).i32Eqz().if_().get(0).return_().end()
-			f.get(0).i32(aliasFDBase).i32LtU().if_()
-			f.call(g.helper("region")).i32Load(offLowAliases).i32Eqz().if_().get(0).return_().end()
-			f.end()
-			f.get(0).call(g.helper("alias_find")).tee(e).if_().get(e).i32Load(4).return_().end()
-			f.get(0)
-		}},
-	// new_alias(h) -> the next alias number (from aliasFDBase up), entered
-	// as an alias of host fd h, or -1 when the table is full.
-	"new_alias": {params: types(i32), results: types(i32), helpers: []string{"region", "alias_add"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			b, a := f.local(i32), f.local(i32)
-			f.call(g.helper("region")).set(b)
-			f.get(b).i32Load(g.lay.offAliasNext).tee(a).i32Eqz().if_().i32(aliasFDBase).set(a).end()
-			f.get(a).get(0).call(g.helper("alias_add")).if_().i32(-1).return_().end()
-			f.get(b).get(a).i32(1).i32Add().i32Store(g.lay.offAliasNext)
-			f.get(a)
-		}},
-	// dup(fd, *newfd) -> errno: a new alias number for the same host fd.
-	"dup": {params: types(i32, i32), results: types(i32), p1: []string{"fd_fdstat_get"},
-		helpers: []string{"region", "resolve_fd", "new_alias"}, region: true, build: func(g *gen, f *funcBuilder) {
-			real, a, err := f.local(i32), f.local(i32), f.local(i32)
-			f.get(0).call(g.helper("resolve_fd")).set(real)
-			g.scratch(f.get(real)).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
-			f.if_().get(err).return_().end()
-			f.get(real).call(g.helper("new_alias")).tee(a).i32(-1).i32Eq().if_().i32(errnoMfile).return_().end()
-			f.get(1).get(a).i32Store(0)
-			f.i32(0)
-		}},
-	// fresh_fd(ptr): the host just returned a new fd at *ptr; if its number
-	// is taken by an entry (dup2 made it mean another file), the guest gets
-	// an alias instead.
-	//
-	// When the module makes fds of its own (epoll, event fds, pipes) the
-	// alias is the lowest free number, as the host would have given had it
-	// known them; otherwise one from aliasFDBase up.
-	"fresh_fd": {params: types(i32), helpers: []string{"region", "alias_find", "new_alias", "emu_fd_alloc"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			a := f.local(i32)
-			f.gget(g.baseGlobal).i32Eqz().if_().return_().end() // no region, no entries
-			f.get(0).i32Load(0).call(g.helper("alias_find")).i32Eqz().if_().return_().end()
-			if g.events || g.epoll {
-				f.call(g.helper("emu_fd_alloc")).tee(a).i32(-1).i32Ne().if_()
-				f.get(a).call(g.helper("alias_find")).get(0).i32Load(0).i32Store(4)
-				f.get(0).get(a).i32Store(0)
+		// sleep(ns) -> errno: one relative monotonic clock subscription.
+		"sleep": {params: types(i64), results: types(i32), p1: []string{"poll_oneoff", "sched_yield"},
+			helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+				b := f.local(i32)
+				f.get(0).i64Eqz().if_().call(g.p1("sched_yield")).return_().end()
+				g.scratch(f).set(b)
+				f.get(b).i64(0).i64Store(offSub)      // userdata
+				f.get(b).i64(0).i64Store(offSub + 8)  // tag CLOCK + padding
+				f.get(b).i64(1).i64Store(offSub + 16) // clock id MONOTONIC + padding
+				f.get(b).get(0).i64Store(offSub + 24)
+				f.get(b).i64(0).i64Store(offSub + 32) // precision
+				f.get(b).i64(0).i64Store(offSub + 40) // flags: relative
+				f.get(b).i32(offSub).i32Add()
+				f.get(b).i32(offEvt).i32Add()
+				f.i32(1)
+				f.get(b).i32(offNev).i32Add()
+				f.call(g.p1("poll_oneoff"))
+			}},
+		// isatty(fd) -> 1 when fd is a character device without seek/tell rights
+		// (how wasi-libc's isatty decides).
+		"isatty": {params: types(i32), results: types(i32), p1: []string{"fd_fdstat_get"},
+			helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+				b := f.local(i32)
+				g.scratch(f).set(b)
+				f.get(0).get(b).i32(offStat).i32Add().call(g.p1("fd_fdstat_get"))
+				f.if_().i32(0).return_().end()
+				f.get(b).i32Load8U(offStat).i32(2).i32Eq()
+				f.get(b).i64Load(offStat + 8).i64(0x24).i64And().i64Eqz()
+				f.i32And()
+			}},
+		// The fd table of the fd_dup/dup2 emulation: entries {guest fd + 1,
+		// host fd} (0 = a free slot), one per guest fd number whose meaning
+		// differs from the host fd of the same number. Host fd -1 is a
+		// tombstone: the guest closed that number while aliases still use the
+		// host fd, which stays open for them. A guest fd without an entry is
+		// the host fd of the same number. The count of entries for numbers
+		// below aliasFDBase (made by dup2) lets resolve_fd skip the table for
+		// ordinary fds in the usual case where there are none.
+		//
+		// alias_find(g) -> the address of g's entry, or 0.
+		"alias_find": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				e, i := f.local(i32), f.local(i32)
+				f.call(g.helper("region")).u(g.lay.offAliases).i32Add().set(e)
+				f.block().loop()
+				f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
+				f.get(e).i32Load(0).get(0).i32(1).i32Add().i32Eq().if_().get(e).return_().end()
+				f.get(e).i32(8).i32Add().set(e)
+				f.get(i).i32(1).i32Add().set(i)
+				f.br(0).end().end()
+				f.i32(0)
+			}},
+		// alias_refs(h) -> how many guest fds (entries) use host fd h.
+		"alias_refs": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				e, i, n := f.local(i32), f.local(i32), f.local(i32)
+				f.call(g.helper("region")).u(g.lay.offAliases).i32Add().set(e)
+				f.block().loop()
+				f.get(i).u(g.lay.aliases).i32GeU().brIf(1)
+				f.get(e).i32Load(0).if_().get(e).i32Load(4).get(0).i32Eq().if_().get(n).i32(1).i32Add().set(n).end().end()
+				f.get(e).i32(8).i32Add().set(e)
+				f.get(i).i32(1).i32Add().set(i)
+				f.br(0).end().end()
+				f.get(n)
+			}},
+		// alias_add(g, h) -> errno: a new entry g -> h (EMFILE when full).
+		"alias_add": {params: types(i32, i32), results: types(i32), helpers: []string{"region", "alias_find"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				e, b := f.local(i32), f.local(i32)
+				f.call(g.helper("region")).set(b)
+				f.i32(-1).call(g.helper("alias_find")).tee(e).i32Eqz().if_().i32(errnoMfile).return_().end() // a free slot: key 0
+				f.get(e).get(0).i32(1).i32Add().i32Store(0)
+				f.get(e).get(1).i32Store(4)
+				f.get(0).i32(aliasFDBase).i32LtU().if_().get(b).get(b).i32Load(offLowAliases).i32(1).i32Add().i32Store(offLowAliases).end()
+				f.i32(0)
+			}},
+		// alias_del(e): frees the entry at e.
+		"alias_del": {params: types(i32), helpers: []string{"region"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				b := f.local(i32)
+				f.get(0).i32Load(0).i32(1).i32Sub().i32(aliasFDBase).i32LtU().if_()
+				f.call(g.helper("region")).tee(b).get(b).i32Load(offLowAliases).i32(1).i32Sub().i32Store(offLowAliases)
 				f.end()
-				return
-			}
-			f.get(0).i32Load(0).call(g.helper("new_alias")).tee(a).i32(-1).i32Ne().if_().get(0).get(a).i32Store(0).end()
-		}},
-	// normalize_path(base, n) -> new length: rewrites the absolute path at
-	// base+offCwd in place, dropping empty and "." components and resolving
-	// ".." textually, so that getcwd reports what a kernel would. The write
-	// cursor never passes the read cursor, so the copy is safe.
-	"normalize_path": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
-		const b, n = 0, 1
-		out, i, start, l := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-		byteAt := func(idx uint32) { f.get(b).get(idx).i32Add().i32Load8U(g.lay.offCwd) }
-		f.block().loop() // components
-		// skip slashes
-		f.block().loop()
-		f.get(i).get(n).i32GeU().brIf(1)
-		byteAt(i)
-		f.i32('/').i32Ne().brIf(1)
-		f.get(i).i32(1).i32Add().set(i)
-		f.br(0).end().end()
-		f.get(i).get(n).i32GeU().brIf(1)
-		// the component is [start, i)
-		f.get(i).set(start)
-		f.block().loop()
-		f.get(i).get(n).i32GeU().brIf(1)
-		byteAt(i)
-		f.i32('/').i32Eq().brIf(1)
-		f.get(i).i32(1).i32Add().set(i)
-		f.br(0).end().end()
-		f.get(i).get(start).i32Sub().set(l)
-		f.block() // handled
-		// "." : nothing
-		f.get(l).i32(1).i32Eq().if_()
-		byteAt(start)
-		f.i32('.').i32Eq().brIf(1)
-		f.end()
-		// "..": drop the last component of the output
-		f.get(l).i32(2).i32Eq().if_()
-		byteAt(start)
-		f.i32('.').i32Eq().if_()
-		f.get(b).get(start).i32Add().i32Load8U(g.lay.offCwd + 1).i32('.').i32Eq().if_()
-		f.block().loop()
-		f.get(out).i32Eqz().brIf(1)
-		f.get(b).get(out).i32Add().i32Load8U(g.lay.offCwd - 1).i32('/').i32Eq().brIf(1)
-		f.get(out).i32(1).i32Sub().set(out)
-		f.br(0).end().end()
-		f.get(out).if_().get(out).i32(1).i32Sub().set(out).end()
-		f.br(4) // handled
-		f.end().end().end()
-		// otherwise append "/" and the component
-		f.get(b).get(out).i32Add().i32('/').i32Store8(g.lay.offCwd)
-		f.get(out).i32(1).i32Add().set(out)
-		f.block().loop()
-		f.get(start).get(i).i32GeU().brIf(1)
-		f.get(b).get(out).i32Add()
-		byteAt(start)
-		f.i32Store8(g.lay.offCwd)
-		f.get(out).i32(1).i32Add().set(out)
-		f.get(start).i32(1).i32Add().set(start)
-		f.br(0).end().end()
-		f.end() // handled
-		f.br(0).end().end()
-		f.get(out).i32Eqz().if_().get(b).i32('/').i32Store8(g.lay.offCwd).i32(1).set(out).end()
-		f.get(out)
-	}},
-	// check_dir(b, n) -> errno: whether the normalised absolute path of n
-	// bytes at b+offChdirPath is a directory, as wazix's chdir decides: "/"
-	// always is; otherwise the preopen (fds 3 and up, until EBADF) whose
-	// name, made absolute and normalised, is the longest prefix of the path
-	// answers path_filestat_get (following symlinks) for the rest of it.
-	// No such preopen is ENOENT, anything but a directory ENOTDIR.
-	"check_dir": {params: types(i32, i32), results: types(i32), helpers: []string{"normalize_path"},
-		p1: []string{"fd_prestat_get", "fd_prestat_dir_name", "path_filestat_get"}, build: func(g *gen, f *funcBuilder) {
+				f.get(0).i64(0).i64Store(0)
+			}},
+		// alias_release(h): host fd h lost a user. It is closed when no entry
+		// uses it any more and the guest fd of the same number means something
+		// else (an entry: an alias elsewhere, or a tombstone, which goes too).
+		// The host's stdio fds 0-2 are left open: closing them closes the host
+		// process's own (Node's node:wasi does), and an entry for the number
+		// keeps the guest from using them anyway.
+		"alias_release": {params: types(i32), p1: []string{"fd_close"}, helpers: []string{"alias_find", "alias_refs", "alias_del"},
+			build: func(g *gen, f *funcBuilder) {
+				e := f.local(i32)
+				f.get(0).i32(3).i32LtU().if_().return_().end()
+				f.get(0).i32(-1).i32Eq().if_().return_().end() // a tombstone's
+				f.get(0).call(g.helper("alias_refs")).if_().return_().end()
+				f.get(0).call(g.helper("alias_find")).tee(e).i32Eqz().if_().return_().end()
+				f.get(e).i32Load(4).i32(-1).i32Eq().if_().get(e).call(g.helper("alias_del")).end()
+				f.get(0).call(g.p1("fd_close")).drop()
+			}},
+		// resolve_fd(fd) -> the host fd behind a guest fd (-1 for a closed
+		// one, which the host answers with EBADF).
+		"resolve_fd": {params: types(i32), results: types(i32), helpers: []string{"region", "alias_find"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				e := f.local(i32)
+				// No region yet: no entries (and do not set it up: ordinary fd
+				// calls can come before the guest's allocator has started).
+				f.gget(g.baseGlobal).i32Eqz().if_().get(0).return_().end()
+				f.get(0).i32(aliasFDBase).i32LtU().if_()
+				f.call(g.helper("region")).i32Load(offLowAliases).i32Eqz().if_().get(0).return_().end()
+				f.end()
+				f.get(0).call(g.helper("alias_find")).tee(e).if_().get(e).i32Load(4).return_().end()
+				f.get(0)
+			}},
+		// new_alias(h) -> the next alias number (from aliasFDBase up), entered
+		// as an alias of host fd h, or -1 when the table is full.
+		"new_alias": {params: types(i32), results: types(i32), helpers: []string{"region", "alias_add"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				b, a := f.local(i32), f.local(i32)
+				f.call(g.helper("region")).set(b)
+				f.get(b).i32Load(g.lay.offAliasNext).tee(a).i32Eqz().if_().i32(aliasFDBase).set(a).end()
+				f.get(a).get(0).call(g.helper("alias_add")).if_().i32(-1).return_().end()
+				f.get(b).get(a).i32(1).i32Add().i32Store(g.lay.offAliasNext)
+				f.get(a)
+			}},
+		// dup(fd, *newfd) -> errno: a new alias number for the same host fd.
+		"dup": {params: types(i32, i32), results: types(i32), p1: []string{"fd_fdstat_get"},
+			helpers: []string{"region", "resolve_fd", "new_alias"}, region: true, build: func(g *gen, f *funcBuilder) {
+				real, a, err := f.local(i32), f.local(i32), f.local(i32)
+				f.get(0).call(g.helper("resolve_fd")).set(real)
+				g.scratch(f.get(real)).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(err)
+				f.if_().get(err).return_().end()
+				f.get(real).call(g.helper("new_alias")).tee(a).i32(-1).i32Eq().if_().i32(errnoMfile).return_().end()
+				f.get(1).get(a).i32Store(0)
+				f.i32(0)
+			}},
+		// fresh_fd(ptr): the host just returned a new fd at *ptr; if its number
+		// is taken by an entry (dup2 made it mean another file), the guest gets
+		// an alias instead.
+		//
+		// When the module makes fds of its own (epoll, event fds, pipes) the
+		// alias is the lowest free number, as the host would have given had it
+		// known them; otherwise one from aliasFDBase up.
+		"fresh_fd": {params: types(i32), helpers: []string{"region", "alias_find", "new_alias", "emu_fd_alloc"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				a := f.local(i32)
+				f.gget(g.baseGlobal).i32Eqz().if_().return_().end() // no region, no entries
+				f.get(0).i32Load(0).call(g.helper("alias_find")).i32Eqz().if_().return_().end()
+				if g.events || g.epoll {
+					f.call(g.helper("emu_fd_alloc")).tee(a).i32(-1).i32Ne().if_()
+					f.get(a).call(g.helper("alias_find")).get(0).i32Load(0).i32Store(4)
+					f.get(0).get(a).i32Store(0)
+					f.end()
+					return
+				}
+				f.get(0).i32Load(0).call(g.helper("new_alias")).tee(a).i32(-1).i32Ne().if_().get(0).get(a).i32Store(0).end()
+			}},
+		// normalize_path(base, n) -> new length: rewrites the absolute path at
+		// base+offCwd in place, dropping empty and "." components and resolving
+		// ".." textually, so that getcwd reports what a kernel would. The write
+		// cursor never passes the read cursor, so the copy is safe.
+		"normalize_path": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
 			const b, n = 0, 1
-			fd, rc, nl, pl, best, bestLen, rel, j, bestRel := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32),
-				f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-			path, pre := g.lay.offChdirPath, g.lay.offChdirPre
-			f.get(n).i32(1).i32Eq().if_().i32(0).return_().end()
-			f.i32(-1).set(best)
-			f.i32(3).set(fd)
-			f.block().loop() // preopens
-			f.get(fd).i32(3 + 4096).i32GeU().brIf(1)
-			f.get(fd).get(b).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).tee(rc).i32(errnoBadf).i32Eq().brIf(1)
-			f.block() // next
-			f.get(rc).brIf(0)
-			f.get(b).i32Load8U(offEvt).brIf(0) // not a directory preopen
-			f.get(b).i32Load(offEvt + 4).tee(nl).i32(1).i32Add().u(g.lay.cwdMax).i32GtU().brIf(0)
-			f.get(b).i32('/').i32Store8(pre)
-			f.get(fd).get(b).u(pre + 1).i32Add().get(nl).call(g.p1("fd_prestat_dir_name")).brIf(0)
-			f.get(b).u(pre - g.lay.offCwd).i32Add().get(nl).i32(1).i32Add().call(g.helper("normalize_path")).tee(pl)
-			f.get(bestLen).i32LeS().brIf(0) // not longer than the best match
-			// rel = where the rest of the path starts, if pre is a prefix
-			f.get(pl).i32(1).i32Eq().if_()
-			f.i32(1).set(rel)
-			f.else_()
-			f.get(pl).get(n).i32GtU().brIf(1)
-			f.get(pl).get(n).i32LtU().if_()
-			f.get(b).get(pl).i32Add().i32Load8U(path).i32('/').i32Ne().brIf(2)
-			f.get(pl).i32(1).i32Add().set(rel)
-			f.else_()
-			f.get(n).set(rel)
-			f.end()
-			f.i32(0).set(j)
+			out, i, start, l := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			byteAt := func(idx uint32) { f.get(b).get(idx).i32Add().i32Load8U(g.lay.offCwd) }
+			f.block().loop() // components
+			// skip slashes
 			f.block().loop()
-			f.get(j).get(pl).i32GeU().brIf(1)
-			f.get(b).get(j).i32Add().i32Load8U(path).get(b).get(j).i32Add().i32Load8U(pre).i32Ne().brIf(3) // next
-			f.get(j).i32(1).i32Add().set(j)
+			f.get(i).get(n).i32GeU().brIf(1)
+			byteAt(i)
+			f.i32('/').i32Ne().brIf(1)
+			f.get(i).i32(1).i32Add().set(i)
 			f.br(0).end().end()
-			f.end()
-			f.get(fd).set(best)
-			f.get(pl).set(bestLen)
-			f.get(rel).set(bestRel)
-			f.end() // next
-			f.get(fd).i32(1).i32Add().set(fd)
-			f.br(0).end().end()
-			f.get(best).i32(0).i32LtS().if_().i32(errnoNoent).return_().end()
-			// the rest of the path, or "." for the preopen itself
-			f.get(best).i32(1) // LOOKUP_SYMLINK_FOLLOW
-			f.get(bestRel).get(n).i32Eq().if_I32Fn(func() {
-				f.get(b).i32('.').i32Store8(pre)
-				f.get(b).u(pre).i32Add()
-			}, func() {
-				f.get(b).u(path).i32Add().get(bestRel).i32Add()
-			})
-			f.get(bestRel).get(n).i32Eq().if_I32(1, 0).get(n).get(bestRel).i32Sub().i32Add()
-			f.get(b) // filestat at offset 0 (64 bytes: the sleep scratch)
-			f.call(g.p1("path_filestat_get")).tee(rc).if_().get(rc).return_().end()
-			f.get(b).i32Load8U(16).i32(3).i32Ne().if_().i32(errnoNotdir).return_().end()
-			f.i32(0)
-		}},
-	// epoll_forget(fd): drop fd from every interest list, as Linux does when
-	// a registered fd is closed (wasmer keeps stale entries; a reused fd
-	// number would inherit them).
-	"epoll_forget": {params: types(i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
-		const fd = 0
-		inst, k, cnt, i, e, last := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-		f.gget(g.baseGlobal).i32Eqz().if_().return_().end() // no region, no epoll instance
-		f.call(g.helper("region")).u(g.lay.offEpoll).i32Add().set(inst)
-		f.block().loop() // instances
-		f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
-		f.get(inst).i32Load(0).if_()
-		f.get(inst).i32Load(4).set(cnt)
-		f.i32(0).set(i)
-		f.block().loop() // entries
-		f.get(i).get(cnt).i32GeU().brIf(1)
-		f.get(inst).i32(16).i32Add().get(i).i32(epollEntry).i32Mul().i32Add().tee(e)
-		f.i32Load(0).get(fd).i32Eq().if_()
-		// move the last entry into this slot and look at the slot again
-		f.get(cnt).i32(1).i32Sub().set(cnt)
-		f.get(inst).get(cnt).i32Store(4)
-		f.get(inst).i32(16).i32Add().get(cnt).i32(epollEntry).i32Mul().i32Add().set(last)
-		for off := uint32(0); off < epollEntry; off += 8 {
-			f.get(e).get(last).i64Load(off).i64Store(off)
-		}
-		f.br(1) // continue without advancing i
-		f.end()
-		f.get(i).i32(1).i32Add().set(i)
-		f.br(0).end().end()
-		f.end()
-		f.get(inst).u(g.lay.epollStride).i32Add().set(inst)
-		f.get(k).i32(1).i32Add().set(k)
-		f.br(0).end().end()
-	}},
-	// not_epoll(fd) -> the errno for an fd that is not an epoll instance:
-	// EBADF (what fd_fdstat_get answers) when it is not open, else EINVAL,
-	// as Linux's epoll_ctl and epoll_wait answer.
-	"not_epoll": {params: types(i32), results: types(i32), p1: []string{"fd_fdstat_get"}, helpers: []string{"region"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			e := f.local(i32)
-			if g.events {
-				// an event fd or a pipe end is open
-				f.get(0).i32(0).call(g.helper("emu_poll")).i32(-1).i32Ne().if_().i32(errnoInval).return_().end()
-			}
-			g.fdArg(f, 0)
-			g.scratch(f).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e)
-			f.if_().get(e).return_().end()
-			f.i32(errnoInval)
-		}},
-	// epoll_touch(fd, mask): the guest read (mask etDoneIn) or wrote
-	// (etDoneOut) fd: its edge-triggered interests watch that direction
-	// again. Nothing to do until some registration asked for EPOLLET; it
-	// never sets the region up itself, since reads and writes can come
-	// before the guest's allocator has started (see regionPages).
-	"epoll_touch": {params: types(i32, i32), region: true, build: func(g *gen, f *funcBuilder) {
-		const fd, mask = 0, 1
-		b, inst, k, e, end := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-		f.gget(g.baseGlobal).tee(b).i32Eqz().if_().return_().end()
-		f.get(b).i32Load(offETUsed).i32Eqz().if_().return_().end()
-		f.get(b).u(g.lay.offEpoll).i32Add().set(inst)
-		f.block().loop() // instances
-		f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
-		f.get(inst).i32Load(0).if_()
-		f.get(inst).i32(16).i32Add().tee(e).get(inst).i32Load(4).i32(epollEntry).i32Mul().i32Add().set(end)
-		f.block().loop() // entries
-		f.get(e).get(end).i32GeU().brIf(1)
-		f.get(e).i32Load(0).get(fd).i32Eq().if_()
-		f.get(e).get(e).i32Load(4).get(mask).i32(-1).i32Xor().i32And().i32Store(4)
-		f.end()
-		f.get(e).i32(epollEntry).i32Add().set(e)
-		f.br(0).end().end()
-		f.end()
-		f.get(inst).u(g.lay.epollStride).i32Add().set(inst)
-		f.get(k).i32(1).i32Add().set(k)
-		f.br(0).end().end()
-	}},
-	// epoll_instance(fd) -> address of the epoll instance, or 0.
-	// An instance's first word is its fd number (0: free). It never sets
-	// the region up: without a region there is no instance.
-	"epoll_instance": {params: types(i32), results: types(i32), region: true,
-		build: func(g *gen, f *funcBuilder) {
-			k, p := f.local(i32), f.local(i32)
-			f.gget(g.baseGlobal).tee(p).i32Eqz().if_().i32(0).return_().end()
-			f.get(0).i32Eqz().if_().i32(0).return_().end()
-			f.get(p).u(g.lay.offEpoll).i32Add().set(p)
+			f.get(i).get(n).i32GeU().brIf(1)
+			// the component is [start, i)
+			f.get(i).set(start)
 			f.block().loop()
+			f.get(i).get(n).i32GeU().brIf(1)
+			byteAt(i)
+			f.i32('/').i32Eq().brIf(1)
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.get(i).get(start).i32Sub().set(l)
+			f.block() // handled
+			// "." : nothing
+			f.get(l).i32(1).i32Eq().if_()
+			byteAt(start)
+			f.i32('.').i32Eq().brIf(1)
+			f.end()
+			// "..": drop the last component of the output
+			f.get(l).i32(2).i32Eq().if_()
+			byteAt(start)
+			f.i32('.').i32Eq().if_()
+			f.get(b).get(start).i32Add().i32Load8U(g.lay.offCwd + 1).i32('.').i32Eq().if_()
+			f.block().loop()
+			f.get(out).i32Eqz().brIf(1)
+			f.get(b).get(out).i32Add().i32Load8U(g.lay.offCwd - 1).i32('/').i32Eq().brIf(1)
+			f.get(out).i32(1).i32Sub().set(out)
+			f.br(0).end().end()
+			f.get(out).if_().get(out).i32(1).i32Sub().set(out).end()
+			f.br(4) // handled
+			f.end().end().end()
+			// otherwise append "/" and the component
+			f.get(b).get(out).i32Add().i32('/').i32Store8(g.lay.offCwd)
+			f.get(out).i32(1).i32Add().set(out)
+			f.block().loop()
+			f.get(start).get(i).i32GeU().brIf(1)
+			f.get(b).get(out).i32Add()
+			byteAt(start)
+			f.i32Store8(g.lay.offCwd)
+			f.get(out).i32(1).i32Add().set(out)
+			f.get(start).i32(1).i32Add().set(start)
+			f.br(0).end().end()
+			f.end() // handled
+			f.br(0).end().end()
+			f.get(out).i32Eqz().if_().get(b).i32('/').i32Store8(g.lay.offCwd).i32(1).set(out).end()
+			f.get(out)
+		}},
+		// check_dir(b, n) -> errno: whether the normalised absolute path of n
+		// bytes at b+offChdirPath is a directory, as wazix's chdir decides: "/"
+		// always is; otherwise the preopen (fds 3 and up, until EBADF) whose
+		// name, made absolute and normalised, is the longest prefix of the path
+		// answers path_filestat_get (following symlinks) for the rest of it.
+		// No such preopen is ENOENT, anything but a directory ENOTDIR.
+		"check_dir": {params: types(i32, i32), results: types(i32), helpers: []string{"normalize_path"},
+			p1: []string{"fd_prestat_get", "fd_prestat_dir_name", "path_filestat_get"}, build: func(g *gen, f *funcBuilder) {
+				const b, n = 0, 1
+				fd, rc, nl, pl, best, bestLen, rel, j, bestRel := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32),
+					f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+				path, pre := g.lay.offChdirPath, g.lay.offChdirPre
+				f.get(n).i32(1).i32Eq().if_().i32(0).return_().end()
+				f.i32(-1).set(best)
+				f.i32(3).set(fd)
+				f.block().loop() // preopens
+				f.get(fd).i32(3 + 4096).i32GeU().brIf(1)
+				f.get(fd).get(b).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).tee(rc).i32(errnoBadf).i32Eq().brIf(1)
+				f.block() // next
+				f.get(rc).brIf(0)
+				f.get(b).i32Load8U(offEvt).brIf(0) // not a directory preopen
+				f.get(b).i32Load(offEvt + 4).tee(nl).i32(1).i32Add().u(g.lay.cwdMax).i32GtU().brIf(0)
+				f.get(b).i32('/').i32Store8(pre)
+				f.get(fd).get(b).u(pre + 1).i32Add().get(nl).call(g.p1("fd_prestat_dir_name")).brIf(0)
+				f.get(b).u(pre - g.lay.offCwd).i32Add().get(nl).i32(1).i32Add().call(g.helper("normalize_path")).tee(pl)
+				f.get(bestLen).i32LeS().brIf(0) // not longer than the best match
+				// rel = where the rest of the path starts, if pre is a prefix
+				f.get(pl).i32(1).i32Eq().if_()
+				f.i32(1).set(rel)
+				f.else_()
+				f.get(pl).get(n).i32GtU().brIf(1)
+				f.get(pl).get(n).i32LtU().if_()
+				f.get(b).get(pl).i32Add().i32Load8U(path).i32('/').i32Ne().brIf(2)
+				f.get(pl).i32(1).i32Add().set(rel)
+				f.else_()
+				f.get(n).set(rel)
+				f.end()
+				f.i32(0).set(j)
+				f.block().loop()
+				f.get(j).get(pl).i32GeU().brIf(1)
+				f.get(b).get(j).i32Add().i32Load8U(path).get(b).get(j).i32Add().i32Load8U(pre).i32Ne().brIf(3) // next
+				f.get(j).i32(1).i32Add().set(j)
+				f.br(0).end().end()
+				f.end()
+				f.get(fd).set(best)
+				f.get(pl).set(bestLen)
+				f.get(rel).set(bestRel)
+				f.end() // next
+				f.get(fd).i32(1).i32Add().set(fd)
+				f.br(0).end().end()
+				f.get(best).i32(0).i32LtS().if_().i32(errnoNoent).return_().end()
+				// the rest of the path, or "." for the preopen itself
+				f.get(best).i32(1) // LOOKUP_SYMLINK_FOLLOW
+				f.get(bestRel).get(n).i32Eq().if_I32Fn(func() {
+					f.get(b).i32('.').i32Store8(pre)
+					f.get(b).u(pre).i32Add()
+				}, func() {
+					f.get(b).u(path).i32Add().get(bestRel).i32Add()
+				})
+				f.get(bestRel).get(n).i32Eq().if_I32(1, 0).get(n).get(bestRel).i32Sub().i32Add()
+				f.get(b) // filestat at offset 0 (64 bytes: the sleep scratch)
+				f.call(g.p1("path_filestat_get")).tee(rc).if_().get(rc).return_().end()
+				f.get(b).i32Load8U(16).i32(3).i32Ne().if_().i32(errnoNotdir).return_().end()
+				f.i32(0)
+			}},
+		// epoll_forget(fd): drop fd from every interest list, as Linux does when
+		// a registered fd is closed (wasmer keeps stale entries; a reused fd
+		// number would inherit them).
+		"epoll_forget": {params: types(i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+			const fd = 0
+			inst, k, cnt, i, e, last := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			f.gget(g.baseGlobal).i32Eqz().if_().return_().end() // no region, no epoll instance
+			f.call(g.helper("region")).u(g.lay.offEpoll).i32Add().set(inst)
+			f.block().loop() // instances
 			f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
-			f.get(p).i32Load(0).get(0).i32Eq().if_().get(p).return_().end()
-			f.get(p).u(g.lay.epollStride).i32Add().set(p)
+			f.get(inst).i32Load(0).if_()
+			f.get(inst).i32Load(4).set(cnt)
+			f.i32(0).set(i)
+			f.block().loop() // entries
+			f.get(i).get(cnt).i32GeU().brIf(1)
+			f.get(inst).i32(16).i32Add().get(i).i32(epollEntry).i32Mul().i32Add().tee(e)
+			f.i32Load(0).get(fd).i32Eq().if_()
+			// move the last entry into this slot and look at the slot again
+			f.get(cnt).i32(1).i32Sub().set(cnt)
+			f.get(inst).get(cnt).i32Store(4)
+			f.get(inst).i32(16).i32Add().get(cnt).i32(epollEntry).i32Mul().i32Add().set(last)
+			for off := uint32(0); off < epollEntry; off += 8 {
+				f.get(e).get(last).i64Load(off).i64Store(off)
+			}
+			f.br(1) // continue without advancing i
+			f.end()
+			f.get(i).i32(1).i32Add().set(i)
+			f.br(0).end().end()
+			f.end()
+			f.get(inst).u(g.lay.epollStride).i32Add().set(inst)
 			f.get(k).i32(1).i32Add().set(k)
 			f.br(0).end().end()
-			f.i32(0)
 		}},
+		// not_epoll(fd) -> the errno for an fd that is not an epoll instance:
+		// EBADF (what fd_fdstat_get answers) when it is not open, else EINVAL,
+		// as Linux's epoll_ctl and epoll_wait answer.
+		"not_epoll": {params: types(i32), results: types(i32), p1: []string{"fd_fdstat_get"}, helpers: []string{"region"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				e := f.local(i32)
+				if g.events {
+					// an event fd or a pipe end is open
+					f.get(0).i32(0).call(g.helper("emu_poll")).i32(-1).i32Ne().if_().i32(errnoInval).return_().end()
+				}
+				g.fdArg(f, 0)
+				g.scratch(f).i32(offStat).i32Add().call(g.p1("fd_fdstat_get")).tee(e)
+				f.if_().get(e).return_().end()
+				f.i32(errnoInval)
+			}},
+		// epoll_touch(fd, mask): the guest read (mask etDoneIn) or wrote
+		// (etDoneOut) fd: its edge-triggered interests watch that direction
+		// again. Nothing to do until some registration asked for EPOLLET; it
+		// never sets the region up itself, since reads and writes can come
+		// before the guest's allocator has started (see regionPages).
+		"epoll_touch": {params: types(i32, i32), region: true, build: func(g *gen, f *funcBuilder) {
+			const fd, mask = 0, 1
+			b, inst, k, e, end := f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+			f.gget(g.baseGlobal).tee(b).i32Eqz().if_().return_().end()
+			f.get(b).i32Load(offETUsed).i32Eqz().if_().return_().end()
+			f.get(b).u(g.lay.offEpoll).i32Add().set(inst)
+			f.block().loop() // instances
+			f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
+			f.get(inst).i32Load(0).if_()
+			f.get(inst).i32(16).i32Add().tee(e).get(inst).i32Load(4).i32(epollEntry).i32Mul().i32Add().set(end)
+			f.block().loop() // entries
+			f.get(e).get(end).i32GeU().brIf(1)
+			f.get(e).i32Load(0).get(fd).i32Eq().if_()
+			f.get(e).get(e).i32Load(4).get(mask).i32(-1).i32Xor().i32And().i32Store(4)
+			f.end()
+			f.get(e).i32(epollEntry).i32Add().set(e)
+			f.br(0).end().end()
+			f.end()
+			f.get(inst).u(g.lay.epollStride).i32Add().set(inst)
+			f.get(k).i32(1).i32Add().set(k)
+			f.br(0).end().end()
+		}},
+		// epoll_instance(fd) -> address of the epoll instance, or 0.
+		// An instance's first word is its fd number (0: free). It never sets
+		// the region up: without a region there is no instance.
+		"epoll_instance": {params: types(i32), results: types(i32), region: true,
+			build: func(g *gen, f *funcBuilder) {
+				k, p := f.local(i32), f.local(i32)
+				f.gget(g.baseGlobal).tee(p).i32Eqz().if_().i32(0).return_().end()
+				f.get(0).i32Eqz().if_().i32(0).return_().end()
+				f.get(p).u(g.lay.offEpoll).i32Add().set(p)
+				f.block().loop()
+				f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
+				f.get(p).i32Load(0).get(0).i32Eq().if_().get(p).return_().end()
+				f.get(p).u(g.lay.epollStride).i32Add().set(p)
+				f.get(k).i32(1).i32Add().set(k)
+				f.br(0).end().end()
+				f.i32(0)
+			}},
+	}
 }
 
-// emulations are the wasix_32v1 functions implemented inside the module.
-var emulations = map[string]*adapter{
-	"proc_exit2": {params: types(i32), p1: []string{"proc_exit"}, pure: true, build: func(g *gen, f *funcBuilder) {
-		f.get(0).call(g.p1("proc_exit")).unreachable()
-	}},
-	// Ending the only thread ends the process.
-	"thread_exit": {params: types(i32), p1: []string{"proc_exit"}, pure: true, build: func(g *gen, f *funcBuilder) {
-		f.get(0).call(g.p1("proc_exit")).unreachable()
-	}},
-	// Signals at start-up: no inherited dispositions, handler registration
-	// accepted (wasix-libc's _start exits with 71 if these fail).
-	"proc_signals_sizes_get": {params: types(i32), results: types(i32), build: storeConst(0, 0)},
-	"proc_signals_get":       {params: types(i32), results: types(i32), pure: true, build: returnConst(0)},
-	"callback_signal":        {params: types(i32, i32), pure: true, build: func(g *gen, f *funcBuilder) {}},
-	"proc_snapshot":          {results: types(i32), pure: true, build: returnConst(0)},
-	// Single process, single thread.
-	"proc_id":            {params: types(i32), results: types(i32), build: storeConst(0, 1)},
-	"thread_id":          {params: types(i32), results: types(i32), build: storeConst(0, 1)},
-	"thread_parallelism": {params: types(i32), results: types(i32), build: storeConst(0, 1)},
-	"proc_parent": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
-		f.get(1).i32(0).i32Store(0).i32(0)
-	}},
-	"thread_sleep": {params: types(i64), results: types(i32), helpers: []string{"sleep"}, build: func(g *gen, f *funcBuilder) {
-		f.get(0).call(g.helper("sleep"))
-	}},
-	// futex_wait(addr, expected, *timeout, *woken): nobody else can change
-	// *addr, so a matching value either times out (sleep) or, with no
-	// timeout, returns a spurious wake-up instead of deadlocking.
-	"futex_wait": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"sleep", "in_bounds"},
-		build: func(g *gen, f *funcBuilder) {
-			f.get(0).i32(3).i32And().if_().i32(errnoInval).return_().end()
-			for _, c := range [][2]int32{{0, 4}, {2, 16}, {3, 1}} {
-				f.get(uint32(c[0])).i32(c[1]).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
-			}
-			f.get(0).i32Load(0).get(1).i32Ne().if_().get(3).i32(1).i32Store8(0).i32(0).return_().end()
-			f.get(2).i32Load8U(0).i32(1).i32Eq().if_().get(2).i64Load(8).call(g.helper("sleep")).drop().end()
-			f.get(3).i32(0).i32Store8(0).i32(0)
+// newEmulations returns the emulation table without those of the eventfd,
+// pipe and TLS files.
+func newEmulations() map[string]*adapter {
+	return map[string]*adapter{
+		"proc_exit2": {params: types(i32), p1: []string{"proc_exit"}, pure: true, build: func(g *gen, f *funcBuilder) {
+			f.get(0).call(g.p1("proc_exit")).unreachable()
 		}},
-	// futex_wake[_all](addr, *woken): nobody waits; woken=1 as wazix and
-	// Wasmer answer (older wasix-libc wakes in a loop until woken is set).
-	"futex_wake": {params: types(i32, i32), results: types(i32), helpers: []string{"in_bounds"}, build: func(g *gen, f *funcBuilder) {
-		futexWakeChecks(g, f)
-		f.get(1).i32(1).i32Store8(0).i32(0)
-	}},
-	"futex_wake_all": {params: types(i32, i32), results: types(i32), helpers: []string{"in_bounds"}, build: func(g *gen, f *funcBuilder) {
-		futexWakeChecks(g, f)
-		f.get(1).i32(1).i32Store8(0).i32(0)
-	}},
-	// CLOEXEC is meaningless without exec.
-	// fd_fdflags_get(fd, *flags) / fd_fdflags_set(fd, flags): CLOEXEC (bit
-	// 0, the only flag) is kept per guest fd, for programs that read it
-	// back; nothing execs. Other bits are EINVAL, as wazix answers.
-	"fd_fdflags_get": {params: types(i32, i32), results: types(i32), helpers: []string{"cloexec_find"}, build: func(g *gen, f *funcBuilder) {
-		f.get(1).get(0).call(g.helper("cloexec_find")).i32(0).i32Ne().i32Store16(0).i32(0)
-	}},
-	"fd_fdflags_set": {params: types(i32, i32), results: types(i32), helpers: []string{"cloexec_set"}, region: true, build: func(g *gen, f *funcBuilder) {
-		f.get(1).i32(0xfffe).i32And().if_().i32(errnoInval).return_().end()
-		f.get(0).get(1).i32(1).i32And().call(g.helper("cloexec_set"))
-		f.i32(0)
-	}},
-	"path_open2": {params: types(i32, i32, i32, i32, i32, i64, i64, i32, i32, i32), results: types(i32),
-		p1: []string{"path_open"}, build: func(g *gen, f *funcBuilder) {
-			g.fdArg(f, 0)
-			for l := uint32(1); l <= 7; l++ {
-				f.get(l)
-			}
-			f.get(9).call(g.p1("path_open"))
-			g.freshFD(f, 9)
+		// Ending the only thread ends the process.
+		"thread_exit": {params: types(i32), p1: []string{"proc_exit"}, pure: true, build: func(g *gen, f *funcBuilder) {
+			f.get(0).call(g.p1("proc_exit")).unreachable()
 		}},
-	"clock_time_set": {params: types(i32, i64), results: types(i32), pure: true, build: returnConst(errnoPerm)},
-	"proc_raise": {params: types(i32), results: types(i32), p1: []string{"proc_raise"}, build: func(g *gen, f *funcBuilder) {
-		raiseRenumbered(g, f, 0)
-	}},
-	// thread_signal(tid, sig): the only thread is the caller.
-	"thread_signal": {params: types(i32, i32), results: types(i32), p1: []string{"proc_raise"}, build: func(g *gen, f *funcBuilder) {
-		raiseRenumbered(g, f, 1)
-	}},
-	"sock_accept":    sockAccept(),
-	"sock_accept_v2": sockAccept(),
-	// tty_get: an 80x25 terminal; the *_tty flags come from fd_fdstat_get.
-	"tty_get": {params: types(i32), results: types(i32), helpers: []string{"isatty"}, region: true, build: func(g *gen, f *funcBuilder) {
-		b := f.local(i32)
-		f.get(0).i32(80).i32Store(0)
-		f.get(0).i32(25).i32Store(4)
-		f.get(0).i64(0).i64Store(8)
-		for fd := uint32(0); fd < 3; fd++ {
-			f.get(0).i32(int32(fd)).call(g.helper("isatty")).i32Store8(16 + fd)
-		}
-		f.get(0).i32(1).i32Store8(19)
-		f.get(0).i32(1).i32Store8(20)
-		f.get(0).i32(1).i32Store8(21)
-		f.get(0).i32(0).i32Store16(22)
-		// what tty_set set, but whether fds are terminals
-		f.gget(g.baseGlobal).tee(b).if_()
-		f.get(b).i32Load(g.lay.offTTY + 24).if_()
-		f.get(0).get(b).i64Load(g.lay.offTTY).i64Store(0)
-		f.get(0).get(b).i64Load(g.lay.offTTY + 8).i64Store(8)
-		for off := uint32(19); off < 22; off++ {
-			f.get(0).get(b).i32Load8U(g.lay.offTTY + off).i32Store8(off)
-		}
-		f.end()
-		f.end()
-		f.i32(0)
-	}},
-	// tty_set(*tty): kept for tty_get; nothing reaches the host.
-	"tty_set": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
-		b := f.local(i32)
-		f.call(g.helper("region")).set(b)
-		for off := uint32(0); off < 24; off += 8 {
-			f.get(b).get(0).i64Load(off).i64Store(g.lay.offTTY + off)
-		}
-		f.get(b).i32(1).i32Store(g.lay.offTTY + 24)
-		f.i32(0)
-	}},
-	// getcwd(buf, *len): wasmer's protocol — always report the length,
-	// ERANGE when the buffer is too small, EINVAL for a null buffer.
-	"getcwd": {params: types(i32, i32), results: types(i32), helpers: []string{"region"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			b, n, capacity, i := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-			f.call(g.helper("region")).set(b)
-			f.get(b).i32Load(g.lay.offCwdLen).set(n)
-			f.get(1).i32Load(0).set(capacity)
-			f.get(1).get(n).i32Store(0)
-			f.get(capacity).get(n).i32LtU().if_().i32(errnoRange).return_().end()
-			f.get(0).i32Eqz().if_().i32(errnoInval).return_().end()
-			f.block().loop()
-			f.get(i).get(n).i32GeU().brIf(1)
-			f.get(0).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(g.lay.offCwd).i32Store8(0)
-			f.get(i).i32(1).i32Add().set(i)
-			f.br(0).end().end()
-			f.get(capacity).get(n).i32GtU().if_().get(0).get(n).i32Add().i32(0).i32Store8(0).end()
+		// Signals at start-up: no inherited dispositions, handler registration
+		// accepted (wasix-libc's _start exits with 71 if these fail).
+		"proc_signals_sizes_get": {params: types(i32), results: types(i32), build: storeConst(0, 0)},
+		"proc_signals_get":       {params: types(i32), results: types(i32), pure: true, build: returnConst(0)},
+		"callback_signal":        {params: types(i32, i32), pure: true, build: func(g *gen, f *funcBuilder) {}},
+		"proc_snapshot":          {results: types(i32), pure: true, build: returnConst(0)},
+		// Single process, single thread.
+		"proc_id":            {params: types(i32), results: types(i32), build: storeConst(0, 1)},
+		"thread_id":          {params: types(i32), results: types(i32), build: storeConst(0, 1)},
+		"thread_parallelism": {params: types(i32), results: types(i32), build: storeConst(0, 1)},
+		"proc_parent": {params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
+			f.get(1).i32(0).i32Store(0).i32(0)
+		}},
+		"thread_sleep": {params: types(i64), results: types(i32), helpers: []string{"sleep"}, build: func(g *gen, f *funcBuilder) {
+			f.get(0).call(g.helper("sleep"))
+		}},
+		// futex_wait(addr, expected, *timeout, *woken): nobody else can change
+		// *addr, so a matching value either times out (sleep) or, with no
+		// timeout, returns a spurious wake-up instead of deadlocking.
+		"futex_wait": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"sleep", "in_bounds"},
+			build: func(g *gen, f *funcBuilder) {
+				f.get(0).i32(3).i32And().if_().i32(errnoInval).return_().end()
+				for _, c := range [][2]int32{{0, 4}, {2, 16}, {3, 1}} {
+					f.get(uint32(c[0])).i32(c[1]).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
+				}
+				f.get(0).i32Load(0).get(1).i32Ne().if_().get(3).i32(1).i32Store8(0).i32(0).return_().end()
+				f.get(2).i32Load8U(0).i32(1).i32Eq().if_().get(2).i64Load(8).call(g.helper("sleep")).drop().end()
+				f.get(3).i32(0).i32Store8(0).i32(0)
+			}},
+		// futex_wake[_all](addr, *woken): nobody waits; woken=1 as wazix and
+		// Wasmer answer (older wasix-libc wakes in a loop until woken is set).
+		"futex_wake": {params: types(i32, i32), results: types(i32), helpers: []string{"in_bounds"}, build: func(g *gen, f *funcBuilder) {
+			futexWakeChecks(g, f)
+			f.get(1).i32(1).i32Store8(0).i32(0)
+		}},
+		"futex_wake_all": {params: types(i32, i32), results: types(i32), helpers: []string{"in_bounds"}, build: func(g *gen, f *funcBuilder) {
+			futexWakeChecks(g, f)
+			f.get(1).i32(1).i32Store8(0).i32(0)
+		}},
+		// CLOEXEC is meaningless without exec.
+		// fd_fdflags_get(fd, *flags) / fd_fdflags_set(fd, flags): CLOEXEC (bit
+		// 0, the only flag) is kept per guest fd, for programs that read it
+		// back; nothing execs. Other bits are EINVAL, as wazix answers.
+		"fd_fdflags_get": {params: types(i32, i32), results: types(i32), helpers: []string{"cloexec_find"}, build: func(g *gen, f *funcBuilder) {
+			f.get(1).get(0).call(g.helper("cloexec_find")).i32(0).i32Ne().i32Store16(0).i32(0)
+		}},
+		"fd_fdflags_set": {params: types(i32, i32), results: types(i32), helpers: []string{"cloexec_set"}, region: true, build: func(g *gen, f *funcBuilder) {
+			f.get(1).i32(0xfffe).i32And().if_().i32(errnoInval).return_().end()
+			f.get(0).get(1).i32(1).i32And().call(g.helper("cloexec_set"))
 			f.i32(0)
 		}},
-	// chdir(path, len): joins path to the current directory textually
-	// (absolute paths replace it), normalises the result, checks that it
-	// names a directory (check_dir) and only then makes it current.
-	"chdir": {params: types(i32, i32), results: types(i32), helpers: []string{"region", "normalize_path", "check_dir"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			b, n, i, err := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
-			tmp := g.lay.offChdirPath
-			f.get(1).i32Eqz().if_().i32(errnoNoent).return_().end()
-			f.call(g.helper("region")).set(b)
-			f.get(0).i32Load8U(0).i32('/').i32Ne().if_()
-			// relative: start from the current directory and a slash
-			f.get(b).i32Load(g.lay.offCwdLen).set(n)
-			f.block().loop()
-			f.get(i).get(n).i32GeU().brIf(1)
-			f.get(b).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(g.lay.offCwd).i32Store8(tmp)
-			f.get(i).i32(1).i32Add().set(i)
-			f.br(0).end().end()
-			f.get(b).get(n).i32Add().i32('/').i32Store8(tmp)
-			f.get(n).i32(1).i32Add().set(n)
+		"path_open2": {params: types(i32, i32, i32, i32, i32, i64, i64, i32, i32, i32), results: types(i32),
+			p1: []string{"path_open"}, build: func(g *gen, f *funcBuilder) {
+				g.fdArg(f, 0)
+				for l := uint32(1); l <= 7; l++ {
+					f.get(l)
+				}
+				f.get(9).call(g.p1("path_open"))
+				g.freshFD(f, 9)
+			}},
+		"clock_time_set": {params: types(i32, i64), results: types(i32), pure: true, build: returnConst(errnoPerm)},
+		"proc_raise": {params: types(i32), results: types(i32), p1: []string{"proc_raise"}, build: func(g *gen, f *funcBuilder) {
+			raiseRenumbered(g, f, 0)
+		}},
+		// thread_signal(tid, sig): the only thread is the caller.
+		"thread_signal": {params: types(i32, i32), results: types(i32), p1: []string{"proc_raise"}, build: func(g *gen, f *funcBuilder) {
+			raiseRenumbered(g, f, 1)
+		}},
+		"sock_accept":    sockAccept(),
+		"sock_accept_v2": sockAccept(),
+		// tty_get: an 80x25 terminal; the *_tty flags come from fd_fdstat_get.
+		"tty_get": {params: types(i32), results: types(i32), helpers: []string{"isatty"}, region: true, build: func(g *gen, f *funcBuilder) {
+			b := f.local(i32)
+			f.get(0).i32(80).i32Store(0)
+			f.get(0).i32(25).i32Store(4)
+			f.get(0).i64(0).i64Store(8)
+			for fd := uint32(0); fd < 3; fd++ {
+				f.get(0).i32(int32(fd)).call(g.helper("isatty")).i32Store8(16 + fd)
+			}
+			f.get(0).i32(1).i32Store8(19)
+			f.get(0).i32(1).i32Store8(20)
+			f.get(0).i32(1).i32Store8(21)
+			f.get(0).i32(0).i32Store16(22)
+			// what tty_set set, but whether fds are terminals
+			f.gget(g.baseGlobal).tee(b).if_()
+			f.get(b).i32Load(g.lay.offTTY + 24).if_()
+			f.get(0).get(b).i64Load(g.lay.offTTY).i64Store(0)
+			f.get(0).get(b).i64Load(g.lay.offTTY + 8).i64Store(8)
+			for off := uint32(19); off < 22; off++ {
+				f.get(0).get(b).i32Load8U(g.lay.offTTY + off).i32Store8(off)
+			}
 			f.end()
-			f.get(n).get(1).i32Add().u(g.lay.cwdMax).i32GtU().if_().i32(errnoNametoolong).return_().end()
-			f.i32(0).set(i)
-			f.block().loop()
-			f.get(i).get(1).i32GeU().brIf(1)
-			f.get(b).get(n).i32Add().get(i).i32Add().get(0).get(i).i32Add().i32Load8U(0).i32Store8(tmp)
-			f.get(i).i32(1).i32Add().set(i)
-			f.br(0).end().end()
-			f.get(n).get(1).i32Add().set(n)
-			f.get(b).u(tmp - g.lay.offCwd).i32Add().get(n).call(g.helper("normalize_path")).set(n)
-			f.get(b).get(n).call(g.helper("check_dir")).tee(err).if_().get(err).return_().end()
-			f.i32(0).set(i)
-			f.block().loop()
-			f.get(i).get(n).i32GeU().brIf(1)
-			f.get(b).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(tmp).i32Store8(g.lay.offCwd)
-			f.get(i).i32(1).i32Add().set(i)
-			f.br(0).end().end()
-			f.get(b).get(n).i32Store(g.lay.offCwdLen)
+			f.end()
 			f.i32(0)
 		}},
-	"fd_dup": {params: types(i32, i32), results: types(i32), helpers: []string{"dup"}, build: func(g *gen, f *funcBuilder) {
-		f.get(0).get(1).call(g.helper("dup"))
-	}},
-	// fd_dup2(fd, min_fd, cloexec, *newfd): alias numbers are above any
-	// host fd, so they satisfy min_fd in practice; cloexec is meaningless.
-	// fd_dup2(fd, min_fd, cloexec, *newfd).
-	"fd_dup2": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"dup", "cloexec_set"}, build: func(g *gen, f *funcBuilder) {
-		e := f.local(i32)
-		f.get(0).get(3).call(g.helper("dup")).tee(e).if_().get(e).return_().end()
-		f.get(2).i32(1).i32And().if_().get(3).i32Load(0).i32(1).call(g.helper("cloexec_set")).end()
-		f.i32(0)
-	}},
-	"epoll_create": {params: types(i32), results: types(i32), helpers: []string{"region", "emu_fd_alloc"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			p, k, n := f.local(i32), f.local(i32), f.local(i32)
-			f.call(g.helper("region")).u(g.lay.offEpoll).i32Add().set(p)
-			f.block().loop()
-			f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
-			f.get(p).i32Load(0).i32Eqz().if_()
-			f.call(g.helper("emu_fd_alloc")).tee(n).i32(0).i32LtS().if_().i32(errnoMfile).return_().end()
-			f.get(p).get(n).i32Store(0).get(p).i32(0).i32Store(4)
-			f.get(0).get(n).i32Store(0)
-			f.i32(0).return_()
-			f.end()
-			f.get(p).u(g.lay.epollStride).i32Add().set(p)
-			f.get(k).i32(1).i32Add().set(k)
-			f.br(0).end().end()
-			f.i32(errnoMfile)
+		// tty_set(*tty): kept for tty_get; nothing reaches the host.
+		"tty_set": {params: types(i32), results: types(i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+			b := f.local(i32)
+			f.call(g.helper("region")).set(b)
+			for off := uint32(0); off < 24; off += 8 {
+				f.get(b).get(0).i64Load(off).i64Store(g.lay.offTTY + off)
+			}
+			f.get(b).i32(1).i32Store(g.lay.offTTY + 24)
+			f.i32(0)
 		}},
-	"epoll_ctl":  epollCtl(),
-	"epoll_wait": epollWait(),
+		// getcwd(buf, *len): wasmer's protocol — always report the length,
+		// ERANGE when the buffer is too small, EINVAL for a null buffer.
+		"getcwd": {params: types(i32, i32), results: types(i32), helpers: []string{"region"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				b, n, capacity, i := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+				f.call(g.helper("region")).set(b)
+				f.get(b).i32Load(g.lay.offCwdLen).set(n)
+				f.get(1).i32Load(0).set(capacity)
+				f.get(1).get(n).i32Store(0)
+				f.get(capacity).get(n).i32LtU().if_().i32(errnoRange).return_().end()
+				f.get(0).i32Eqz().if_().i32(errnoInval).return_().end()
+				f.block().loop()
+				f.get(i).get(n).i32GeU().brIf(1)
+				f.get(0).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(g.lay.offCwd).i32Store8(0)
+				f.get(i).i32(1).i32Add().set(i)
+				f.br(0).end().end()
+				f.get(capacity).get(n).i32GtU().if_().get(0).get(n).i32Add().i32(0).i32Store8(0).end()
+				f.i32(0)
+			}},
+		// chdir(path, len): joins path to the current directory textually
+		// (absolute paths replace it), normalises the result, checks that it
+		// names a directory (check_dir) and only then makes it current.
+		"chdir": {params: types(i32, i32), results: types(i32), helpers: []string{"region", "normalize_path", "check_dir"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				b, n, i, err := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
+				tmp := g.lay.offChdirPath
+				f.get(1).i32Eqz().if_().i32(errnoNoent).return_().end()
+				f.call(g.helper("region")).set(b)
+				f.get(0).i32Load8U(0).i32('/').i32Ne().if_()
+				// relative: start from the current directory and a slash
+				f.get(b).i32Load(g.lay.offCwdLen).set(n)
+				f.block().loop()
+				f.get(i).get(n).i32GeU().brIf(1)
+				f.get(b).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(g.lay.offCwd).i32Store8(tmp)
+				f.get(i).i32(1).i32Add().set(i)
+				f.br(0).end().end()
+				f.get(b).get(n).i32Add().i32('/').i32Store8(tmp)
+				f.get(n).i32(1).i32Add().set(n)
+				f.end()
+				f.get(n).get(1).i32Add().u(g.lay.cwdMax).i32GtU().if_().i32(errnoNametoolong).return_().end()
+				f.i32(0).set(i)
+				f.block().loop()
+				f.get(i).get(1).i32GeU().brIf(1)
+				f.get(b).get(n).i32Add().get(i).i32Add().get(0).get(i).i32Add().i32Load8U(0).i32Store8(tmp)
+				f.get(i).i32(1).i32Add().set(i)
+				f.br(0).end().end()
+				f.get(n).get(1).i32Add().set(n)
+				f.get(b).u(tmp - g.lay.offCwd).i32Add().get(n).call(g.helper("normalize_path")).set(n)
+				f.get(b).get(n).call(g.helper("check_dir")).tee(err).if_().get(err).return_().end()
+				f.i32(0).set(i)
+				f.block().loop()
+				f.get(i).get(n).i32GeU().brIf(1)
+				f.get(b).get(i).i32Add().get(b).get(i).i32Add().i32Load8U(tmp).i32Store8(g.lay.offCwd)
+				f.get(i).i32(1).i32Add().set(i)
+				f.br(0).end().end()
+				f.get(b).get(n).i32Store(g.lay.offCwdLen)
+				f.i32(0)
+			}},
+		"fd_dup": {params: types(i32, i32), results: types(i32), helpers: []string{"dup"}, build: func(g *gen, f *funcBuilder) {
+			f.get(0).get(1).call(g.helper("dup"))
+		}},
+		// fd_dup2(fd, min_fd, cloexec, *newfd): alias numbers are above any
+		// host fd, so they satisfy min_fd in practice; cloexec is meaningless.
+		// fd_dup2(fd, min_fd, cloexec, *newfd).
+		"fd_dup2": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"dup", "cloexec_set"}, build: func(g *gen, f *funcBuilder) {
+			e := f.local(i32)
+			f.get(0).get(3).call(g.helper("dup")).tee(e).if_().get(e).return_().end()
+			f.get(2).i32(1).i32And().if_().get(3).i32Load(0).i32(1).call(g.helper("cloexec_set")).end()
+			f.i32(0)
+		}},
+		"epoll_create": {params: types(i32), results: types(i32), helpers: []string{"region", "emu_fd_alloc"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				p, k, n := f.local(i32), f.local(i32), f.local(i32)
+				f.call(g.helper("region")).u(g.lay.offEpoll).i32Add().set(p)
+				f.block().loop()
+				f.get(k).u(g.lay.epolls).i32GeU().brIf(1)
+				f.get(p).i32Load(0).i32Eqz().if_()
+				f.call(g.helper("emu_fd_alloc")).tee(n).i32(0).i32LtS().if_().i32(errnoMfile).return_().end()
+				f.get(p).get(n).i32Store(0).get(p).i32(0).i32Store(4)
+				f.get(0).get(n).i32Store(0)
+				f.i32(0).return_()
+				f.end()
+				f.get(p).u(g.lay.epollStride).i32Add().set(p)
+				f.get(k).i32(1).i32Add().set(k)
+				f.br(0).end().end()
+				f.i32(errnoMfile)
+			}},
+		"epoll_ctl":  epollCtl(),
+		"epoll_wait": epollWait(),
+	}
 }
 
 // raiseRenumbered calls preview1 proc_raise with the signal in local l

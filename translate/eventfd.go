@@ -17,7 +17,7 @@ const (
 // cloexecFDs is how many fds can have CLOEXEC set at once.
 const cloexecFDs = 16
 
-func init() {
+func addEventfdAdapters() {
 	// cloexec_find(fd) -> the slot holding fd's CLOEXEC, or 0 (also
 	// without a region: nothing was set).
 	helpers["cloexec_find"] = &adapter{params: types(i32), results: types(i32), region: true,

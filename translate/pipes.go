@@ -21,7 +21,7 @@ const (
 	pipeRights = 1<<1 | 1<<6 | 1<<27 | 1<<3
 )
 
-func init() {
+func addPipeAdapters() {
 	// fd_pipe(*read_end, *write_end) -> errno.
 	emulations["fd_pipe"] = &adapter{params: types(i32, i32), results: types(i32), helpers: []string{"region", "emu_fd_alloc", "emu_fd_free"}, region: true,
 		build: func(g *gen, f *funcBuilder) {

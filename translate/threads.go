@@ -49,141 +49,142 @@ const (
 	offParked = 56 // a region word (after the sleep subscription) that stays 0: parked threads wait on it
 )
 
-// threadEmulations replace the single-thread emulations in a module that
-// spawns threads.
-var threadEmulations = map[string]*adapter{
-	// thread_spawn_v2(start, *tid) -> errno, and its thread_spawn alias.
-	"thread_spawn_v2": {params: types(i32, i32), results: types(i32), helpers: []string{"spawn", "in_bounds"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			r := f.local(i32)
-			if g.entryV2 < 0 {
-				f.i32(errnoNotcap).return_()
-				return
-			}
-			f.get(0).i32(64).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
-			f.get(1).i32(4).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
-			f.i32(entryKindV2).get(0).i64(0).call(g.helper("spawn")).tee(r)
-			f.i32(0).i32LtS().if_().i32(errnoAgain).return_().end()
-			f.get(1).get(r).i32Store(0)
+// newThreadEmulations returns the emulations of a module that spawns threads.
+func newThreadEmulations() map[string]*adapter {
+	return map[string]*adapter{
+		// thread_spawn_v2(start, *tid) -> errno, and its thread_spawn alias.
+		"thread_spawn_v2": {params: types(i32, i32), results: types(i32), helpers: []string{"spawn", "in_bounds"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				r := f.local(i32)
+				if g.entryV2 < 0 {
+					f.i32(errnoNotcap).return_()
+					return
+				}
+				f.get(0).i32(64).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
+				f.get(1).i32(4).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
+				f.i32(entryKindV2).get(0).i64(0).call(g.helper("spawn")).tee(r)
+				f.i32(0).i32LtS().if_().i32(errnoAgain).return_().end()
+				f.get(1).get(r).i32Store(0)
+				f.i32(0)
+			}},
+		// thread_spawn(user_data, stack_base, stack_start, reactor, *tid) ->
+		// errno, the 2022 ABI: the thread runs _start_thread(user_data low,
+		// high); reactors are refused as Wasmer and wazix do.
+		"thread_spawn_2022": {params: types(i64, i64, i64, i32, i32), results: types(i32), helpers: []string{"spawn", "in_bounds"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				r := f.local(i32)
+				if g.entry2022 < 0 {
+					f.i32(errnoNotcap).return_()
+					return
+				}
+				f.get(4).i32(4).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
+				f.get(3).if_().i32(errnoNotcap).return_().end()
+				f.i32(entryKind2022).i32(0).get(0).call(g.helper("spawn")).tee(r)
+				f.i32(0).i32LtS().if_().i32(errnoAgain).return_().end()
+				f.get(4).get(r).i32Store(0)
+				f.i32(0)
+			}},
+		// wasi.thread-spawn(start_arg) -> tid or a negative number.
+		"wasi.thread-spawn": {params: types(i32), results: types(i32), helpers: []string{"spawn"}, region: true,
+			build: func(g *gen, f *funcBuilder) {
+				if g.entryV2 < 0 {
+					f.i32(-errnoNotcap).return_()
+					return
+				}
+				f.i32(entryKindV2).get(0).i64(0).call(g.helper("spawn"))
+			}},
+		// thread_join(tid) -> errno: waits until the thread's record says it
+		// ended. A tid without a record has ended (and been joined) already.
+		"thread_join": {params: types(i32), results: types(i32), helpers: []string{"thread_find", "self_tid", "park"},
+			build: func(g *gen, f *funcBuilder) {
+				s, st := f.local(i32), f.local(i32)
+				f.get(0).i32Eqz().get(0).i32(maxTid).i32GtU().i32Or().if_().i32(errnoInval).return_().end()
+				f.get(0).call(g.helper("self_tid")).i32Eq().if_().i32(errnoDeadlk).return_().end()
+				// the main thread ends only with the process
+				f.get(0).i32(mainTid).i32Eq().if_().call(g.helper("park")).end()
+				f.block().loop()
+				f.get(0).call(g.helper("thread_find")).tee(s).i32Eqz().brIf(1)
+				f.get(s).i32AtomicLoad(0).tee(st).i32(slotEnded).i32Eq().if_()
+				f.get(s).i32(slotEnded).i32(slotFree).i32AtomicCmpxchg(0).drop()
+				f.br(2)
+				f.end()
+				f.get(s).get(st).i64(parkNanos).memoryAtomicWait32(0).drop()
+				f.br(0).end().end()
+				f.i32(0)
+			}},
+		// thread_exit(code): in the main thread the process ends; another
+		// thread marks its record ended and then waits forever, since a
+		// thread can end only by returning from wasi_thread_start.
+		"thread_exit": {params: types(i32), p1: []string{"proc_exit"}, helpers: []string{"thread_done", "park"},
+			build: func(g *gen, f *funcBuilder) {
+				s := f.local(i32)
+				f.gget(g.slotGlobal).tee(s).i32Eqz().if_().get(0).call(g.p1("proc_exit")).unreachable().end()
+				f.get(s).call(g.helper("thread_done"))
+				f.call(g.helper("park"))
+			}},
+		// thread_signal(tid, sig) -> errno: the calling thread can be
+		// signalled (preview1 proc_raise); another live thread only with 0,
+		// since nothing can interrupt it from inside the module.
+		"thread_signal": {params: types(i32, i32), results: types(i32), p1: []string{"proc_raise"}, helpers: []string{"self_tid", "thread_find"},
+			build: func(g *gen, f *funcBuilder) {
+				s := f.local(i32)
+				f.get(1).i32(sigMax).i32GtU().if_().i32(errnoInval).return_().end()
+				f.get(0).call(g.helper("self_tid")).i32Eq().if_()
+				raiseRenumbered(g, f, 1)
+				f.return_()
+				f.end()
+				f.get(0).i32(mainTid).i32Ne().if_()
+				f.get(0).call(g.helper("thread_find")).tee(s).i32Eqz().if_().i32(errnoSrch).return_().end()
+				f.get(s).i32AtomicLoad(0).i32(slotEnded).i32Eq().if_().i32(errnoSrch).return_().end()
+				f.end()
+				f.get(1).if_().i32(errnoNotsup).return_().end()
+				f.i32(0)
+			}},
+		// thread_id(*tid) -> errno.
+		"thread_id": {params: types(i32), results: types(i32), helpers: []string{"self_tid"},
+			build: func(g *gen, f *funcBuilder) {
+				f.get(0).call(g.helper("self_tid")).i32Store(0)
+				f.i32(0)
+			}},
+		// futex_wait(addr, expected, *timeout, *woken) -> errno, over
+		// memory.atomic.wait32: a value that differs reports woken=1 (as
+		// wazix does), a timeout woken=0.
+		"futex_wait": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"in_bounds"},
+			build: func(g *gen, f *funcBuilder) {
+				const addr, expected, timeout, woken = 0, 1, 2, 3
+				t, r := f.local(i64), f.local(i32)
+				f.get(addr).i32(3).i32And().if_().i32(errnoInval).return_().end()
+				for _, c := range [][2]int32{{addr, 4}, {timeout, 16}, {woken, 1}} {
+					f.get(uint32(c[0])).i32(c[1]).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
+				}
+				f.i64(-1).set(t)
+				f.get(timeout).i32Load8U(0).i32(1).i32Eq().if_().get(timeout).i64Load(8).set(t).end()
+				// Wait in slices of at most parkNanos, so that a host can end
+				// the process between them; a woken or changed word ends it.
+				f.block().loop()
+				f.get(addr).get(expected)
+				f.get(t).i64(0).i64LtS().get(t).i64(parkNanos).i64GtU().i32Or().ifI64().i64(parkNanos).else_().get(t).end()
+				f.memoryAtomicWait32(0).tee(r).i32(2).i32Ne().brIf(1)
+				f.get(t).i64(0).i64LtS().brIf(0)         // no timeout: wait again
+				f.get(t).i64(parkNanos).i64LeU().brIf(1) // the whole timeout passed
+				f.get(t).i64(parkNanos).i64Sub().set(t)
+				f.br(0).end().end()
+				f.get(woken).get(r).i32(2).i32Ne().i32Store8(0)
+				f.i32(0)
+			}},
+		// futex_wake(addr, *woken) -> errno: wakes one waiter.
+		"futex_wake": {params: types(i32, i32), results: types(i32), helpers: []string{"in_bounds"}, build: func(g *gen, f *funcBuilder) {
+			futexWakeChecks(g, f)
+			f.get(1).get(0).i32(1).memoryAtomicNotify(0).i32(0).i32Ne().i32Store8(0)
 			f.i32(0)
 		}},
-	// thread_spawn(user_data, stack_base, stack_start, reactor, *tid) ->
-	// errno, the 2022 ABI: the thread runs _start_thread(user_data low,
-	// high); reactors are refused as Wasmer and wazix do.
-	"thread_spawn_2022": {params: types(i64, i64, i64, i32, i32), results: types(i32), helpers: []string{"spawn", "in_bounds"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			r := f.local(i32)
-			if g.entry2022 < 0 {
-				f.i32(errnoNotcap).return_()
-				return
-			}
-			f.get(4).i32(4).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
-			f.get(3).if_().i32(errnoNotcap).return_().end()
-			f.i32(entryKind2022).i32(0).get(0).call(g.helper("spawn")).tee(r)
-			f.i32(0).i32LtS().if_().i32(errnoAgain).return_().end()
-			f.get(4).get(r).i32Store(0)
+		// futex_wake_all(addr, *woken) -> errno.
+		"futex_wake_all": {params: types(i32, i32), results: types(i32), helpers: []string{"in_bounds"}, build: func(g *gen, f *funcBuilder) {
+			futexWakeChecks(g, f)
+			f.get(1).get(0).i32(-1).memoryAtomicNotify(0).i32(0).i32Ne().i32Store8(0)
 			f.i32(0)
 		}},
-	// wasi.thread-spawn(start_arg) -> tid or a negative number.
-	"wasi.thread-spawn": {params: types(i32), results: types(i32), helpers: []string{"spawn"}, region: true,
-		build: func(g *gen, f *funcBuilder) {
-			if g.entryV2 < 0 {
-				f.i32(-errnoNotcap).return_()
-				return
-			}
-			f.i32(entryKindV2).get(0).i64(0).call(g.helper("spawn"))
-		}},
-	// thread_join(tid) -> errno: waits until the thread's record says it
-	// ended. A tid without a record has ended (and been joined) already.
-	"thread_join": {params: types(i32), results: types(i32), helpers: []string{"thread_find", "self_tid", "park"},
-		build: func(g *gen, f *funcBuilder) {
-			s, st := f.local(i32), f.local(i32)
-			f.get(0).i32Eqz().get(0).i32(maxTid).i32GtU().i32Or().if_().i32(errnoInval).return_().end()
-			f.get(0).call(g.helper("self_tid")).i32Eq().if_().i32(errnoDeadlk).return_().end()
-			// the main thread ends only with the process
-			f.get(0).i32(mainTid).i32Eq().if_().call(g.helper("park")).end()
-			f.block().loop()
-			f.get(0).call(g.helper("thread_find")).tee(s).i32Eqz().brIf(1)
-			f.get(s).i32AtomicLoad(0).tee(st).i32(slotEnded).i32Eq().if_()
-			f.get(s).i32(slotEnded).i32(slotFree).i32AtomicCmpxchg(0).drop()
-			f.br(2)
-			f.end()
-			f.get(s).get(st).i64(parkNanos).memoryAtomicWait32(0).drop()
-			f.br(0).end().end()
-			f.i32(0)
-		}},
-	// thread_exit(code): in the main thread the process ends; another
-	// thread marks its record ended and then waits forever, since a
-	// thread can end only by returning from wasi_thread_start.
-	"thread_exit": {params: types(i32), p1: []string{"proc_exit"}, helpers: []string{"thread_done", "park"},
-		build: func(g *gen, f *funcBuilder) {
-			s := f.local(i32)
-			f.gget(g.slotGlobal).tee(s).i32Eqz().if_().get(0).call(g.p1("proc_exit")).unreachable().end()
-			f.get(s).call(g.helper("thread_done"))
-			f.call(g.helper("park"))
-		}},
-	// thread_signal(tid, sig) -> errno: the calling thread can be
-	// signalled (preview1 proc_raise); another live thread only with 0,
-	// since nothing can interrupt it from inside the module.
-	"thread_signal": {params: types(i32, i32), results: types(i32), p1: []string{"proc_raise"}, helpers: []string{"self_tid", "thread_find"},
-		build: func(g *gen, f *funcBuilder) {
-			s := f.local(i32)
-			f.get(1).i32(sigMax).i32GtU().if_().i32(errnoInval).return_().end()
-			f.get(0).call(g.helper("self_tid")).i32Eq().if_()
-			raiseRenumbered(g, f, 1)
-			f.return_()
-			f.end()
-			f.get(0).i32(mainTid).i32Ne().if_()
-			f.get(0).call(g.helper("thread_find")).tee(s).i32Eqz().if_().i32(errnoSrch).return_().end()
-			f.get(s).i32AtomicLoad(0).i32(slotEnded).i32Eq().if_().i32(errnoSrch).return_().end()
-			f.end()
-			f.get(1).if_().i32(errnoNotsup).return_().end()
-			f.i32(0)
-		}},
-	// thread_id(*tid) -> errno.
-	"thread_id": {params: types(i32), results: types(i32), helpers: []string{"self_tid"},
-		build: func(g *gen, f *funcBuilder) {
-			f.get(0).call(g.helper("self_tid")).i32Store(0)
-			f.i32(0)
-		}},
-	// futex_wait(addr, expected, *timeout, *woken) -> errno, over
-	// memory.atomic.wait32: a value that differs reports woken=1 (as
-	// wazix does), a timeout woken=0.
-	"futex_wait": {params: types(i32, i32, i32, i32), results: types(i32), helpers: []string{"in_bounds"},
-		build: func(g *gen, f *funcBuilder) {
-			const addr, expected, timeout, woken = 0, 1, 2, 3
-			t, r := f.local(i64), f.local(i32)
-			f.get(addr).i32(3).i32And().if_().i32(errnoInval).return_().end()
-			for _, c := range [][2]int32{{addr, 4}, {timeout, 16}, {woken, 1}} {
-				f.get(uint32(c[0])).i32(c[1]).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
-			}
-			f.i64(-1).set(t)
-			f.get(timeout).i32Load8U(0).i32(1).i32Eq().if_().get(timeout).i64Load(8).set(t).end()
-			// Wait in slices of at most parkNanos, so that a host can end
-			// the process between them; a woken or changed word ends it.
-			f.block().loop()
-			f.get(addr).get(expected)
-			f.get(t).i64(0).i64LtS().get(t).i64(parkNanos).i64GtU().i32Or().ifI64().i64(parkNanos).else_().get(t).end()
-			f.memoryAtomicWait32(0).tee(r).i32(2).i32Ne().brIf(1)
-			f.get(t).i64(0).i64LtS().brIf(0)         // no timeout: wait again
-			f.get(t).i64(parkNanos).i64LeU().brIf(1) // the whole timeout passed
-			f.get(t).i64(parkNanos).i64Sub().set(t)
-			f.br(0).end().end()
-			f.get(woken).get(r).i32(2).i32Ne().i32Store8(0)
-			f.i32(0)
-		}},
-	// futex_wake(addr, *woken) -> errno: wakes one waiter.
-	"futex_wake": {params: types(i32, i32), results: types(i32), helpers: []string{"in_bounds"}, build: func(g *gen, f *funcBuilder) {
-		futexWakeChecks(g, f)
-		f.get(1).get(0).i32(1).memoryAtomicNotify(0).i32(0).i32Ne().i32Store8(0)
-		f.i32(0)
-	}},
-	// futex_wake_all(addr, *woken) -> errno.
-	"futex_wake_all": {params: types(i32, i32), results: types(i32), helpers: []string{"in_bounds"}, build: func(g *gen, f *funcBuilder) {
-		futexWakeChecks(g, f)
-		f.get(1).get(0).i32(-1).memoryAtomicNotify(0).i32(0).i32Ne().i32Store8(0)
-		f.i32(0)
-	}},
+	}
 }
 
 // futexWakeChecks: an unaligned futex is EINVAL, one outside memory or a
@@ -194,7 +195,7 @@ func futexWakeChecks(g *gen, f *funcBuilder) {
 	f.get(1).i32(1).call(g.helper("in_bounds")).i32Eqz().if_().i32(errnoFault).return_().end()
 }
 
-func init() {
+func addThreadAdapters() {
 	// in_bounds(ptr, len) -> whether [ptr, ptr+len) lies in memory.
 	helpers["in_bounds"] = &adapter{params: types(i32, i32), results: types(i32), build: func(g *gen, f *funcBuilder) {
 		f.get(0).i64ExtendI32U().get(1).i64ExtendI32U().i64Add()

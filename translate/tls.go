@@ -7,7 +7,7 @@ package translate
 // _thread_local_destroy(user_data low, high, value low, high) runs for each
 // of its nonzero values, as under wazix and Wasmer.
 
-func init() {
+func addTLSAdapters() {
 	// thread_local_create(user_data, *key) -> errno.
 	emulations["thread_local_create"] = &adapter{params: types(i64, i32), results: types(i32), helpers: []string{"region"}, region: true,
 		build: func(g *gen, f *funcBuilder) {

@@ -117,6 +117,7 @@ func Classify(module, name string, params, results []api.ValueType) Action {
 }
 
 func classify(module, name string, params, results []wasmbin.ValType) Action {
+	loadAdapters()
 	sig := wasmbin.FuncType{Params: params, Results: results}
 	switch module {
 	case compat.ModuleWASIX32:
@@ -201,6 +202,7 @@ type importPlan struct {
 
 // Translate rewrites a WASIX module into a preview1-only module.
 func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
+	loadAdapters()
 	m, err := wasmbin.Parse(wasm)
 	if err != nil {
 		return nil, nil, err

@@ -20,8 +20,8 @@ import (
 // callerModule is a guest that imports every preview1 function and exports
 // a wrapper call_wasi_snapshot_preview1_<name> for each, plus a memory.
 func callerModule(testing.TB, wazero.Runtime) []byte {
-	ims := make([]wasmgen.Import, len(compat.Preview1))
-	for i, f := range compat.Preview1 {
+	ims := make([]wasmgen.Import, len(compat.Preview1()))
+	for i, f := range compat.Preview1() {
 		ims[i] = wasmgen.Import{Module: f.Module, Name: f.Name, Params: f.Params, Results: f.Results}
 	}
 	return wasmgen.Caller(ims, wasmgen.Options{})

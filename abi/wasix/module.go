@@ -12,6 +12,7 @@ package wasix
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -30,96 +31,116 @@ type fn func(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Err
 // voidFn is a host function without results (exits, thread_exit, ...).
 type voidFn func(h *host, ctx context.Context, m api.Module, stack []uint64)
 
-// impls are the implemented functions of the current ABI, by name.
-var impls = map[string]fn{
-	// file descriptors (fd.go)
-	"fd_dup":         fdDup,
-	"fd_dup2":        fdDup2,
-	"fd_fdflags_get": fdFdflagsGet,
-	"fd_fdflags_set": fdFdflagsSet,
-	"path_open2":     pathOpen2,
-	"fd_pipe":        fdPipe,
-	"fd_event":       fdEvent,
-	// epoll (epoll.go)
-	"epoll_create": epollCreate,
-	"epoll_ctl":    epollCtl,
-	"epoll_wait":   epollWait,
-	// processes and signals (proc.go)
-	"proc_id":                procID,
-	"proc_fork":              procFork,
-	"proc_fork_env":          procForkEnv,
-	"proc_join":              procJoin,
-	"proc_parent":            procParent,
-	"proc_signal":            procSignal,
-	"proc_raise_interval":    procRaiseInterval,
-	"proc_signals_sizes_get": procSignalsSizesGet,
-	"proc_signals_get":       procSignalsGet,
-	"proc_snapshot":          procSnapshot,
-	"thread_signal":          threadSignal,
-	// thread spawning (threads.go)
-	"thread_spawn_v2": threadSpawnV2,
-	"thread_spawn":    threadSpawnV2,
-	"thread_join":     threadJoin,
-	// threads and time (thread.go)
-	"thread_sleep":       threadSleep,
-	"thread_id":          threadID,
-	"thread_parallelism": threadParallelism,
-	"futex_wait":         futexWait,
-	"futex_wake":         futexWake,
-	"futex_wake_all":     futexWakeAll,
-	"clock_time_set":     clockTimeSet,
-	// sockets (sock_net.go, sock_opt.go, resolve.go, port.go)
-	"sock_open":               sockOpen,
-	"sock_pair":               sockPair,
-	"sock_bind":               sockBind,
-	"sock_listen":             sockListen,
-	"sock_connect":            sockConnect,
-	"sock_accept_v2":          sockAcceptV2,
-	"sock_recv_from":          sockRecvFrom,
-	"sock_send_to":            sockSendTo,
-	"sock_send_file":          sockSendFile,
-	"sock_send_msg":           sockSendMsg,
-	"sock_recv_msg":           sockRecvMsg,
-	"sock_status":             sockStatus,
-	"sock_addr_local":         sockAddrLocal,
-	"sock_addr_peer":          sockAddrPeer,
-	"sock_set_opt_flag":       sockSetOptFlag,
-	"sock_get_opt_flag":       sockGetOptFlag,
-	"sock_set_opt_time":       sockSetOptTime,
-	"sock_get_opt_time":       sockGetOptTime,
-	"sock_set_opt_size":       sockSetOptSize,
-	"sock_get_opt_size":       sockGetOptSize,
-	"sock_join_multicast_v4":  multicastV4(true),
-	"sock_leave_multicast_v4": multicastV4(false),
-	"sock_join_multicast_v6":  multicastV6(true),
-	"sock_leave_multicast_v6": multicastV6(false),
-	"resolve":                 resolve,
-	"port_addr_list":          portAddrList,
-	// terminal and current directory (tty.go, cwd.go)
-	"tty_get": ttyGet,
-	"tty_set": ttySet,
-	"getcwd":  getcwd,
-	"chdir":   chdir,
+// The tables of implementations are built on first use (by define), not at
+// package initialisation: a preview1 guest never needs them.
+var (
+	// impls are the implemented functions of the current ABI, by name.
+	impls map[string]fn
+	// voidImpls are the implemented functions that return nothing.
+	voidImpls map[string]voidFn
+	// impls2022 are the functions of the 2022 ABI whose form differs.
+	impls2022 map[string]fn
+	implsOnce sync.Once
+)
+
+// loadImpls fills the tables once. exec and spawn start processes, which
+// define these tables' functions: a plain sync.Once (rather than a package
+// variable's initializer) keeps Go's initialization order acyclic.
+func loadImpls() {
+	implsOnce.Do(func() {
+		impls, voidImpls, impls2022 = newImpls(), newVoidImpls(), newImpls2022()
+		impls["proc_exec3"] = procExec3
+		impls["proc_spawn2"] = procSpawn2
+		impls["proc_spawn3"] = procSpawn3
+		impls["proc_exec4"] = procExec4
+		impls["stack_checkpoint"] = stackCheckpoint
+		voidImpls["stack_restore"] = stackRestore
+		voidImpls["proc_exec"] = procExec
+		voidImpls["proc_exec2"] = procExec2
+	})
 }
 
-// voidImpls are the implemented functions that return nothing.
-var voidImpls = map[string]voidFn{
-	"proc_exit2":      procExit2,
-	"callback_signal": callbackSignal,
-	"thread_exit":     threadExit,
+// newImpls returns the implemented functions of the current ABI.
+func newImpls() map[string]fn {
+	return map[string]fn{
+		// file descriptors (fd.go)
+		"fd_dup":         fdDup,
+		"fd_dup2":        fdDup2,
+		"fd_fdflags_get": fdFdflagsGet,
+		"fd_fdflags_set": fdFdflagsSet,
+		"path_open2":     pathOpen2,
+		"fd_pipe":        fdPipe,
+		"fd_event":       fdEvent,
+		// epoll (epoll.go)
+		"epoll_create": epollCreate,
+		"epoll_ctl":    epollCtl,
+		"epoll_wait":   epollWait,
+		// processes and signals (proc.go)
+		"proc_id":                procID,
+		"proc_fork":              procFork,
+		"proc_fork_env":          procForkEnv,
+		"proc_join":              procJoin,
+		"proc_parent":            procParent,
+		"proc_signal":            procSignal,
+		"proc_raise_interval":    procRaiseInterval,
+		"proc_signals_sizes_get": procSignalsSizesGet,
+		"proc_signals_get":       procSignalsGet,
+		"proc_snapshot":          procSnapshot,
+		"thread_signal":          threadSignal,
+		// thread spawning (threads.go)
+		"thread_spawn_v2": threadSpawnV2,
+		"thread_spawn":    threadSpawnV2,
+		"thread_join":     threadJoin,
+		// threads and time (thread.go)
+		"thread_sleep":       threadSleep,
+		"thread_id":          threadID,
+		"thread_parallelism": threadParallelism,
+		"futex_wait":         futexWait,
+		"futex_wake":         futexWake,
+		"futex_wake_all":     futexWakeAll,
+		"clock_time_set":     clockTimeSet,
+		// sockets (sock_net.go, sock_opt.go, resolve.go, port.go)
+		"sock_open":               sockOpen,
+		"sock_pair":               sockPair,
+		"sock_bind":               sockBind,
+		"sock_listen":             sockListen,
+		"sock_connect":            sockConnect,
+		"sock_accept_v2":          sockAcceptV2,
+		"sock_recv_from":          sockRecvFrom,
+		"sock_send_to":            sockSendTo,
+		"sock_send_file":          sockSendFile,
+		"sock_send_msg":           sockSendMsg,
+		"sock_recv_msg":           sockRecvMsg,
+		"sock_status":             sockStatus,
+		"sock_addr_local":         sockAddrLocal,
+		"sock_addr_peer":          sockAddrPeer,
+		"sock_set_opt_flag":       sockSetOptFlag,
+		"sock_get_opt_flag":       sockGetOptFlag,
+		"sock_set_opt_time":       sockSetOptTime,
+		"sock_get_opt_time":       sockGetOptTime,
+		"sock_set_opt_size":       sockSetOptSize,
+		"sock_get_opt_size":       sockGetOptSize,
+		"sock_join_multicast_v4":  multicastV4(true),
+		"sock_leave_multicast_v4": multicastV4(false),
+		"sock_join_multicast_v6":  multicastV6(true),
+		"sock_leave_multicast_v6": multicastV6(false),
+		"resolve":                 resolve,
+		"port_addr_list":          portAddrList,
+		// terminal and current directory (tty.go, cwd.go)
+		"tty_get": ttyGet,
+		"tty_set": ttySet,
+		"getcwd":  getcwd,
+		"chdir":   chdir,
+	}
 }
 
-func init() {
-	// exec and spawn start processes, which define these maps' functions:
-	// they are added here to keep Go's initialization order acyclic.
-	impls["proc_exec3"] = procExec3
-	impls["proc_spawn2"] = procSpawn2
-	impls["proc_spawn3"] = procSpawn3
-	impls["proc_exec4"] = procExec4
-	impls["stack_checkpoint"] = stackCheckpoint
-	voidImpls["stack_restore"] = stackRestore
-	voidImpls["proc_exec"] = procExec
-	voidImpls["proc_exec2"] = procExec2
+// newVoidImpls returns the implemented functions that return nothing.
+func newVoidImpls() map[string]voidFn {
+	return map[string]voidFn{
+		"proc_exit2":      procExit2,
+		"callback_signal": callbackSignal,
+		"thread_exit":     threadExit,
+	}
 }
 
 // errnoOfUnimplemented is what a defined but unimplemented function returns.
@@ -151,6 +172,7 @@ func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 }
 
 func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, th *Threads) *host {
+	loadImpls()
 	h := &host{sys: s, proc: newProcess(s), threads: th, fdPass: newFdPassing(s)}
 	th.onThreadEnd = h.proc.threadEnded
 	th.onThreadReturn = h.destroyThreadLocals
@@ -169,7 +191,7 @@ func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 	wasi_p1.DefineIn(b, ModuleName, s, false, map[string]bool{"sock_accept": true})
 
 	forms := map[string]compat.Func{}
-	for _, f := range compat.WASIX {
+	for _, f := range compat.WASIX() {
 		if f.Name != "sock_accept" && isPreview1(f.Name) {
 			continue
 		}
@@ -193,7 +215,7 @@ func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 }
 
 func isPreview1(name string) bool {
-	for _, f := range compat.Preview1 {
+	for _, f := range compat.Preview1() {
 		if f.Name == name {
 			return true
 		}

@@ -30,7 +30,7 @@ var netFuncs = []string{"sock_open", "sock_pair", "sock_bind", "sock_listen", "s
 // wrappers (wasmgen.WrapperName) and one page of memory.
 func netCaller(t testing.TB) []byte {
 	sigs := map[string]compat.Func{}
-	for _, f := range compat.WASIX {
+	for _, f := range compat.WASIX() {
 		sigs[f.Name] = f
 	}
 	var ims []wasmgen.Import

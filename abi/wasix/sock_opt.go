@@ -46,8 +46,11 @@ const (
 // integer socket option.
 type hostOpt struct{ level, name int }
 
+// The option tables are arrays indexed by the WASIX option (static data,
+// nothing to build at start-up); a zero entry is an option not in the table.
+
 // flagOpts are the boolean options.
-var flagOpts = map[uint8]hostOpt{
+var flagOpts = [optProto + 1]hostOpt{
 	optReusePort:       {unix.SOL_SOCKET, unix.SO_REUSEPORT},
 	optReuseAddr:       {unix.SOL_SOCKET, unix.SO_REUSEADDR},
 	optNoDelay:         {unix.IPPROTO_TCP, unix.TCP_NODELAY},
@@ -62,7 +65,7 @@ var flagOpts = map[uint8]hostOpt{
 }
 
 // sizeOpts are the numeric options.
-var sizeOpts = map[uint8]hostOpt{
+var sizeOpts = [optProto + 1]hostOpt{
 	optRecvBufSize:    {unix.SOL_SOCKET, unix.SO_RCVBUF},
 	optSendBufSize:    {unix.SOL_SOCKET, unix.SO_SNDBUF},
 	optRecvLowat:      {unix.SOL_SOCKET, unix.SO_RCVLOWAT},
@@ -73,11 +76,28 @@ var sizeOpts = map[uint8]hostOpt{
 
 // timeOpts name the timeouts kept by wazix (host fds are nonblocking, so
 // SO_RCVTIMEO and friends would have no effect on the host).
-var timeOpts = map[uint8]string{
+var timeOpts = [optProto + 1]string{
 	optRecvTimeout:    "recv",
 	optSendTimeout:    "send",
 	optConnectTimeout: "connect",
 	optAcceptTimeout:  "accept",
+}
+
+// lookupOpt returns the host option of a WASIX option in table (any value
+// from the guest; a name of 0 marks an absent entry: no host option is 0).
+func lookupOpt(table *[optProto + 1]hostOpt, opt uint8) (hostOpt, bool) {
+	if int(opt) >= len(table) || table[opt].name == 0 {
+		return hostOpt{}, false
+	}
+	return table[opt], true
+}
+
+// lookupTimeOpt returns which timeout a WASIX option names.
+func lookupTimeOpt(opt uint8) (string, bool) {
+	if int(opt) >= len(timeOpts) || timeOpts[opt] == "" {
+		return "", false
+	}
+	return timeOpts[opt], true
 }
 
 // v6 reports whether the socket is IPv6, for options whose level differs.
@@ -109,7 +129,7 @@ func sockSetOptFlag(h *host, _ context.Context, _ api.Module, stack []uint64) sy
 	case optPromiscuous:
 		return sys.ENOTSUP
 	}
-	o, ok := flagOpts[opt]
+	o, ok := lookupOpt(&flagOpts, opt)
 	if !ok {
 		return sys.EINVAL
 	}
@@ -137,7 +157,7 @@ func sockGetOptFlag(h *host, _ context.Context, m api.Module, stack []uint64) sy
 	case optPromiscuous:
 		return sys.ENOTSUP
 	default:
-		o, ok := flagOpts[opt]
+		o, ok := lookupOpt(&flagOpts, opt)
 		if !ok {
 			return sys.EINVAL
 		}
@@ -184,7 +204,7 @@ func sockSetOptTime(h *host, _ context.Context, m api.Module, stack []uint64) sy
 		}
 		return sys.ErrnoOf(unix.SetsockoptLinger(f.Fd(), unix.SOL_SOCKET, unix.SO_LINGER, l))
 	}
-	which, ok := timeOpts[opt]
+	which, ok := lookupTimeOpt(opt)
 	if !ok {
 		return sys.EINVAL
 	}
@@ -214,7 +234,7 @@ func sockGetOptTime(h *host, _ context.Context, m api.Module, stack []uint64) sy
 		}
 		some, ns = l.Onoff != 0, int64(l.Linger)*1e9
 	} else {
-		which, ok := timeOpts[opt]
+		which, ok := lookupTimeOpt(opt)
 		if !ok {
 			return sys.EINVAL
 		}
@@ -236,7 +256,7 @@ func sockSetOptSize(h *host, _ context.Context, _ api.Module, stack []uint64) sy
 		return errno
 	}
 	opt, v := uint8(stack[1]), stack[2]
-	o, ok := sizeOpts[opt]
+	o, ok := lookupOpt(&sizeOpts, opt)
 	if !ok {
 		if opt == optType || opt == optProto || opt == optLastError {
 			return sys.EINVAL // read-only
@@ -288,7 +308,7 @@ func sockGetOptSize(h *host, _ context.Context, m api.Module, stack []uint64) sy
 	case optProto:
 		v, err = unix.GetsockoptInt(f.Fd(), unix.SOL_SOCKET, unix.SO_PROTOCOL)
 	default:
-		o, ok := sizeOpts[opt]
+		o, ok := lookupOpt(&sizeOpts, opt)
 		if !ok {
 			return sys.EINVAL
 		}

@@ -22,14 +22,14 @@ import (
 // an implemented one never answers ENOSYS. A WASIX guest and a preview1-only
 // guest are checked separately, since some statuses depend on the flavour.
 func TestStatusesHold(t *testing.T) {
-	wasixFuncs := append(append([]compat.Func{}, compat.Preview1...), compat.WASIX...)
+	wasixFuncs := append(append([]compat.Func{}, compat.Preview1()...), compat.WASIX()...)
 	for _, tc := range []struct {
 		name  string
 		funcs []compat.Func
 		wasix bool
 	}{
 		{"wasix", wasixFuncs, true},
-		{"preview1", compat.Preview1, false},
+		{"preview1", compat.Preview1(), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ims := toImports(tc.funcs)

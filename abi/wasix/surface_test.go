@@ -28,10 +28,10 @@ func toImports(fs []compat.Func) []wasmgen.Import {
 // 2022 one (its forms replacing the current ones of the same name). Both
 // also import preview1, wasi.thread-spawn and a shared env.memory.
 func surfaces() map[string][]wasmgen.Import {
-	current := append(toImports(compat.Preview1), toImports(compat.WASIX)...)
+	current := append(toImports(compat.Preview1()), toImports(compat.WASIX())...)
 	current = append(current, toImports([]compat.Func{compat.ThreadSpawn})...)
 	old := map[string]bool{}
-	for _, f := range compat.WASIX2022 {
+	for _, f := range compat.WASIX2022() {
 		old[f.Name] = true
 	}
 	var gen2022 []wasmgen.Import
@@ -41,7 +41,7 @@ func surfaces() map[string][]wasmgen.Import {
 		}
 	}
 	seen := map[string]bool{}
-	for _, f := range compat.WASIX2022 {
+	for _, f := range compat.WASIX2022() {
 		if seen[f.Name] {
 			continue // thread_spawn has two 2022 shapes; one import per name
 		}

@@ -94,13 +94,15 @@ func clockTimeSet(h *host, _ context.Context, _ api.Module, stack []uint64) sys.
 	return sys.ESUCCESS
 }
 
-// impls2022 are the functions of the 2022 ABI whose form differs.
-var impls2022 = map[string]fn{
-	"thread_local_create":  threadLocalCreate,
-	"thread_local_destroy": threadLocalDestroy,
-	"thread_local_set":     threadLocalSet,
-	"thread_local_get":     threadLocalGet,
-	"proc_join":            procJoin2022,
+// newImpls2022 returns the functions of the 2022 ABI whose form differs.
+func newImpls2022() map[string]fn {
+	return map[string]fn{
+		"thread_local_create":  threadLocalCreate,
+		"thread_local_destroy": threadLocalDestroy,
+		"thread_local_set":     threadLocalSet,
+		"thread_local_get":     threadLocalGet,
+		"proc_join":            procJoin2022,
+	}
 }
 
 // tlsKey names one thread's value of one 2022 thread-local key.

@@ -66,6 +66,7 @@ type Threads struct {
 
 	mu       sync.Mutex
 	live     map[uint32]*thread
+	spawned  bool // a thread was spawned (under mu, with wg.Add)
 	next     uint32
 	warned   bool
 	wg       sync.WaitGroup
@@ -126,6 +127,12 @@ func (t *Threads) MainDone() {
 // remain, the ones blocked in memory.atomic.wait32/64 (which no context
 // reaches) are woken every few milliseconds so that they can stop.
 func (t *Threads) Wait(timeout time.Duration) bool {
+	t.mu.Lock()
+	spawned := t.spawned
+	t.mu.Unlock()
+	if !spawned {
+		return true // no thread was ever spawned: nothing to wait for
+	}
 	done := make(chan struct{})
 	go func() { t.wg.Wait(); close(done) }()
 	timer := time.NewTimer(timeout)
@@ -225,6 +232,7 @@ func (t *Threads) spawn(e entry, params []api.ValueType) (uint32, sys.Errno) {
 	th := &thread{tid: tid, done: make(chan struct{})}
 	t.live[tid] = th
 	t.wg.Add(1)
+	t.spawned = true
 	t.mu.Unlock()
 
 	mod, err := t.rt.InstantiateModule(t.ctx, t.compiled, threadConfig)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/tetratelabs/wazero/api"
@@ -126,8 +125,18 @@ type inspection struct {
 	Features   []string        `json:"features"`
 }
 
-// notableExports are the exports a WASI/WASIX host looks for.
-var notableExports = regexp.MustCompile(`^(_start|_initialize|wasi_thread_start|__wasm_signal|memory|__indirect_function_table|__stack_pointer|__heap_base|__data_end|__tls_base|__wasm_init_tls|asyncify_.*)$`)
+// notableExport reports whether name is an export a WASI/WASIX host looks
+// for. (Plain string tests rather than a regexp compiled at start-up: every
+// run of the CLI would pay for it.)
+func notableExport(name string) bool {
+	switch name {
+	case "_start", "_initialize", "wasi_thread_start", "__wasm_signal", "memory",
+		"__indirect_function_table", "__stack_pointer", "__heap_base", "__data_end",
+		"__tls_base", "__wasm_init_tls":
+		return true
+	}
+	return strings.HasPrefix(name, "asyncify_")
+}
 
 func inspectModule(b []byte) (*inspection, error) {
 	m, err := wasmbin.Parse(b)
@@ -189,7 +198,7 @@ func inspectModule(b []byte) (*inspection, error) {
 		ins.Memories = append(ins.Memories, memoryInfo(l, ""))
 	}
 	for _, e := range in.Exports {
-		if !notableExports.MatchString(e.Name) {
+		if !notableExport(e.Name) {
 			continue
 		}
 		ie := inspectExport{Name: e.Name, Kind: wasmbin.KindName(e.Kind)}
@@ -359,12 +368,12 @@ func witType(t api.ValueType) wit.Type {
 	return wit.S32{}
 }
 
-var nonWIT = regexp.MustCompile(`[^a-z0-9]+`)
-
 // witName makes a WIT identifier: lower-case words joined by '-', each
 // starting with a letter.
 func witName(s, fallback string) string {
-	words := nonWIT.Split(strings.ToLower(s), -1)
+	words := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9')
+	})
 	var out []string
 	for _, w := range words {
 		if w == "" {

@@ -34,15 +34,15 @@ func TestInspectStatus(t *testing.T) {
 		want    map[string]string // module.name -> status
 	}{
 		{"wasix", []wasmgen.Import{
-			from(compat.Preview1, "fd_write"),
-			from(compat.Preview1, "proc_raise"), // delivers signals to a WASIX guest
-			from(compat.WASIX, "context_create"),
-			from(compat.WASIX, "proc_spawn"),
-			from(compat.WASIX, "proc_fork"),
-			from(compat.WASIX, "port_mac"),
-			from(compat.WASIX, "epoll_wait"),
-			from(compat.WASIX, "sock_recv_msg"),
-			from(compat.WASIX, "dlopen"),
+			from(compat.Preview1(), "fd_write"),
+			from(compat.Preview1(), "proc_raise"), // delivers signals to a WASIX guest
+			from(compat.WASIX(), "context_create"),
+			from(compat.WASIX(), "proc_spawn"),
+			from(compat.WASIX(), "proc_fork"),
+			from(compat.WASIX(), "port_mac"),
+			from(compat.WASIX(), "epoll_wait"),
+			from(compat.WASIX(), "sock_recv_msg"),
+			from(compat.WASIX(), "dlopen"),
 			sig("wasix_32v1", "epoll_create", []api.ValueType{i64}, i32), // wrong signature
 			sig("wasix_32v1", "no_such_call", nil, i32),
 			sig("env", "helper", nil),
@@ -61,9 +61,9 @@ func TestInspectStatus(t *testing.T) {
 			"env.helper":                        "host",
 		}},
 		{"preview1", []wasmgen.Import{
-			from(compat.Preview1, "proc_raise"),
-			from(compat.Preview1, "fd_allocate"),
-			from(compat.Preview1, "path_open"),
+			from(compat.Preview1(), "proc_raise"),
+			from(compat.Preview1(), "fd_allocate"),
+			from(compat.Preview1(), "path_open"),
 		}, map[string]string{
 			"wasi_snapshot_preview1.proc_raise":  "ENOSYS",
 			"wasi_snapshot_preview1.fd_allocate": "partial",
@@ -101,7 +101,7 @@ func TestInspectStatus(t *testing.T) {
 	}
 	// The text output shows the status and why.
 	p := filepath.Join(t.TempDir(), "m.wasm")
-	os.WriteFile(p, wasmgen.Caller([]wasmgen.Import{from(compat.WASIX, "context_create")}, wasmgen.Options{}), 0o644)
+	os.WriteFile(p, wasmgen.Caller([]wasmgen.Import{from(compat.WASIX(), "context_create")}, wasmgen.Options{}), 0o644)
 	out, errOut, code := runWazixCLI(t, "inspect", p)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)

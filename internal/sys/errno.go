@@ -100,7 +100,10 @@ const (
 	ENOTCAPABLE     Errno = 76
 )
 
-var hostErrno = map[syscall.Errno]Errno{
+// hostErrno maps Linux errnos to WASI's (0: no WASI counterpart). An array
+// with constant indices is static data: no map to build at start-up, and no
+// hashing on the error paths of hot calls (EAGAIN).
+var hostErrno = [unix.EHWPOISON + 1]Errno{
 	unix.E2BIG: E2BIG, unix.EACCES: EACCES, unix.EADDRINUSE: EADDRINUSE,
 	unix.EADDRNOTAVAIL: EADDRNOTAVAIL, unix.EAFNOSUPPORT: EAFNOSUPPORT, unix.EAGAIN: EAGAIN,
 	unix.EALREADY: EALREADY, unix.EBADF: EBADF, unix.EBADMSG: EBADMSG, unix.EBUSY: EBUSY,
@@ -124,11 +127,27 @@ var hostErrno = map[syscall.Errno]Errno{
 	unix.EXDEV: EXDEV,
 }
 
+// fromHost maps a host errno to WASI's; one without a counterpart is EIO.
+func fromHost(e syscall.Errno) Errno {
+	if uint(e) < uint(len(hostErrno)) {
+		if w := hostErrno[e]; w != 0 {
+			return w
+		}
+	}
+	return EIO
+}
+
 // ErrnoOf maps a host error to a WASI errno. nil maps to ESUCCESS; an error
 // that carries no host errno maps to EIO.
 func ErrnoOf(err error) Errno {
-	if err == nil {
+	// The common shapes first, without errors.As's reflection.
+	switch e := err.(type) {
+	case nil:
 		return ESUCCESS
+	case syscall.Errno:
+		return fromHost(e)
+	case Errno:
+		return e
 	}
 	var e Errno
 	if errors.As(err, &e) {
@@ -136,10 +155,7 @@ func ErrnoOf(err error) Errno {
 	}
 	var se syscall.Errno
 	if errors.As(err, &se) {
-		if w, ok := hostErrno[se]; ok {
-			return w
-		}
-		return EIO
+		return fromHost(se)
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

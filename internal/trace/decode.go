@@ -7,6 +7,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -96,13 +97,13 @@ func decoderFor(module, name string, nparams int) decoder {
 	if module == "wasi" {
 		return decoder{pre: func(c *call) string { return "start_arg=" + hex(c.args[0]) }, post: spawnResult}
 	}
-	spec, ok := specs[name+"/"+strconv.Itoa(nparams)] // a form with another arity
+	spec, ok := specs()[name+"/"+strconv.Itoa(nparams)] // a form with another arity
 	if !ok {
-		spec, ok = specs[name]
+		spec, ok = specs()[name]
 	}
 	if ok {
 		if fields := parseSpec(spec); slots(fields) == nparams {
-			before, after := hooks[name].before, hooks[name].after
+			before, after := hooks()[name].before, hooks()[name].after
 			return decoder{
 				pre: func(c *call) string {
 					if before != nil {
@@ -195,7 +196,7 @@ func parseSpec(spec string) []field {
 		}
 		name, k, _ := strings.Cut(part, ":")
 		f.name = name
-		f.kind = kinds[k]
+		f.kind = kinds()[k]
 		if f.kind == nil {
 			panic("trace: unknown kind " + k)
 		}
@@ -221,11 +222,11 @@ func outU32(f func(c *call, v uint32) string) *kind {
 	}}
 }
 
-var kinds map[string]*kind
-
-func init() {
+// kinds are the argument kinds of specs, built on first use (only a traced
+// guest needs them).
+var kinds = sync.OnceValue(func() map[string]*kind {
 	u32 := func(_ *call, v uint64) string { return strconv.FormatUint(uint64(uint32(v)), 10) }
-	kinds = map[string]*kind{
+	return map[string]*kind{
 		"u32":      {slots: 1, pre: one(u32)},
 		"u64":      {slots: 1, pre: one(func(_ *call, v uint64) string { return strconv.FormatUint(v, 10) })},
 		"i64":      {slots: 1, pre: one(func(_ *call, v uint64) string { return strconv.FormatInt(int64(v), 10) })},
@@ -350,7 +351,7 @@ func init() {
 			post: func(c *call, v []uint64) string { return c.events(v) }},
 		"epout": {slots: 1, post: func(c *call, v []uint64) string { return c.epollEvents(uint32(v[0])) }},
 	}
-}
+})
 
 // nsString shows a duration in ns; all ones is "inf".
 func nsString(v uint64) string {

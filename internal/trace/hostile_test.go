@@ -34,7 +34,7 @@ func TestDecodersHostile(t *testing.T) {
 	mem := &fakeMemory{b: make([]byte, 4096)}
 	tr := New(&sys.System{Table: sys.NewTable(0)})
 	interesting := []uint64{0, 1, 3, 4095, 4096, 4090, 1 << 31, 0xffffffff, 0xfffffff0, 1 << 40, ^uint64(0)}
-	for name, spec := range specs {
+	for name, spec := range specs() {
 		n := slots(parseSpec(spec))
 		module, _, _ := strings.Cut(name, "/")
 		d := decoderFor("wasix_32v1", module, n)

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/wazix/wazix/internal/sys"
 )
@@ -99,7 +100,7 @@ var (
 )
 
 // rightNames are the preview1 rights, by bit.
-var rightNames = func() []bitName {
+var rightNames = sync.OnceValue(func() []bitName {
 	names := []string{"FD_DATASYNC", "FD_READ", "FD_SEEK", "FD_FDSTAT_SET_FLAGS", "FD_SYNC", "FD_TELL",
 		"FD_WRITE", "FD_ADVISE", "FD_ALLOCATE", "PATH_CREATE_DIRECTORY", "PATH_CREATE_FILE",
 		"PATH_LINK_SOURCE", "PATH_LINK_TARGET", "PATH_OPEN", "FD_READDIR", "PATH_READLINK",
@@ -112,7 +113,7 @@ var rightNames = func() []bitName {
 		out[i] = bitName{1 << i, n}
 	}
 	return out
-}()
+})
 
 // rightsString names a rights set: every preview1 right is "ALL", and a set
 // with most of them is shown by what it lacks, "ALL&~(FD_WRITE|...)", which
@@ -127,7 +128,7 @@ func rightsString(r uint64) string {
 	case r&all == all:
 		return "ALL" + rest
 	case bits.OnesCount64(r&all) > 15:
-		return "ALL&~(" + flagNames(all&^r, rightNames) + ")" + rest
+		return "ALL&~(" + flagNames(all&^r, rightNames()) + ")" + rest
 	}
-	return flagNames(r, rightNames)
+	return flagNames(r, rightNames())
 }

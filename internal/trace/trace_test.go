@@ -58,7 +58,7 @@ func TestNames(t *testing.T) {
 
 // Every spec parses and names only known kinds.
 func TestSpecs(t *testing.T) {
-	for name, spec := range specs {
+	for name, spec := range specs() {
 		func() {
 			defer func() {
 				if r := recover(); r != nil {

@@ -39,14 +39,16 @@ const (
 	SecTag       byte = 13
 )
 
-// sectionRank gives each known section its position in the required order.
-var sectionRank = map[byte]int{
+// sectionRank gives each known section its position in the required order
+// (0: not a known non-custom section). The section tables are arrays, static
+// data: nothing to build when a program that links this package starts.
+var sectionRank = [256]int{
 	SecType: 1, SecImport: 2, SecFunction: 3, SecTable: 4, SecMemory: 5, SecTag: 6,
 	SecGlobal: 7, SecExport: 8, SecStart: 9, SecElement: 10, SecDataCount: 11,
 	SecCode: 12, SecData: 13,
 }
 
-var sectionNames = map[byte]string{
+var sectionNames = [256]string{
 	SecCustom: "custom", SecType: "type", SecImport: "import", SecFunction: "function",
 	SecTable: "table", SecMemory: "memory", SecGlobal: "global", SecExport: "export",
 	SecStart: "start", SecElement: "element", SecCode: "code", SecData: "data",
@@ -55,7 +57,7 @@ var sectionNames = map[byte]string{
 
 // SectionName returns the spec name of a section id ("type", "code", ...).
 func SectionName(id byte) string {
-	if n, ok := sectionNames[id]; ok {
+	if n := sectionNames[id]; n != "" {
 		return n
 	}
 	return fmt.Sprintf("unknown(%d)", id)

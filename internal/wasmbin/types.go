@@ -22,17 +22,50 @@ const (
 	ExnRef    ValType = "\x69"
 )
 
-var valTypeNames = map[ValType]string{
-	I32: "i32", I64: "i64", F32: "f32", F64: "f64", V128: "v128",
-	FuncRef: "funcref", ExternRef: "externref", ExnRef: "exnref",
-	"\x6e": "anyref", "\x6d": "eqref", "\x6c": "i31ref", "\x6b": "structref",
-	"\x6a": "arrayref", "\x71": "nullref", "\x72": "nullexternref",
-	"\x73": "nullfuncref", "\x74": "nullexnref",
+// valTypeName returns the name of a one-byte value type, or "".
+func valTypeName(t ValType) string {
+	switch t {
+	case I32:
+		return "i32"
+	case I64:
+		return "i64"
+	case F32:
+		return "f32"
+	case F64:
+		return "f64"
+	case V128:
+		return "v128"
+	case FuncRef:
+		return "funcref"
+	case ExternRef:
+		return "externref"
+	case ExnRef:
+		return "exnref"
+	case "\x6e":
+		return "anyref"
+	case "\x6d":
+		return "eqref"
+	case "\x6c":
+		return "i31ref"
+	case "\x6b":
+		return "structref"
+	case "\x6a":
+		return "arrayref"
+	case "\x71":
+		return "nullref"
+	case "\x72":
+		return "nullexternref"
+	case "\x73":
+		return "nullfuncref"
+	case "\x74":
+		return "nullexnref"
+	}
+	return ""
 }
 
 // String returns the text-format name ("i32", "funcref", "(ref null 3)").
 func (t ValType) String() string {
-	if n, ok := valTypeNames[t]; ok {
+	if n := valTypeName(t); n != "" {
 		return n
 	}
 	if len(t) > 1 && (t[0] == 0x63 || t[0] == 0x64) {
@@ -46,7 +79,7 @@ func (t ValType) String() string {
 			if ht >= 0 {
 				return fmt.Sprintf("(ref %s%d)", null, ht)
 			}
-			if n, ok := valTypeNames[ValType([]byte{byte(ht & 0x7f)})]; ok {
+			if n := valTypeName(ValType([]byte{byte(ht & 0x7f)})); n != "" {
 				return fmt.Sprintf("(ref %s%s)", null, strings.TrimSuffix(n, "ref"))
 			}
 		}
