@@ -3,7 +3,9 @@
 //
 // Host fds are added to the epoll set once, edge-triggered, when the object is
 // created. A single poller goroutine turns host events into ready bits on the
-// object's Record and wakes the Waiters attached to it. preview1's poll_oneoff
+// object's Record and wakes the Waiters attached to it, while some Waiter
+// sleeps; otherwise the guest's own calls collect the events when they need
+// them (Drain before a wait, PollNow while spinning). preview1's poll_oneoff
 // and WASIX's epoll_* are views over these records: they read cached bits
 // (no syscall when something is ready) and attach a Waiter when nothing is.
 //
@@ -66,6 +68,15 @@ type Registry struct {
 	closeErr error
 	once     sync.Once
 
+	// sleepers counts Waiters asleep on this registry. The poller
+	// goroutine harvests host events only while it is above zero; with no
+	// guest thread asleep, events stay queued in the host epoll instance
+	// until a guest call drains them (Drain, PollNow) or a waiter goes to
+	// sleep. A busy server then costs no poller wake-up per socket edge.
+	sleepers atomic.Int32
+	// arm is signalled when sleepers leaves zero, to start the poller.
+	arm chan struct{}
+
 	// Stats for tests and benchmarks.
 	hostEvents atomic.Uint64
 }
@@ -80,6 +91,7 @@ func New() (*Registry, error) {
 		nextID:  1,
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
+		arm:     make(chan struct{}, 1),
 	}, nil
 }
 
@@ -236,10 +248,21 @@ func (r *Registry) poll() {
 }
 
 // pollNetpoller is poll's loop on the Go netpoller; it returns false if the
-// netpoller cannot wait for the epoll fd.
+// netpoller cannot wait for the epoll fd. It harvests only while a waiter
+// sleeps (see sleepers): otherwise it waits for arm, out of the netpoller,
+// so that no thread is woken by the host events of a guest that is running
+// and will collect them itself.
 func (r *Registry) pollNetpoller(rc syscall.RawConn) bool {
 	events := make([]unix.EpollEvent, 256)
 	for {
+		if r.sleepers.Load() == 0 {
+			select {
+			case <-r.arm:
+			case <-r.done:
+				return true
+			}
+			continue
+		}
 		err := rc.Read(func(uintptr) bool {
 			for {
 				r.harvest.Lock()
@@ -248,18 +271,20 @@ func (r *Registry) pollNetpoller(rc syscall.RawConn) bool {
 					r.dispatch(events[:n])
 				}
 				r.harvest.Unlock()
-				if err == unix.EINTR {
-					continue
+				if err == unix.EINTR || err == nil && n == len(events) {
+					continue // more may be pending, and they raise no new edge
 				}
-				if err != nil || n <= 0 {
-					select {
-					case <-r.done:
-						return true
-					default:
-					}
+				select {
+				case <-r.done:
+					return true
+				default:
+				}
+				if err != nil {
 					return false
 				}
-				return true
+				// Everything pending has been posted. Wait for the next
+				// edge while someone sleeps; go idle otherwise.
+				return r.sleepers.Load() == 0
 			}
 		})
 		select {
@@ -272,6 +297,20 @@ func (r *Registry) pollNetpoller(rc syscall.RawConn) bool {
 		}
 	}
 }
+
+// sleep and wake bracket a Waiter's sleep; the first sleeper starts the
+// poller, which first harvests what is pending (rc.Read runs its function
+// before it waits), so an event that arrived before sleep is not missed.
+func (r *Registry) sleep() {
+	if r.sleepers.Add(1) == 1 {
+		select {
+		case r.arm <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (r *Registry) wake() { r.sleepers.Add(-1) }
 
 // pollBlocking is poll's loop on a goroutine blocked in epoll_wait. It
 // cannot hold harvest while it blocks, so in this fallback a Drain can miss

@@ -31,9 +31,9 @@ func newRegistry(t *testing.T) *Registry {
 }
 
 // waitBits polls the record until want is set (the poller is asynchronous).
-func waitBits(t *testing.T, rec *Record, want uint32) {
+func waitBits(t *testing.T, reg *Registry, rec *Record, want uint32) {
 	t.Helper()
-	if err := WaitFor(context.Background(), nil, rec, want); err != nil {
+	if err := WaitFor(context.Background(), reg, rec, want); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(2 * time.Second)
@@ -59,13 +59,13 @@ func TestPipeReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitBits(t, wrec, Out) // an empty pipe is writable
+	waitBits(t, reg, wrec, Out) // an empty pipe is writable
 	time.Sleep(20 * time.Millisecond)
 	if b, _ := rrec.Bits(); b&In != 0 {
 		t.Fatalf("empty pipe read end is readable: %#x", b)
 	}
 	unix.Write(w, []byte("x"))
-	waitBits(t, rrec, In)
+	waitBits(t, reg, rrec, In)
 
 	// Drain, see EAGAIN, clear with the generation read before the read.
 	_, gen := rrec.Bits()
@@ -81,7 +81,7 @@ func TestPipeReadiness(t *testing.T) {
 
 	// Closing the write end is a hang-up for the reader.
 	unix.Close(w)
-	waitBits(t, rrec, Hup)
+	waitBits(t, reg, rrec, Hup)
 }
 
 func TestClearKeepsRacingEvent(t *testing.T) {

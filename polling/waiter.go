@@ -54,6 +54,8 @@ func (w *Waiter) Wait(ctx context.Context, reg *Registry, deadline time.Time) er
 	var done <-chan struct{}
 	if reg != nil {
 		done = reg.done
+		reg.sleep()
+		defer reg.wake()
 	}
 	select {
 	case <-w.ch:

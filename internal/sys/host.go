@@ -185,16 +185,28 @@ func (f *HostFile) io(ctx context.Context, want uint32, nonblock bool, op func()
 			continue
 		}
 		if err == unix.EAGAIN {
-			f.rec.Clear(want, gen)
-			if f.reg != nil {
+			if f.reg == nil {
+				f.rec.Clear(want, gen)
+			} else {
 				// The fd just said it would block, but an event the poller
 				// harvested before (while it had room) may be posted after
-				// this clear and leave the bit set for good: ask the
-				// kernel while no event is being posted.
-				f.eventResync()
+				// a clear and leave the bit set for good: clear while no
+				// event is being posted (later harvests see the host's
+				// state after the EAGAIN), and ask the kernel only if an
+				// event posted since gen kept the bit.
+				f.reg.Quiet(func() { f.rec.Clear(want, gen) })
+				if bits, _ := f.rec.Bits(); bits&want != 0 {
+					f.eventResync()
+				}
 			}
 			if nonblock {
 				return 0, EAGAIN
+			}
+			if f.reg != nil {
+				// About to wait: post what the host has queued (nobody
+				// harvests while no waiter sleeps), such as the RDHUP of a
+				// shutdown the check below looks for.
+				f.reg.Drain()
 			}
 			ended := polling.Err | polling.Hup
 			if want == polling.In {
