@@ -1,38 +1,8 @@
 package wazix
 
 import (
-	"github.com/tetratelabs/wazero/experimental"
-
 	"github.com/wazix/wazix/internal/trace"
 )
-
-// cappedAllocator backs the memories a guest defines with buffers that
-// cannot grow past limit pages (WithMaxMemory): wazero then fails the
-// memory.grow, which the guest sees as -1.
-func cappedAllocator(limit uint32) experimental.MemoryAllocator {
-	return experimental.MemoryAllocatorFunc(func(capacity, maxBytes uint64) experimental.LinearMemory {
-		size := min(maxBytes, uint64(limit)*65536)
-		// The whole capacity up front, as wazero does for shared memories: a
-		// shared memory's buffer cannot move, and Go maps large allocations
-		// lazily, so untouched pages cost no memory.
-		return &cappedMemory{buf: make([]byte, 0, max(capacity, size))}
-	})
-}
-
-type cappedMemory struct{ buf []byte }
-
-// Reallocate implements experimental.LinearMemory.
-func (m *cappedMemory) Reallocate(size uint64) []byte {
-	if size > uint64(cap(m.buf)) {
-		return nil
-	}
-	m.buf = m.buf[:size]
-	return m.buf
-}
-
-// Free implements experimental.LinearMemory; the garbage collector frees
-// the buffer once nothing refers to it.
-func (m *cappedMemory) Free() {}
 
 // TraceEvent is one host call of a guest, with its arguments decoded from
 // guest memory, its errno, its out-values and the time it took (see

@@ -465,9 +465,6 @@ func (h *Host) launch(ctx context.Context, rt wazero.Runtime, compiled wazero.Co
 		return errAlreadyRunning
 	}
 	opts := wasix.LaunchOptions{MaxThreads: h.maxThr, Warn: h.stderr, MaxPages: h.maxPages, Cwd: h.cwd}
-	if h.maxPages > 0 {
-		opts.Allocator = cappedAllocator(h.maxPages)
-	}
 	if h.tracer != nil {
 		tr := h.tracer
 		opts.MainEnded = func(mod api.Module) {

@@ -279,7 +279,7 @@ func (p *Process) forkChild(m api.Module, entry string, args []uint64, req *unwi
 	}
 	ictx := cp.Threads.Context()
 	if pm := m.Memory(); pm != nil {
-		ictx = experimental.WithMemoryAllocator(ictx, forkAllocator(uint64(pm.Size()), uint64(p.opts.MaxPages)*65536))
+		ictx = experimental.WithMemoryAllocator(ictx, forkAllocator(uint64(pm.Size()), uint64(p.opts.MaxPages)*65536, cp.Threads.busy))
 	}
 	cmod, err := p.rt.InstantiateModule(ictx, p.compiled, mainConfig)
 	if err != nil {

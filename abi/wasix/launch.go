@@ -32,8 +32,9 @@ type Process struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	opts     LaunchOptions
-	base     context.Context // the context processes of this tree derive from
-	ctx      context.Context // base with the import resolver
+	alloc    experimental.MemoryAllocator // opts.Allocator, or the process's own
+	base     context.Context              // the context processes of this tree derive from
+	ctx      context.Context              // base with the import resolver
 	resolve  map[string]api.Module
 	mods     []api.Module
 	host     *host // the WASIX host; nil for a preview1 guest
@@ -56,6 +57,8 @@ type LaunchOptions struct {
 	// MaxPages caps the guest's linear memory (0: the module's own
 	// maximum): imported memories get it as their maximum, and Allocator
 	// (which should enforce it) backs the memories the module defines.
+	// A nil Allocator means wazix's own: reserved address space that
+	// grows without copying, capped at MaxPages.
 	MaxPages  uint32
 	Allocator experimental.MemoryAllocator
 	// MainEnded is called with the main instance when the main thread of
@@ -89,6 +92,19 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 	th := NewThreads(p.ctx, s, rt, compiled, opts.MaxThreads, opts.Warn)
 	th.call = p.call
 	p.Threads = th
+	// The process's own allocator (its memories' Free asks its threads);
+	// the processes it makes get theirs from the same options.
+	p.alloc = opts.Allocator
+	// Shared memories imported by threaded modules keep a fixed Go buffer
+	// (wazero's own way, capped when MaxPages is set): under a reserved
+	// mapping their threads' futex waits were seen to hang, not understood
+	// yet.
+	if p.alloc == nil {
+		mapped := canReserve() && len(compiled.ImportedMemories()) == 0
+		if mapped || opts.MaxPages > 0 {
+			p.alloc = reservingAllocator(uint64(opts.MaxPages)*65536, th.busy, mapped)
+		}
+	}
 	needs := map[string]bool{}
 	for _, im := range imports {
 		needs[im.Module] = true
@@ -160,7 +176,11 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 			}
 			max, hasMax = lim, true
 		}
-		m, err := rt.InstantiateWithConfig(ctx, MemoryModule(name, mem.Min(), max, hasMax, shared),
+		mctx := ctx
+		if p.alloc != nil {
+			mctx = experimental.WithMemoryAllocator(ctx, p.alloc)
+		}
+		m, err := rt.InstantiateWithConfig(mctx, MemoryModule(name, mem.Min(), max, hasMax, shared),
 			wazero.NewModuleConfig().WithName(uniqueName(mod)))
 		if err != nil {
 			return fail(fmt.Errorf("providing memory %s.%s: %w", mod, name, err))
@@ -182,8 +202,8 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 // process context, with the memory allocator that enforces MaxPages.
 func (p *Process) instanceContext() context.Context {
 	ctx := p.Threads.Context()
-	if p.opts.Allocator != nil {
-		ctx = experimental.WithMemoryAllocator(ctx, p.opts.Allocator)
+	if p.alloc != nil {
+		ctx = experimental.WithMemoryAllocator(ctx, p.alloc)
 	}
 	return ctx
 }

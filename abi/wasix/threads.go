@@ -170,6 +170,10 @@ func (t *Threads) wakeAtomicWaiters() {
 	}
 }
 
+// busy reports whether guest code may still run in the process: a thread
+// is alive (the main thread included while it runs).
+func (t *Threads) busy() bool { return t.Live() > 0 }
+
 // Live returns the number of live threads (main included while it runs).
 func (t *Threads) Live() int {
 	t.mu.Lock()
