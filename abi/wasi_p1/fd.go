@@ -352,7 +352,8 @@ func (h *host) positioned(m api.Module, stack []uint64, right sys.Rights,
 		return e
 	}
 	mem := m.Memory()
-	iovs, e := iovecs(mem, u32(stack[1]), u32(stack[2]))
+	var buf [4][]byte
+	iovs, e := guestmem.IovecsTo(buf[:], mem, u32(stack[1]), u32(stack[2]))
 	if e != sys.ESUCCESS {
 		return e
 	}
