@@ -51,40 +51,34 @@ const (
 	noteNoDL    = "dynamic linking and FFI are not supported"
 )
 
-// preview1Status holds the preview1 functions that are not done for a
-// preview1 guest. A WASIX guest gets all of them done (fd_allocate works,
-// proc_raise delivers signals).
-var preview1Status = map[string]statusNote{
-	"fd_allocate": {StatusPartial, "ENOTSUP for preview1 guests, as wasmtime"},
-	"proc_raise":  {StatusENOSYS, "a preview1 host has no signal handlers to run"},
+// preview1Status returns the status of a preview1 function that is not done
+// for a preview1 guest. A WASIX guest gets all of them done (fd_allocate
+// works, proc_raise delivers signals). These are switches, not maps, so that
+// nothing is built when the program starts.
+func preview1Status(fn string) (statusNote, bool) {
+	switch fn {
+	case "fd_allocate":
+		return statusNote{StatusPartial, "ENOTSUP for preview1 guests, as wasmtime"}, true
+	case "proc_raise":
+		return statusNote{StatusENOSYS, "a preview1 host has no signal handlers to run"}, true
+	}
+	return statusNote{}, false
 }
 
-// wasixStatus holds the current-ABI WASIX-only functions that are not done.
-var wasixStatus = map[string]statusNote{
-	"port_bridge":       {StatusENOTSUP, noteNoVNet},
-	"port_unbridge":     {StatusENOTSUP, noteNoVNet},
-	"port_dhcp_acquire": {StatusENOTSUP, noteNoVNet},
-	"port_addr_add":     {StatusENOTSUP, noteNoVNet},
-	"port_addr_remove":  {StatusENOTSUP, noteNoVNet},
-	"port_addr_clear":   {StatusENOTSUP, noteNoVNet},
-	"port_mac":          {StatusENOTSUP, noteNoVNet},
-	"port_gateway_set":  {StatusENOTSUP, noteNoVNet},
-	"port_route_add":    {StatusENOTSUP, noteNoVNet},
-	"port_route_remove": {StatusENOTSUP, noteNoVNet},
-	"port_route_clear":  {StatusENOTSUP, noteNoVNet},
-	"port_route_list":   {StatusENOTSUP, noteNoVNet},
-	"context_create":    {StatusENOSYS, noteNoGreen},
-	"context_switch":    {StatusENOSYS, noteNoGreen},
-	"context_destroy":   {StatusENOSYS, noteNoGreen},
-	"proc_spawn":        {StatusENOSYS, "the legacy spawn is not implemented; wasix-libc uses proc_spawn2"},
-	"dlopen":            {StatusENOSYS, noteNoDL},
-	"dlsym":             {StatusENOSYS, noteNoDL},
-	"dl_invalid_handle": {StatusENOSYS, noteNoDL},
-	"call_dynamic":      {StatusENOSYS, noteNoDL},
-	"closure_allocate":  {StatusENOSYS, noteNoDL},
-	"closure_prepare":   {StatusENOSYS, noteNoDL},
-	"closure_free":      {StatusENOSYS, noteNoDL},
-	"reflect_signature": {StatusENOSYS, noteNoDL},
+// wasixStatus returns the status of a current-ABI WASIX-only function that
+// is not done.
+func wasixStatus(fn string) (statusNote, bool) {
+	switch fn {
+	case "port_bridge", "port_unbridge", "port_dhcp_acquire", "port_addr_add", "port_addr_remove", "port_addr_clear", "port_mac", "port_gateway_set", "port_route_add", "port_route_remove", "port_route_clear", "port_route_list":
+		return statusNote{StatusENOTSUP, noteNoVNet}, true
+	case "context_create", "context_switch", "context_destroy":
+		return statusNote{StatusENOSYS, noteNoGreen}, true
+	case "proc_spawn":
+		return statusNote{StatusENOSYS, "the legacy spawn is not implemented; wasix-libc uses proc_spawn2"}, true
+	case "dlopen", "dlsym", "dl_invalid_handle", "call_dynamic", "closure_allocate", "closure_prepare", "closure_free", "reflect_signature":
+		return statusNote{StatusENOSYS, noteNoDL}, true
+	}
+	return statusNote{}, false
 }
 
 // StatusOf returns what wazix does with f, and why when it is not done.
@@ -93,12 +87,12 @@ var wasixStatus = map[string]statusNote{
 func StatusOf(f Func, wasixGuest bool) (Status, string) {
 	switch f.Module {
 	case ModulePreview1, ModuleUnstable:
-		if s, ok := preview1Status[f.Name]; ok && !wasixGuest {
+		if s, ok := preview1Status(f.Name); ok && !wasixGuest {
 			return s.Status, s.Note
 		}
 	case ModuleWASIX32:
 		if f.Generation == GenerationCurrent {
-			if s, ok := wasixStatus[f.Name]; ok {
+			if s, ok := wasixStatus(f.Name); ok {
 				return s.Status, s.Note
 			}
 		}
