@@ -53,9 +53,13 @@ func TestRunTrace(t *testing.T) {
 			t.Errorf("%v: code %d, want 2 (stderr %q)", bad, r.code, r.stderr)
 		}
 	}
+	if r = runCLI(t, nil, "run", "--trace=disk", wasm); !regexp.MustCompile(`(?m)^wazix: --trace=disk: unknown trace category "disk"`).MatchString(r.stderr) || strings.Contains(r.stderr, "wazix trace:") {
+		t.Errorf("--trace=disk: stderr %q", r.stderr)
+	}
 
 	r = runCLI(t, nil, "run", "--trace=net", fixtures.Path(t, "wat/wasix_denied"))
 	if r.code != 2 || !regexp.MustCompile(`sock_connect\(fd=\d+<sock> addr=10.0.0.1:80\) = EACCES \(denied by --net/--net-allow\)`).MatchString(r.stderr) ||
+		!strings.Contains(r.stderr, "wazix trace: 1 kind of operation denied by the network policy\n") ||
 		!strings.Contains(r.stderr, "wazix trace: denied connect 10.0.0.1:80 (x1)") {
 		t.Errorf("denied: code %d\n%s", r.code, r.stderr)
 	}
