@@ -81,6 +81,9 @@ type regionLayout struct {
 	// threadSlots thread records of threadSlotSize bytes are at
 	// offThreads.
 	threadSlots, offThreads uint32
+	// offTidShift holds 1 + what is added to the host's thread ids (0:
+	// not decided yet; see the guest_tid helper in threads.go).
+	offTidShift uint32
 	// maxPollSubs is how many subscriptions the poll_oneoff wrapper can
 	// pass on when it removes those of event fds (it copies them into the
 	// epoll_wait scratch).
@@ -133,6 +136,8 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 	if fixedBase == 0 {
 		// Thread records (see threads.go); Go modules never spawn threads.
 		l.threadSlots = 64
+		l.offTidShift = align8(l.size)
+		l.size = l.offTidShift + 8
 		l.offThreads = align8(l.size)
 		l.size = l.offThreads + l.threadSlots*threadSlotSize
 	}

@@ -212,7 +212,7 @@ func addThreadAdapters() {
 	// spawn(kind, start_arg, user_data) -> tid, or a negative number: takes
 	// a free record (or else an ended one that nobody joined), fills it in
 	// and asks the host for a thread that starts with it.
-	helpers["spawn"] = &adapter{params: types(i32, i32, i64), results: types(i32), helpers: []string{"region"}, region: true,
+	helpers["spawn"] = &adapter{params: types(i32, i32, i64), results: types(i32), helpers: []string{"region", "guest_tid"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			const kind, arg, ud = 0, 1, 2
 			b, s, k, r := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
@@ -243,15 +243,31 @@ func addThreadAdapters() {
 			f.get(s).i32(slotFree).i32AtomicStore(0)
 			f.get(r).return_()
 			f.end()
+			f.get(r).call(g.helper("guest_tid")).set(r)
 			f.get(s).get(r).i32AtomicStore(4)
 			f.get(r)
 		}}
+	// guest_tid(host tid) -> the id the guest sees. The main thread is 1,
+	// as wazix numbers it, and wazix's spawned threads 2, 3, ...; but
+	// Wasmtime numbers spawned threads from 1, which would give the first
+	// one the main thread's id (joining it would be EDEADLK, and libc's
+	// mutex owners would mix up the two threads). So the first id the host
+	// gives decides once for all: if it is 1, every host id is shifted by
+	// one. The first spawn is the only one that can race with the decision
+	// (its thread and its spawner see the same id), so they agree.
+	helpers["guest_tid"] = &adapter{params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			b := f.local(i32)
+			f.call(g.helper("region")).tee(b).i32(0).get(0).i32(mainTid).i32Eq().i32(1).i32Add().i32AtomicCmpxchg(g.lay.offTidShift).drop()
+			f.get(0).get(b).i32AtomicLoad(g.lay.offTidShift).i32Add().i32(1).i32Sub()
+		}}
 	// thread_entry(tid, record): the module's wasi_thread_start.
-	helpers["thread_entry"] = &adapter{params: types(i32, i32), helpers: []string{"thread_done"},
+	helpers["thread_entry"] = &adapter{params: types(i32, i32), helpers: []string{"thread_done", "guest_tid"},
 		build: func(g *gen, f *funcBuilder) {
 			const tid, s = 0, 1
 			f.get(s).i32Load(24).gset(g.baseGlobal)
 			f.get(s).gset(g.slotGlobal)
+			f.get(tid).call(g.helper("guest_tid")).set(tid)
 			f.get(s).get(tid).i32AtomicStore(4)
 			f.get(s).i32Load(8).i32(entryKind2022).i32Eq().if_()
 			if g.entry2022 >= 0 {
