@@ -245,6 +245,23 @@ func (g *gen) fdArg(f *funcBuilder, l uint32) {
 	}
 }
 
+// rootRelative rewrites the path in locals ptr and n (a guest pointer and
+// length) for the host fd in local fd: an absolute path under the preopen
+// named "/" loses its leading slashes (see root_skip), and "/" itself
+// becomes ".".
+func (g *gen) rootRelative(f *funcBuilder, fd, ptr, n uint32) {
+	k := f.local(i32)
+	f.get(fd).get(ptr).get(n).call(g.helper("root_skip")).tee(k).if_()
+	f.get(k).get(n).i32Eq().if_()
+	g.scratch(f).i32(offEvt + 12).i32Add().tee(ptr).i32('.').i32Store8(0)
+	f.i32(1).set(n)
+	f.else_()
+	f.get(ptr).get(k).i32Add().set(ptr)
+	f.get(n).get(k).i32Sub().set(n)
+	f.end()
+	f.end()
+}
+
 // freshFD takes the errno of a call that returned a new fd at the address
 // in local ptr, and when it succeeded and the fd table is in use, passes
 // that fd through fresh_fd. The errno stays on the stack.
@@ -353,6 +370,31 @@ func newHelpers() map[string]*adapter {
 				f.get(b).i32Load8U(offStat).i32(2).i32Eq()
 				f.get(b).i64Load(offStat + 8).i64(0x24).i64And().i64Eqz()
 				f.i32And()
+			}},
+		// root_skip(host fd, path, len) -> how many bytes of the path to
+		// skip: its leading slashes when fd is a preopen named "/", else 0.
+		// wasix-libc resolves an absolute path against its preopens and,
+		// under the one named "/", passes it with its leading slash, which
+		// Wasmer resolves from the root but every preview1 host refuses
+		// (wazero EPERM, Node ENOTCAPABLE). Relative paths cost nothing.
+		"root_skip": {params: types(i32, i32, i32), results: types(i32), p1: []string{"fd_prestat_get", "fd_prestat_dir_name"},
+			helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+				const fd, p, n = 0, 1, 2
+				b, k := f.local(i32), f.local(i32)
+				f.get(n).i32Eqz().if_().i32(0).return_().end()
+				f.get(p).i32Load8U(0).i32('/').i32Ne().if_().i32(0).return_().end()
+				g.scratch(f).set(b)
+				f.get(fd).get(b).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).if_().i32(0).return_().end()
+				f.get(b).i32Load8U(offEvt).if_().i32(0).return_().end()                  // not a directory
+				f.get(b).i32Load(offEvt + 4).i32(1).i32Ne().if_().i32(0).return_().end() // a name of one byte
+				f.get(fd).get(b).i32(offEvt + 8).i32Add().i32(1).call(g.p1("fd_prestat_dir_name")).if_().i32(0).return_().end()
+				f.get(b).i32Load8U(offEvt + 8).i32('/').i32Ne().if_().i32(0).return_().end()
+				f.block().loop()
+				f.get(k).get(n).i32GeU().brIf(1)
+				f.get(p).get(k).i32Add().i32Load8U(0).i32('/').i32Ne().brIf(1)
+				f.get(k).i32(1).i32Add().set(k)
+				f.br(0).end().end()
+				f.get(k)
 			}},
 		// The fd table of the fd_dup/dup2 emulation: entries {guest fd + 1,
 		// host fd} (0 = a free slot), one per guest fd number whose meaning
@@ -766,8 +808,12 @@ func newEmulations() map[string]*adapter {
 			f.i32(0)
 		}},
 		"path_open2": {params: types(i32, i32, i32, i32, i32, i64, i64, i32, i32, i32), results: types(i32),
-			p1: []string{"path_open"}, build: func(g *gen, f *funcBuilder) {
+			p1: []string{"path_open"}, helpers: []string{"root_skip", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
+				rfd := f.local(i32)
 				g.fdArg(f, 0)
+				f.set(rfd)
+				g.rootRelative(f, rfd, 2, 3)
+				f.get(rfd)
 				for l := uint32(1); l <= 7; l++ {
 					f.get(l)
 				}
