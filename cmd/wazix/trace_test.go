@@ -118,3 +118,26 @@ func TestStatsCountsProcesses(t *testing.T) {
 		t.Errorf("exit %d stderr %s", r.code, r.stderr)
 	}
 }
+
+// TestTraceProcesses: a forked child's lines say which process they come
+// from ([pid:tid]) and decode with that process's own fds; process calls
+// and getcwd are decoded.
+func TestTraceProcesses(t *testing.T) {
+	r := runCLI(t, strings.NewReader(""), "run", "--trace=proc,fs", fixtures.Path(t, "c/fork"))
+	for _, re := range []string{
+		`(?m)^\d+\.\d{6} \[1\] proc_fork\(copy_memory=1\) = ESUCCESS pid=2 <`,
+		`(?m)^\d+\.\d{6} \[2:1\] proc_id\(\) = ESUCCESS pid=2 <`,
+		`(?m)^\d+\.\d{6} \[2:1\] fd_write\(fd=5<pipe> iovs=1/28B "child 2 parent 1 counter 15\\n"\) = ESUCCESS nwritten=28 <`,
+		`(?m)^\d+\.\d{6} \[2:1\] proc_exit2\(code=7\) = \(did not return\) <`,
+		`(?m)^\d+\.\d{6} \[1\] proc_join\(pid=2 flags=0 status=0x[0-9a-f]+\) = ESUCCESS child=2 <`,
+		`(?m)^\d+\.\d{6} \[1\] proc_join\(pid=any flags=0 status=0x[0-9a-f]+\) = ECHILD <`,
+	} {
+		if !regexp.MustCompile(re).MatchString(r.stderr) {
+			t.Errorf("stderr lacks %s:\n%s", re, r.stderr)
+		}
+	}
+	r = runCLI(t, nil, "run", "--trace=fs", fixtures.Path(t, "c/wasix_core"), "cwd")
+	if !regexp.MustCompile(`(?m)^\d+\.\d{6} \[1\] getcwd\(\) = ESUCCESS cwd="/" <`).MatchString(r.stderr) {
+		t.Errorf("getcwd:\n%s", r.stderr)
+	}
+}
