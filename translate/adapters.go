@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"encoding/binary"
 	"sync"
 
 	"github.com/wazix/wazix/internal/wasmbin"
@@ -81,6 +82,8 @@ type regionLayout struct {
 	// threadSlots thread records of threadSlotSize bytes are at
 	// offThreads.
 	threadSlots, offThreads uint32
+	// offSigCB says whether the guest's __wasm_signal is registered.
+	offSigCB uint32
 	// offTidShift holds 1 + what is added to the host's thread ids (0:
 	// not decided yet; see the guest_tid helper in threads.go).
 	offTidShift uint32
@@ -133,6 +136,8 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 	l.offTLSKeys = align8(l.size) // {key u32, pad u32, user_data u64} × tlsKeys
 	l.offTLSMain = l.offTLSKeys + 16*tlsKeys
 	l.size = l.offTLSMain + 8*tlsKeys
+	l.offSigCB = l.size // 1 when callback_signal registered __wasm_signal
+	l.size += 8
 	if fixedBase == 0 {
 		// Thread records (see threads.go); Go modules never spawn threads.
 		l.threadSlots = 64
@@ -204,6 +209,9 @@ type gen struct {
 	entryV2, entry2022 int64
 	// tlsDestroy is the guest's _thread_local_destroy export, or -1.
 	tlsDestroy int64
+	// wasmSignal is the guest's __wasm_signal export when callback_signal
+	// can register it (see callbackSignal), or -1.
+	wasmSignal int64
 	// cloexec: CLOEXEC is kept per fd (fd_close clears it).
 	cloexec bool
 }
@@ -961,9 +969,38 @@ func newEmulations() map[string]*adapter {
 // converted from WASIX (Linux) numbering: preview1 has no SIGSTKFLT (16), so
 // every signal above it is one lower.
 func raiseRenumbered(g *gen, f *funcBuilder, l uint32) {
+	if g.wasmSignal >= 0 {
+		// The guest registered __wasm_signal: deliver the signal there (it
+		// runs the handler, or libc's default action), WASIX numbering.
+		f.gget(g.baseGlobal).if_()
+		f.gget(g.baseGlobal).i32Load(g.lay.offSigCB).i32(1).i32Eq().if_()
+		f.get(l).call(uint32(g.wasmSignal))
+		f.i32(0).return_()
+		f.end()
+		f.end()
+	}
 	f.get(l).i32(16).i32Eq().if_().i32(errnoInval).return_().end()
 	f.get(l).get(l).i32(16).i32GtU().i32Sub()
 	f.call(g.p1("proc_raise"))
+}
+
+// callbackSignal is callback_signal(name, len) in a module that exports
+// __wasm_signal: it records whether that export is the one registered
+// (wasix-libc names "__wasm_signal_blocked" while signals are blocked: then
+// a raise goes to the host's proc_raise, as without a handler entry).
+func callbackSignal() *adapter {
+	return &adapter{params: types(i32, i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+		const p, n = 0, 1
+		b := f.local(i32)
+		f.call(g.helper("region")).set(b)
+		f.get(b).i32(0).i32Store(g.lay.offSigCB)
+		f.get(n).i32(13).i32Ne().if_().return_().end()
+		// "__wasm_signal": 8, 4 and 1 bytes, little-endian
+		f.get(p).i64Load(0).i64(int64(binary.LittleEndian.Uint64([]byte("__wasm_s")))).i64Ne().if_().return_().end()
+		f.get(p).i32Load(8).i32(int32(binary.LittleEndian.Uint32([]byte("igna")))).i32Ne().if_().return_().end()
+		f.get(p).i32Load8U(12).i32('l').i32Ne().if_().return_().end()
+		f.get(b).i32(1).i32Store(g.lay.offSigCB)
+	}}
 }
 
 // sockAccept adapts the four-argument accept (fd, flags, *fd, *addr_port)

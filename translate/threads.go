@@ -42,11 +42,14 @@ const (
 	parkNanos = 100_000_000
 	// mainTid is the main thread's id, as wazix numbers it; ids go up to
 	// maxTid (wasix-abi.md §2.13).
-	mainTid   = 1
-	maxTid    = 0x1fff_ffff
-	sigMax    = 31
-	errnoSrch = 71
-	offParked = 56 // a region word (after the sleep subscription) that stays 0: parked threads wait on it
+	mainTid = 1
+	// libcMainTid is the id wasix-libc's musl gives the main thread
+	// until it calls thread_id (__init_tls.c).
+	libcMainTid = 0x3fffffff
+	maxTid      = 0x1fff_ffff
+	sigMax      = 31
+	errnoSrch   = 71
+	offParked   = 56 // a region word (after the sleep subscription) that stays 0: parked threads wait on it
 )
 
 // newThreadEmulations returns the emulations of a module that spawns threads.
@@ -125,9 +128,13 @@ func newThreadEmulations() map[string]*adapter {
 		// thread_signal(tid, sig) -> errno: the calling thread can be
 		// signalled (preview1 proc_raise); another live thread only with 0,
 		// since nothing can interrupt it from inside the module.
+		// wasix-libc's musl calls the main thread 0x3fffffff until it asks
+		// thread_id, so raise() in it signals that id: Wasmer maps it to the
+		// main thread, and so does this.
 		"thread_signal": {params: types(i32, i32), results: types(i32), p1: []string{"proc_raise"}, helpers: []string{"self_tid", "thread_find"},
 			build: func(g *gen, f *funcBuilder) {
 				s := f.local(i32)
+				f.get(0).i32(libcMainTid).i32Eq().if_().i32(mainTid).set(0).end()
 				f.get(1).i32(sigMax).i32GtU().if_().i32(errnoInval).return_().end()
 				f.get(0).call(g.helper("self_tid")).i32Eq().if_()
 				raiseRenumbered(g, f, 1)

@@ -365,6 +365,21 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 			addHelper(d)
 		}
 	}
+	// Signals raised to the calling thread reach the guest's handler
+	// entry, as Wasmer delivers them: wasix-libc registers its export
+	// __wasm_signal with callback_signal, and raise() calls thread_signal.
+	wasmSignal := int64(-1)
+	for _, e := range in.Exports {
+		if t, ok := funcType(in, e.Index); ok && e.Kind == wasmbin.KindFunc && e.Name == "__wasm_signal" &&
+			t.Equal(wasmbin.FuncType{Params: types(i32)}) {
+			for _, p := range plans {
+				if p.action == ActionEmulated && p.im.Module == compat.ModuleWASIX32 && p.im.Name == "callback_signal" {
+					p.adapter = callbackSignal()
+					wasmSignal = int64(e.Index)
+				}
+			}
+		}
+	}
 	needP1 := map[string]bool{}
 	region := false
 	for _, p := range plans {
@@ -503,7 +518,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		}
 	}
 	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs, epoll: epoll, events: events,
-		threads: tp.on, spawnImport: spawnImport, cloexec: cloexec, entryV2: -1, entry2022: -1, tlsDestroy: -1}
+		threads: tp.on, spawnImport: spawnImport, cloexec: cloexec, entryV2: -1, entry2022: -1, tlsDestroy: -1, wasmSignal: -1}
 	for _, n := range helperNames {
 		idx := firstAdapter + uint32(len(adapters))
 		g.helperIndex[n] = idx
@@ -646,6 +661,9 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	}
 	if err := m.RemapFunctions(mapIndex, names); err != nil {
 		return nil, rep, err
+	}
+	if wasmSignal >= 0 {
+		g.wasmSignal = int64(mapIndex(uint32(wasmSignal)))
 	}
 	if tp.on {
 		for _, e := range []struct {
