@@ -390,6 +390,8 @@ func newHelpers() map[string]*adapter {
 				const fd, p, n = 0, 1, 2
 				b, k := f.local(i32), f.local(i32)
 				f.get(n).i32Eqz().if_().i32(0).return_().end()
+				// a path outside memory is the host's to refuse (EFAULT)
+				f.get(p).i32(16).i32ShrU().memorySize().i32GeU().if_().i32(0).return_().end()
 				f.get(p).i32Load8U(0).i32('/').i32Ne().if_().i32(0).return_().end()
 				g.scratch(f).set(b)
 				f.get(fd).get(b).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).if_().i32(0).return_().end()
@@ -399,6 +401,7 @@ func newHelpers() map[string]*adapter {
 				f.get(b).i32Load8U(offEvt + 8).i32('/').i32Ne().if_().i32(0).return_().end()
 				f.block().loop()
 				f.get(k).get(n).i32GeU().brIf(1)
+				f.get(p).get(k).i32Add().i32(16).i32ShrU().memorySize().i32GeU().brIf(1)
 				f.get(p).get(k).i32Add().i32Load8U(0).i32('/').i32Ne().brIf(1)
 				f.get(k).i32(1).i32Add().set(k)
 				f.br(0).end().end()
