@@ -998,6 +998,9 @@ func callbackSignal() *adapter {
 		f.call(g.helper("region")).set(b)
 		f.get(b).i32(0).i32Store(g.lay.offSigCB)
 		f.get(n).i32(13).i32Ne().if_().return_().end()
+		// a name outside memory registers nothing (and does not trap here)
+		f.get(p).i32(-16).i32GeU().if_().return_().end()
+		f.get(p).i32(12).i32Add().i32(16).i32ShrU().memorySize().i32GeU().if_().return_().end()
 		// "__wasm_signal": 8, 4 and 1 bytes, little-endian
 		f.get(p).i64Load(0).i64(int64(binary.LittleEndian.Uint64([]byte("__wasm_s")))).i64Ne().if_().return_().end()
 		f.get(p).i32Load(8).i32(int32(binary.LittleEndian.Uint32([]byte("igna")))).i32Ne().if_().return_().end()
