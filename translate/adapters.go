@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"encoding/binary"
 	"sync"
 
 	"github.com/wazix/wazix/internal/wasmbin"
@@ -81,6 +82,11 @@ type regionLayout struct {
 	// threadSlots thread records of threadSlotSize bytes are at
 	// offThreads.
 	threadSlots, offThreads uint32
+	// offSigCB says whether the guest's __wasm_signal is registered.
+	offSigCB uint32
+	// offTidShift holds 1 + what is added to the host's thread ids (0:
+	// not decided yet; see the guest_tid helper in threads.go).
+	offTidShift uint32
 	// maxPollSubs is how many subscriptions the poll_oneoff wrapper can
 	// pass on when it removes those of event fds (it copies them into the
 	// epoll_wait scratch).
@@ -130,9 +136,13 @@ func newRegionLayout(fixedBase, aliases, cwdMax, epolls, interests uint32) *regi
 	l.offTLSKeys = align8(l.size) // {key u32, pad u32, user_data u64} × tlsKeys
 	l.offTLSMain = l.offTLSKeys + 16*tlsKeys
 	l.size = l.offTLSMain + 8*tlsKeys
+	l.offSigCB = l.size // 1 when callback_signal registered __wasm_signal
+	l.size += 8
 	if fixedBase == 0 {
 		// Thread records (see threads.go); Go modules never spawn threads.
 		l.threadSlots = 64
+		l.offTidShift = align8(l.size)
+		l.size = l.offTidShift + 8
 		l.offThreads = align8(l.size)
 		l.size = l.offThreads + l.threadSlots*threadSlotSize
 	}
@@ -199,6 +209,9 @@ type gen struct {
 	entryV2, entry2022 int64
 	// tlsDestroy is the guest's _thread_local_destroy export, or -1.
 	tlsDestroy int64
+	// wasmSignal is the guest's __wasm_signal export when callback_signal
+	// can register it (see callbackSignal), or -1.
+	wasmSignal int64
 	// cloexec: CLOEXEC is kept per fd (fd_close clears it).
 	cloexec bool
 }
@@ -238,6 +251,23 @@ func (g *gen) fdArg(f *funcBuilder, l uint32) {
 	if g.resolveFDs {
 		f.call(g.helper("resolve_fd"))
 	}
+}
+
+// rootRelative rewrites the path in locals ptr and n (a guest pointer and
+// length) for the host fd in local fd: an absolute path under the preopen
+// named "/" loses its leading slashes (see root_skip), and "/" itself
+// becomes ".".
+func (g *gen) rootRelative(f *funcBuilder, fd, ptr, n uint32) {
+	k := f.local(i32)
+	f.get(fd).get(ptr).get(n).call(g.helper("root_skip")).tee(k).if_()
+	f.get(k).get(n).i32Eq().if_()
+	g.scratch(f).i32(offEvt + 12).i32Add().tee(ptr).i32('.').i32Store8(0)
+	f.i32(1).set(n)
+	f.else_()
+	f.get(ptr).get(k).i32Add().set(ptr)
+	f.get(n).get(k).i32Sub().set(n)
+	f.end()
+	f.end()
 }
 
 // freshFD takes the errno of a call that returned a new fd at the address
@@ -348,6 +378,34 @@ func newHelpers() map[string]*adapter {
 				f.get(b).i32Load8U(offStat).i32(2).i32Eq()
 				f.get(b).i64Load(offStat + 8).i64(0x24).i64And().i64Eqz()
 				f.i32And()
+			}},
+		// root_skip(host fd, path, len) -> how many bytes of the path to
+		// skip: its leading slashes when fd is a preopen named "/", else 0.
+		// wasix-libc resolves an absolute path against its preopens and,
+		// under the one named "/", passes it with its leading slash, which
+		// Wasmer resolves from the root but every preview1 host refuses
+		// (wazero EPERM, Node ENOTCAPABLE). Relative paths cost nothing.
+		"root_skip": {params: types(i32, i32, i32), results: types(i32), p1: []string{"fd_prestat_get", "fd_prestat_dir_name"},
+			helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+				const fd, p, n = 0, 1, 2
+				b, k := f.local(i32), f.local(i32)
+				f.get(n).i32Eqz().if_().i32(0).return_().end()
+				// a path outside memory is the host's to refuse (EFAULT)
+				f.get(p).i32(16).i32ShrU().memorySize().i32GeU().if_().i32(0).return_().end()
+				f.get(p).i32Load8U(0).i32('/').i32Ne().if_().i32(0).return_().end()
+				g.scratch(f).set(b)
+				f.get(fd).get(b).i32(offEvt).i32Add().call(g.p1("fd_prestat_get")).if_().i32(0).return_().end()
+				f.get(b).i32Load8U(offEvt).if_().i32(0).return_().end()                  // not a directory
+				f.get(b).i32Load(offEvt + 4).i32(1).i32Ne().if_().i32(0).return_().end() // a name of one byte
+				f.get(fd).get(b).i32(offEvt + 8).i32Add().i32(1).call(g.p1("fd_prestat_dir_name")).if_().i32(0).return_().end()
+				f.get(b).i32Load8U(offEvt + 8).i32('/').i32Ne().if_().i32(0).return_().end()
+				f.block().loop()
+				f.get(k).get(n).i32GeU().brIf(1)
+				f.get(p).get(k).i32Add().i32(16).i32ShrU().memorySize().i32GeU().brIf(1)
+				f.get(p).get(k).i32Add().i32Load8U(0).i32('/').i32Ne().brIf(1)
+				f.get(k).i32(1).i32Add().set(k)
+				f.br(0).end().end()
+				f.get(k)
 			}},
 		// The fd table of the fd_dup/dup2 emulation: entries {guest fd + 1,
 		// host fd} (0 = a free slot), one per guest fd number whose meaning
@@ -761,8 +819,12 @@ func newEmulations() map[string]*adapter {
 			f.i32(0)
 		}},
 		"path_open2": {params: types(i32, i32, i32, i32, i32, i64, i64, i32, i32, i32), results: types(i32),
-			p1: []string{"path_open"}, build: func(g *gen, f *funcBuilder) {
+			p1: []string{"path_open"}, helpers: []string{"root_skip", "region"}, region: true, build: func(g *gen, f *funcBuilder) {
+				rfd := f.local(i32)
 				g.fdArg(f, 0)
+				f.set(rfd)
+				g.rootRelative(f, rfd, 2, 3)
+				f.get(rfd)
 				for l := uint32(1); l <= 7; l++ {
 					f.get(l)
 				}
@@ -910,9 +972,41 @@ func newEmulations() map[string]*adapter {
 // converted from WASIX (Linux) numbering: preview1 has no SIGSTKFLT (16), so
 // every signal above it is one lower.
 func raiseRenumbered(g *gen, f *funcBuilder, l uint32) {
+	if g.wasmSignal >= 0 {
+		// The guest registered __wasm_signal: deliver the signal there (it
+		// runs the handler, or libc's default action), WASIX numbering.
+		f.gget(g.baseGlobal).if_()
+		f.gget(g.baseGlobal).i32Load(g.lay.offSigCB).i32(1).i32Eq().if_()
+		f.get(l).call(uint32(g.wasmSignal))
+		f.i32(0).return_()
+		f.end()
+		f.end()
+	}
 	f.get(l).i32(16).i32Eq().if_().i32(errnoInval).return_().end()
 	f.get(l).get(l).i32(16).i32GtU().i32Sub()
 	f.call(g.p1("proc_raise"))
+}
+
+// callbackSignal is callback_signal(name, len) in a module that exports
+// __wasm_signal: it records whether that export is the one registered
+// (wasix-libc names "__wasm_signal_blocked" while signals are blocked: then
+// a raise goes to the host's proc_raise, as without a handler entry).
+func callbackSignal() *adapter {
+	return &adapter{params: types(i32, i32), helpers: []string{"region"}, region: true, build: func(g *gen, f *funcBuilder) {
+		const p, n = 0, 1
+		b := f.local(i32)
+		f.call(g.helper("region")).set(b)
+		f.get(b).i32(0).i32Store(g.lay.offSigCB)
+		f.get(n).i32(13).i32Ne().if_().return_().end()
+		// a name outside memory registers nothing (and does not trap here)
+		f.get(p).i32(-16).i32GeU().if_().return_().end()
+		f.get(p).i32(12).i32Add().i32(16).i32ShrU().memorySize().i32GeU().if_().return_().end()
+		// "__wasm_signal": 8, 4 and 1 bytes, little-endian
+		f.get(p).i64Load(0).i64(int64(binary.LittleEndian.Uint64([]byte("__wasm_s")))).i64Ne().if_().return_().end()
+		f.get(p).i32Load(8).i32(int32(binary.LittleEndian.Uint32([]byte("igna")))).i32Ne().if_().return_().end()
+		f.get(p).i32Load8U(12).i32('l').i32Ne().if_().return_().end()
+		f.get(b).i32(1).i32Store(g.lay.offSigCB)
+	}}
 }
 
 // sockAccept adapts the four-argument accept (fd, flags, *fd, *addr_port)

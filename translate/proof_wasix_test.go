@@ -33,6 +33,9 @@ var wasixProofs = []wasixProof{
 	{fixture: "translate/spawn.wat", threads: true},
 	// an event fd woken by another thread while poll_oneoff waits on it alone
 	{fixture: "translate/waker.wat", threads: true},
+	// raise() in a threaded wasix-libc program: thread_signal(0x3fffffff)
+	// reaches the registered __wasm_signal
+	{fixture: "translate/sigdeliver_mt.wat", threads: true},
 	{fixture: "wat/thread_counter", threads: true},
 	{fixture: "wat/thread_pingpong", threads: true},
 	{fixture: "wat/thread_tls", threads: true},

@@ -42,11 +42,14 @@ const (
 	parkNanos = 100_000_000
 	// mainTid is the main thread's id, as wazix numbers it; ids go up to
 	// maxTid (wasix-abi.md §2.13).
-	mainTid   = 1
-	maxTid    = 0x1fff_ffff
-	sigMax    = 31
-	errnoSrch = 71
-	offParked = 56 // a region word (after the sleep subscription) that stays 0: parked threads wait on it
+	mainTid = 1
+	// libcMainTid is the id wasix-libc's musl gives the main thread
+	// until it calls thread_id (__init_tls.c).
+	libcMainTid = 0x3fffffff
+	maxTid      = 0x1fff_ffff
+	sigMax      = 31
+	errnoSrch   = 71
+	offParked   = 56 // a region word (after the sleep subscription) that stays 0: parked threads wait on it
 )
 
 // newThreadEmulations returns the emulations of a module that spawns threads.
@@ -125,9 +128,13 @@ func newThreadEmulations() map[string]*adapter {
 		// thread_signal(tid, sig) -> errno: the calling thread can be
 		// signalled (preview1 proc_raise); another live thread only with 0,
 		// since nothing can interrupt it from inside the module.
+		// wasix-libc's musl calls the main thread 0x3fffffff until it asks
+		// thread_id, so raise() in it signals that id: Wasmer maps it to the
+		// main thread, and so does this.
 		"thread_signal": {params: types(i32, i32), results: types(i32), p1: []string{"proc_raise"}, helpers: []string{"self_tid", "thread_find"},
 			build: func(g *gen, f *funcBuilder) {
 				s := f.local(i32)
+				f.get(0).i32(libcMainTid).i32Eq().if_().i32(mainTid).set(0).end()
 				f.get(1).i32(sigMax).i32GtU().if_().i32(errnoInval).return_().end()
 				f.get(0).call(g.helper("self_tid")).i32Eq().if_()
 				raiseRenumbered(g, f, 1)
@@ -212,7 +219,7 @@ func addThreadAdapters() {
 	// spawn(kind, start_arg, user_data) -> tid, or a negative number: takes
 	// a free record (or else an ended one that nobody joined), fills it in
 	// and asks the host for a thread that starts with it.
-	helpers["spawn"] = &adapter{params: types(i32, i32, i64), results: types(i32), helpers: []string{"region"}, region: true,
+	helpers["spawn"] = &adapter{params: types(i32, i32, i64), results: types(i32), helpers: []string{"region", "guest_tid"}, region: true,
 		build: func(g *gen, f *funcBuilder) {
 			const kind, arg, ud = 0, 1, 2
 			b, s, k, r := f.local(i32), f.local(i32), f.local(i32), f.local(i32)
@@ -243,15 +250,31 @@ func addThreadAdapters() {
 			f.get(s).i32(slotFree).i32AtomicStore(0)
 			f.get(r).return_()
 			f.end()
+			f.get(r).call(g.helper("guest_tid")).set(r)
 			f.get(s).get(r).i32AtomicStore(4)
 			f.get(r)
 		}}
+	// guest_tid(host tid) -> the id the guest sees. The main thread is 1,
+	// as wazix numbers it, and wazix's spawned threads 2, 3, ...; but
+	// Wasmtime numbers spawned threads from 1, which would give the first
+	// one the main thread's id (joining it would be EDEADLK, and libc's
+	// mutex owners would mix up the two threads). So the first id the host
+	// gives decides once for all: if it is 1, every host id is shifted by
+	// one. The first spawn is the only one that can race with the decision
+	// (its thread and its spawner see the same id), so they agree.
+	helpers["guest_tid"] = &adapter{params: types(i32), results: types(i32), helpers: []string{"region"}, region: true,
+		build: func(g *gen, f *funcBuilder) {
+			b := f.local(i32)
+			f.call(g.helper("region")).tee(b).i32(0).get(0).i32(mainTid).i32Eq().i32(1).i32Add().i32AtomicCmpxchg(g.lay.offTidShift).drop()
+			f.get(0).get(b).i32AtomicLoad(g.lay.offTidShift).i32Add().i32(1).i32Sub()
+		}}
 	// thread_entry(tid, record): the module's wasi_thread_start.
-	helpers["thread_entry"] = &adapter{params: types(i32, i32), helpers: []string{"thread_done"},
+	helpers["thread_entry"] = &adapter{params: types(i32, i32), helpers: []string{"thread_done", "guest_tid"},
 		build: func(g *gen, f *funcBuilder) {
 			const tid, s = 0, 1
 			f.get(s).i32Load(24).gset(g.baseGlobal)
 			f.get(s).gset(g.slotGlobal)
+			f.get(tid).call(g.helper("guest_tid")).set(tid)
 			f.get(s).get(tid).i32AtomicStore(4)
 			f.get(s).i32Load(8).i32(entryKind2022).i32Eq().if_()
 			if g.entry2022 >= 0 {

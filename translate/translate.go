@@ -163,6 +163,25 @@ func fdParams(name string) []int {
 	return nil
 }
 
+// pathParams lists, for preview1 path functions, the {fd, path pointer,
+// path length} parameter indexes of each path resolved against an fd
+// (path_symlink's target is stored, not resolved).
+func pathParams(name string) [][3]int {
+	switch name {
+	case "path_create_directory", "path_readlink", "path_remove_directory", "path_unlink_file":
+		return [][3]int{{0, 1, 2}}
+	case "path_filestat_get", "path_filestat_set_times", "path_open":
+		return [][3]int{{0, 2, 3}}
+	case "path_link":
+		return [][3]int{{0, 2, 3}, {4, 5, 6}}
+	case "path_rename":
+		return [][3]int{{0, 1, 2}, {3, 4, 5}}
+	case "path_symlink":
+		return [][3]int{{2, 3, 4}}
+	}
+	return nil
+}
+
 // stubBehaviour returns what the stub for module.name does.
 func stubBehaviour(module, name string, results []wasmbin.ValType) (string, func(f *funcBuilder)) {
 	if module == compat.ModuleWASIThreads && (name == compat.ThreadSpawn.Name || name == compat.ThreadSpawnOldName) &&
@@ -316,9 +335,10 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 				p.action = ActionEmulated
 				p.adapter = fdRenumberDup2(epoll)
 			} else if _, known := compat.Find(compat.ModulePreview1, p.im.Name, toAPI(p.sig.Params), toAPI(p.sig.Results)); known &&
-				(resolveFDs && len(fdParams(p.im.Name)) > 0 || epoll && epollTouchMask(p.im.Name) != 0 || events && isEventWrapped(p.im.Name)) {
+				(resolveFDs && len(fdParams(p.im.Name)) > 0 || epoll && epollTouchMask(p.im.Name) != 0 || events && isEventWrapped(p.im.Name) ||
+					wasixModule && hasMemory && len(pathParams(p.im.Name)) > 0) {
 				p.action = ActionWrapped
-				p.adapter = fdWrapper(p.im.Name, p.sig, resolveFDs, epoll, events)
+				p.adapter = fdWrapper(p.im.Name, p.sig, resolveFDs, epoll, events, wasixModule && hasMemory)
 			}
 		}
 	}
@@ -343,6 +363,21 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		h := helpers[name]
 		for _, d := range h.helpers {
 			addHelper(d)
+		}
+	}
+	// Signals raised to the calling thread reach the guest's handler
+	// entry, as Wasmer delivers them: wasix-libc registers its export
+	// __wasm_signal with callback_signal, and raise() calls thread_signal.
+	wasmSignal := int64(-1)
+	for _, e := range in.Exports {
+		if t, ok := funcType(in, e.Index); ok && e.Kind == wasmbin.KindFunc && e.Name == "__wasm_signal" &&
+			t.Equal(wasmbin.FuncType{Params: types(i32)}) {
+			for _, p := range plans {
+				if p.action == ActionEmulated && p.im.Module == compat.ModuleWASIX32 && p.im.Name == "callback_signal" {
+					p.adapter = callbackSignal()
+					wasmSignal = int64(e.Index)
+				}
+			}
 		}
 	}
 	needP1 := map[string]bool{}
@@ -483,7 +518,7 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 		}
 	}
 	g := &gen{lay: grownLayout, p1Index: p1Index, helperIndex: map[string]uint32{}, resolveFDs: resolveFDs, epoll: epoll, events: events,
-		threads: tp.on, spawnImport: spawnImport, cloexec: cloexec, entryV2: -1, entry2022: -1, tlsDestroy: -1}
+		threads: tp.on, spawnImport: spawnImport, cloexec: cloexec, entryV2: -1, entry2022: -1, tlsDestroy: -1, wasmSignal: -1}
 	for _, n := range helperNames {
 		idx := firstAdapter + uint32(len(adapters))
 		g.helperIndex[n] = idx
@@ -626,6 +661,9 @@ func Translate(wasm []byte, opts Options) ([]byte, *Report, error) {
 	}
 	if err := m.RemapFunctions(mapIndex, names); err != nil {
 		return nil, rep, err
+	}
+	if wasmSignal >= 0 {
+		g.wasmSignal = int64(mapIndex(uint32(wasmSignal)))
 	}
 	if tp.on {
 		for _, e := range []struct {
@@ -805,10 +843,14 @@ func epollTouchMask(name string) int32 {
 // fdWrapper calls a preview1 function with its fd arguments translated
 // through the fd table (when there is one), and tells the epoll adapter
 // when the guest reads or writes an fd (when epoll is emulated).
-func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll, events bool) *adapter {
+func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll, events, wasixRoot bool) *adapter {
 	fds := map[int]bool{}
 	for _, i := range fdParams(name) {
 		fds[i] = true
+	}
+	var paths [][3]int
+	if wasixRoot {
+		paths = pathParams(name)
 	}
 	touch := int32(0)
 	if epoll {
@@ -824,8 +866,20 @@ func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll, events bool
 			if events {
 				eventOp(g, f, name)
 			}
+			// Paths first, against the host fds (a WASIX module's absolute
+			// paths under the preopen "/", see root_skip).
+			hostFD := map[int]uint32{}
+			for _, pp := range paths {
+				l := f.local(i32)
+				g.fdArg(f, uint32(pp[0]))
+				f.set(l)
+				hostFD[pp[0]] = l
+				g.rootRelative(f, l, uint32(pp[1]), uint32(pp[2]))
+			}
 			for i := range sig.Params {
-				if fds[i] {
+				if l, ok := hostFD[i]; ok {
+					f.get(l)
+				} else if fds[i] {
 					g.fdArg(f, uint32(i))
 				} else {
 					f.get(uint32(i))
@@ -843,6 +897,10 @@ func fdWrapper(name string, sig wasmbin.FuncType, resolveFDs, epoll, events bool
 		}}
 	if returnsFD {
 		a.helpers = append(a.helpers, "fresh_fd")
+	}
+	if len(paths) > 0 {
+		a.helpers = append(a.helpers, "root_skip", "region")
+		a.region = true
 	}
 	if touch != 0 {
 		a.helpers = append(a.helpers, "epoll_touch")

@@ -300,6 +300,11 @@ func (e *e2e) ctrCmd(ctx context.Context, args ...string) *exec.Cmd {
 		}
 		args = append(append(append([]string(nil), args[:n]...), "--snapshotter", e.snapshotter), args[n:]...)
 	}
+	if len(args) > 0 && args[0] == "run" {
+		// ctr's FIFOs go to the test's own directory (not the host's
+		// /run/containerd/fifo), where checkClean finds any left behind.
+		args = append([]string{"run", "--fifo-dir", e.fifoDir()}, args[1:]...)
+	}
 	cmd := exec.CommandContext(ctx, e.ctrBin, append([]string{"-a", e.sock, "-n", e2eNamespace}, args...)...)
 	cmd.Env = os.Environ()
 	return cmd
@@ -467,8 +472,11 @@ func (e *e2e) testSigterm(t *testing.T) {
 	if out := e.ctr(t, "task", "ls"); !strings.Contains(out, "RUNNING") {
 		t.Errorf("task ls:\n%s", out)
 	}
+	// Pids: the one process is the wazix run the shim started.
 	if out := e.ctr(t, "task", "ps", "sleep1"); len(strings.Fields(out)) < 3 {
 		t.Errorf("task ps:\n%s", out)
+	} else if exe, err := os.Readlink("/proc/" + strings.Fields(out)[2] + "/exe"); err != nil || exe != filepath.Join(e.bin, "wazix") {
+		t.Errorf("task ps: pid %s runs %q (%v), want %s", strings.Fields(out)[2], exe, err, filepath.Join(e.bin, "wazix"))
 	}
 	if out := e.ctr(t, "task", "metrics", "sleep1"); !strings.Contains(out, "memory.usage") {
 		t.Errorf("task metrics:\n%s", out)
@@ -700,9 +708,23 @@ func (e *e2e) testShimCrash(t *testing.T) {
 		t.Fatal("no rootfs mount while the task runs")
 	}
 	unix.Kill(shim, unix.SIGKILL)
-	e.checkClean(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.ourProcesses()) > 0 || len(e.mounts()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the shim's kill -9: processes %v, mounts %q", e.ourProcesses(), e.mounts())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	e.ctrErr("task", "rm", "-f", "crash1")
 	e.ctr(t, "containers", "rm", "crash1")
+	// The FIFOs are ctr's own (it made them for the detached run and
+	// reattaches only to a task that still exists); no shim can remove them.
+	for _, f := range e.fifos() {
+		if strings.Contains(filepath.Base(f), "crash1-") {
+			os.RemoveAll(filepath.Dir(f))
+		}
+	}
+	e.checkClean(t)
 }
 
 // ourProcesses lists the processes running the shim or wazix binaries
@@ -737,14 +759,29 @@ func (e *e2e) mounts() []string {
 	return ms
 }
 
+// fifoDir is where ctr makes the tasks' stdio FIFOs.
+func (e *e2e) fifoDir() string { return filepath.Join(e.dir, "fifo") }
+
+// fifos lists the FIFOs left under fifoDir.
+func (e *e2e) fifos() []string {
+	var fs []string
+	filepath.WalkDir(e.fifoDir(), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type()&os.ModeNamedPipe != 0 {
+			fs = append(fs, p)
+		}
+		return nil
+	})
+	return fs
+}
+
 // checkClean waits a little for shims to exit, then fails if a shim, a
-// workload or a rootfs mount is left.
+// workload, a rootfs mount or a stdio FIFO is left.
 func (e *e2e) checkClean(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		procs, ms := e.ourProcesses(), e.mounts()
-		if len(procs) == 0 && len(ms) == 0 {
+		procs, ms, fs := e.ourProcesses(), e.mounts(), e.fifos()
+		if len(procs) == 0 && len(ms) == 0 && len(fs) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -753,7 +790,7 @@ func (e *e2e) checkClean(t *testing.T) {
 				c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
 				desc = append(desc, fmt.Sprintf("%d %s", p, bytes.ReplaceAll(c, []byte{0}, []byte{' '})))
 			}
-			t.Fatalf("left behind: processes %q, mounts %q", desc, ms)
+			t.Fatalf("left behind: processes %q, mounts %q, FIFOs %q", desc, ms, fs)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -74,10 +75,23 @@ func run(args []string) int {
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "wazix: "+err.Error())
+	fmt.Fprintln(os.Stderr, "wazix: "+flagMessage(err.Error()))
 	var coder cli.ExitCoder
 	if errors.As(err, &coder) && coder.ExitCode() != 0 {
 		return coder.ExitCode()
 	}
 	return 2
+}
+
+// flagMessage rewords the flag package's error for --trace=CATEGORIES: the
+// flag is a boolean to the parser (so that a bare --trace takes no value),
+// which calls any bad value an "invalid boolean value".
+func flagMessage(msg string) string {
+	const pre = "invalid boolean value "
+	if rest, ok := strings.CutPrefix(msg, pre); ok {
+		if i := strings.Index(rest, " for -trace: "); i >= 0 {
+			return "--trace=" + strings.Trim(rest[:i], `"`) + ": " + rest[i+len(" for -trace: "):]
+		}
+	}
+	return msg
 }

@@ -268,7 +268,11 @@ func runAction(c *cli.Context) error {
 		defer func() {
 			closeTrace()
 			denied := host.Denied()
-			fmt.Fprintf(os.Stderr, "wazix trace: %d kinds of operations denied by the network policy\n", len(denied))
+			kinds := "kinds of operations"
+			if len(denied) == 1 {
+				kinds = "kind of operation"
+			}
+			fmt.Fprintf(os.Stderr, "wazix trace: %d %s denied by the network policy\n", len(denied), kinds)
 			for _, d := range denied {
 				fmt.Fprintf(os.Stderr, "wazix trace: denied %s (x%d)\n", d.What, d.Count)
 			}

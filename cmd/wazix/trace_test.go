@@ -53,9 +53,13 @@ func TestRunTrace(t *testing.T) {
 			t.Errorf("%v: code %d, want 2 (stderr %q)", bad, r.code, r.stderr)
 		}
 	}
+	if r = runCLI(t, nil, "run", "--trace=disk", wasm); !regexp.MustCompile(`(?m)^wazix: --trace=disk: unknown trace category "disk"`).MatchString(r.stderr) || strings.Contains(r.stderr, "wazix trace:") {
+		t.Errorf("--trace=disk: stderr %q", r.stderr)
+	}
 
 	r = runCLI(t, nil, "run", "--trace=net", fixtures.Path(t, "wat/wasix_denied"))
 	if r.code != 2 || !regexp.MustCompile(`sock_connect\(fd=\d+<sock> addr=10.0.0.1:80\) = EACCES \(denied by --net/--net-allow\)`).MatchString(r.stderr) ||
+		!strings.Contains(r.stderr, "wazix trace: 1 kind of operation denied by the network policy\n") ||
 		!strings.Contains(r.stderr, "wazix trace: denied connect 10.0.0.1:80 (x1)") {
 		t.Errorf("denied: code %d\n%s", r.code, r.stderr)
 	}
@@ -112,5 +116,28 @@ func TestStatsCountsProcesses(t *testing.T) {
 	r := runCLI(t, strings.NewReader(""), "run", "--stats", fixtures.Path(t, "c/fork"))
 	if r.code != 0 || !strings.Contains(r.stderr, ", processes created 3\n") {
 		t.Errorf("exit %d stderr %s", r.code, r.stderr)
+	}
+}
+
+// TestTraceProcesses: a forked child's lines say which process they come
+// from ([pid:tid]) and decode with that process's own fds; process calls
+// and getcwd are decoded.
+func TestTraceProcesses(t *testing.T) {
+	r := runCLI(t, strings.NewReader(""), "run", "--trace=proc,fs", fixtures.Path(t, "c/fork"))
+	for _, re := range []string{
+		`(?m)^\d+\.\d{6} \[1\] proc_fork\(copy_memory=1\) = ESUCCESS pid=2 <`,
+		`(?m)^\d+\.\d{6} \[2:1\] proc_id\(\) = ESUCCESS pid=2 <`,
+		`(?m)^\d+\.\d{6} \[2:1\] fd_write\(fd=5<pipe> iovs=1/28B "child 2 parent 1 counter 15\\n"\) = ESUCCESS nwritten=28 <`,
+		`(?m)^\d+\.\d{6} \[2:1\] proc_exit2\(code=7\) = \(did not return\) <`,
+		`(?m)^\d+\.\d{6} \[1\] proc_join\(pid=2 flags=0 status=0x[0-9a-f]+\) = ESUCCESS child=2 <`,
+		`(?m)^\d+\.\d{6} \[1\] proc_join\(pid=any flags=0 status=0x[0-9a-f]+\) = ECHILD <`,
+	} {
+		if !regexp.MustCompile(re).MatchString(r.stderr) {
+			t.Errorf("stderr lacks %s:\n%s", re, r.stderr)
+		}
+	}
+	r = runCLI(t, nil, "run", "--trace=fs", fixtures.Path(t, "c/wasix_core"), "cwd")
+	if !regexp.MustCompile(`(?m)^\d+\.\d{6} \[1\] getcwd\(\) = ESUCCESS cwd="/" <`).MatchString(r.stderr) {
+		t.Errorf("getcwd:\n%s", r.stderr)
 	}
 }

@@ -264,6 +264,7 @@ func (s *System) Fork(exec bool) (*System, Errno) {
 		startTime:     s.startTime,
 	}
 	c.children = polling.NewRecord(0)
+	c.wrapFrom(s)
 	c.regRefs = s.regRefs
 	c.regRefs.Add(1)
 	c.realtimeOffset.Store(s.realtimeOffset.Load())
@@ -303,6 +304,7 @@ func (s *System) Exec(args, env []string) *System {
 	c.Pid, c.Ppid, c.Procs = s.Pid, s.Ppid, s.Procs
 	c.SignalDispositions = s.SignalDispositions
 	c.children = s.children
+	c.wrapFrom(s)
 	c.regRefs = s.regRefs
 	c.regRefs.Add(1)
 	c.realtimeOffset.Store(s.realtimeOffset.Load())
@@ -355,5 +357,14 @@ func (p *Procs) Forget(s *System) {
 		if !e.exited {
 			p.live--
 		}
+	}
+}
+
+// wrapFrom gives c, a process made from s, s's host function wrapper, or
+// its own when s has WrapFor.
+func (c *System) wrapFrom(s *System) {
+	if s.WrapFor != nil {
+		c.WrapFor = s.WrapFor
+		c.Wrap = s.WrapFor(c)
 	}
 }

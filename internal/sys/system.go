@@ -56,6 +56,10 @@ type System struct {
 	// Wrap, when set before the host modules are built, wraps every host
 	// function (see HostFunc); the tracer uses it.
 	Wrap HostWrapper
+	// WrapFor, when set, gives each process that Fork or Exec makes from
+	// this one its own Wrap (the tracer's view of that process: its pid,
+	// threads and fds); without it the child keeps Wrap as it is.
+	WrapFor func(*System) HostWrapper
 
 	// AllowClockSet lets the guest set its realtime clock (clock_time_set),
 	// as an offset seen only by this guest.

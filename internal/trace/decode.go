@@ -350,8 +350,36 @@ var kinds = sync.OnceValue(func() map[string]*kind {
 			pre:  func(c *call, v []uint64) string { return c.subscriptions(v) },
 			post: func(c *call, v []uint64) string { return c.events(v) }},
 		"epout": {slots: 1, post: func(c *call, v []uint64) string { return c.epollEvents(uint32(v[0])) }},
+		// getcwd(buf, *len): after the call, the directory (len bytes).
+		"cwd": {slots: 2, post: func(c *call, v []uint64) string {
+			n, ok := c.u32At(uint32(v[1]))
+			if !ok {
+				return "?"
+			}
+			if uint32(v[0]) == 0 {
+				return fmt.Sprintf("(length %d)", n)
+			}
+			return c.str([]uint64{v[0], uint64(n)})
+		}},
+		// proc_join's option_pid {tag u8, pid u32 at 4}: the child asked
+		// for (NONE: any), and after the call the one that was joined.
+		"optpid": {slots: 1, both: true, postName: "child",
+			pre:  one(func(c *call, v uint64) string { return c.optPid(uint32(v)) }),
+			post: func(c *call, v []uint64) string { return c.optPid(uint32(v[0])) }},
 	}
 })
+
+// optPid shows an option_pid at ptr: "any" for NONE, else the pid.
+func (c *call) optPid(ptr uint32) string {
+	b, ok := c.read(ptr, 8)
+	if !ok {
+		return "?" + hex(uint64(ptr))
+	}
+	if b[0] == 0 {
+		return "any"
+	}
+	return strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b[4:])), 10)
+}
 
 // nsString shows a duration in ns; all ones is "inf".
 func nsString(v uint64) string {

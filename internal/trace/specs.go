@@ -110,6 +110,20 @@ var specs = sync.OnceValue(func() map[string]string {
 		"sock_leave_multicast_v4": "fd:fd,group:ptr,iface:ptr",
 		"resolve":                 "host:path,port:u32,addrs:ptr,max:u32,>n:ou32",
 		"chdir":                   "path:path",
+		"getcwd":                  ">cwd:cwd",
+		"tty_get":                 "tty:ptr",
+		"tty_set":                 "tty:ptr",
+		"callback_signal":         "export:path",
+		"proc_signals_sizes_get":  ">n:ou32",
+		"proc_signals_get":        "buf:ptr",
+		"proc_snapshot":           "",
+		"proc_fork":               "copy_memory:u32,>pid:ou32",
+		"proc_fork_env":           ">pid:ou32",
+		"proc_exec":               "name:path,args:path",
+		"proc_exec2":              "name:path,args:path,envs:path",
+		"proc_exec3":              "name:path,args:path,envs:path,search_path:u32,path:path",
+		"proc_spawn2":             "name:path,args:path,envs:path,fd_ops:ptr,n_fd_ops:u32,signals:ptr,n_signals:u32,search_path:u32,path:path,>pid:ou32",
+		"proc_join":               "pid:optpid,flags:u32,status:ptr",
 	}
 })
 

@@ -124,6 +124,9 @@ type Event struct {
 	Since    time.Duration
 	Duration time.Duration
 	Thread   uint32 // guest thread id (1 = main)
+	// Process is the guest process's pid (1 = the first; 0 when the guest
+	// has no process table yet, which is the first process too).
+	Process  uint32
 	Module   string // import module: wasi_snapshot_preview1, wasix_32v1, wasi, ...
 	Func     string
 	Category Category
@@ -161,7 +164,12 @@ func (e Event) ErrnoName() string {
 //	0.001234 [1] path_open(fd=3</data> ... path="x") = ENOENT <12µs>
 func (e Event) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d.%06d [%d] %s(%s)", int64(e.Since/time.Second), int64(e.Since%time.Second/time.Microsecond), e.Thread, e.Func, e.Args)
+	if e.Process > 1 {
+		// another process of the guest's tree: [pid:tid]
+		fmt.Fprintf(&b, "%d.%06d [%d:%d] %s(%s)", int64(e.Since/time.Second), int64(e.Since%time.Second/time.Microsecond), e.Process, e.Thread, e.Func, e.Args)
+	} else {
+		fmt.Fprintf(&b, "%d.%06d [%d] %s(%s)", int64(e.Since/time.Second), int64(e.Since%time.Second/time.Microsecond), e.Thread, e.Func, e.Args)
+	}
 	if e.Func == "memory.grow" {
 		return b.String()
 	}
@@ -202,7 +210,7 @@ type Tracer struct {
 	mu  sync.Mutex
 	fds map[uint32]fdPath
 
-	pages atomic.Uint32 // largest memory size seen, in pages
+	pages *atomic.Uint32 // largest memory size seen, in pages (by every process)
 }
 
 type fdPath struct {
@@ -213,7 +221,7 @@ type fdPath struct {
 // New returns a tracer for s that calls hooks. Install it with Install
 // before the host modules are built.
 func New(s *sys.System, hooks ...Hook) *Tracer {
-	t := &Tracer{sys: s, start: time.Now(), fds: map[uint32]fdPath{}}
+	t := &Tracer{sys: s, start: time.Now(), fds: map[uint32]fdPath{}, pages: new(atomic.Uint32)}
 	for _, h := range hooks {
 		if h.Func == nil {
 			continue
@@ -232,7 +240,21 @@ func New(s *sys.System, hooks ...Hook) *Tracer {
 func (t *Tracer) Install() {
 	if len(t.hooks) > 0 {
 		t.sys.Wrap = t.Wrap
+		t.sys.WrapFor = t.forProcess
 	}
+}
+
+// forProcess returns the wrapper for a process made from t's (fork, exec,
+// spawn): the same hooks and clock, and that process's pid, threads and
+// fds (the paths t knows are copied: a child inherits its fds).
+func (t *Tracer) forProcess(s *sys.System) sys.HostWrapper {
+	c := &Tracer{sys: s, start: t.start, hooks: t.hooks, cats: t.cats, fds: map[uint32]fdPath{}, pages: t.pages}
+	t.mu.Lock()
+	for fd, p := range t.fds {
+		c.fds[fd] = p
+	}
+	t.mu.Unlock()
+	return c.Wrap
 }
 
 // PeakPages is the largest memory size seen at a host call (or given to
@@ -293,7 +315,7 @@ func (t *Tracer) Wrap(module, name string, params, results []api.ValueType, f ap
 		if m != nil {
 			c.mem = m.Memory()
 		}
-		ev := Event{Module: module, Func: name, Category: cat, Thread: t.sys.TidOf(m), HasErrno: hasErrno}
+		ev := Event{Module: module, Func: name, Category: cat, Process: t.sys.Pid, Thread: t.sys.TidOf(m), HasErrno: hasErrno}
 		wanted := t.cats&cat != 0
 		if wanted {
 			ev.Args = c.safe(d.pre)
