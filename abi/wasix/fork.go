@@ -100,6 +100,33 @@ func (a *asyncifyState) init() {
 	}
 }
 
+// inheritCheckpoints copies into a, a forked child's state, the
+// checkpoints that thread tid of parent made, as checkpoints of the
+// child's thread childTid. The saved frames are never written after a
+// checkpoint is made, so parent and child share them.
+func (a *asyncifyState) inheritCheckpoints(parent *asyncifyState, tid, childTid uint32) {
+	parent.mu.Lock()
+	kept := map[uint32]*checkpoint{}
+	for snap, cp := range parent.checkpoints {
+		if cp.tid == tid {
+			c := *cp
+			c.tid = childTid
+			kept[snap] = &c
+		}
+	}
+	next := parent.nextID
+	parent.mu.Unlock()
+	a.mu.Lock()
+	a.init()
+	for snap, cp := range kept {
+		a.checkpoints[snap] = cp
+	}
+	if a.nextID < next {
+		a.nextID = next
+	}
+	a.mu.Unlock()
+}
+
 // startUnwind starts unwinding m for req (its buf is set here), growing
 // the process's buffer the first time.
 func (h *host) startUnwind(ctx context.Context, m api.Module, req *unwindReq) sys.Errno {
@@ -308,6 +335,10 @@ func (p *Process) forkChild(m api.Module, entry string, args []uint64, req *unwi
 	st.buf = req.buf
 	st.results[cmod] = forkResult{pid: 0}
 	st.mu.Unlock()
+	// The forking thread's setjmp buffers stay valid in the child, where
+	// it is the main thread (a shell's subshell longjmps to the handler
+	// its parent set up before the fork).
+	cp.host.proc.fork.inheritCheckpoints(&p.host.proc.fork, p.host.tidOf(m), cp.host.tidOf(cmod))
 	if _, err := asyncifyCall(cp.Threads.Context(), cmod, "asyncify_start_rewind", uint64(req.buf)); err != nil {
 		_ = cmod.Close(context.Background())
 		cp.Close()

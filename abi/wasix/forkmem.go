@@ -80,10 +80,25 @@ func reserveMemory(fallback, reserve, limit uint64, busy func() bool) *mappedMem
 	return &mappedMemory{buf: b[:0], mapped: b, busy: busy}
 }
 
+// deferredFree is reservingAllocator's mapped form for the memories a
+// module imports, which the instances of a process's threads share: wazero
+// frees a memory when the first instance using it closes (a thread that
+// ended, while the others run on), so Free does nothing for these and the
+// process frees them once it has closed everything (*list, release).
+func deferredFree(limit uint64, busy func() bool, list *[]*mappedMemory) experimental.MemoryAllocator {
+	return experimental.MemoryAllocatorFunc(func(capacity, maxBytes uint64) experimental.LinearMemory {
+		m := reserveMemory(capacity, max(capacity, maxBytes), limit, busy)
+		m.deferred = true
+		*list = append(*list, m)
+		return m
+	})
+}
+
 type mappedMemory struct {
-	buf    []byte
-	mapped []byte      // nil when buf is a Go buffer
-	busy   func() bool // see reservingAllocator; nil: never busy
+	buf      []byte
+	mapped   []byte      // nil when buf is a Go buffer
+	busy     func() bool // see reservingAllocator; nil: never busy
+	deferred bool        // Free does nothing: see deferredFree
 }
 
 // Reallocate implements experimental.LinearMemory: the reserved buffer
@@ -98,6 +113,14 @@ func (m *mappedMemory) Reallocate(size uint64) []byte {
 
 // Free implements experimental.LinearMemory.
 func (m *mappedMemory) Free() {
+	if m.deferred {
+		return
+	}
+	m.release()
+}
+
+// release gives the memory back to the kernel.
+func (m *mappedMemory) release() {
 	if m.mapped == nil {
 		return
 	}

@@ -39,6 +39,9 @@ type Process struct {
 	mods     []api.Module
 	host     *host // the WASIX host; nil for a preview1 guest
 	entry    string
+	// imported are the memories made for the module's memory imports:
+	// Close frees them (see deferredFree).
+	imported []*mappedMemory
 	// hostCompiled are the compiled host modules of mods.
 	hostCompiled []wazero.CompiledModule
 	// execNext is the image an exec replaced this one with.
@@ -95,14 +98,21 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 	// The process's own allocator (its memories' Free asks its threads);
 	// the processes it makes get theirs from the same options.
 	p.alloc = opts.Allocator
-	// Shared memories imported by threaded modules keep a fixed Go buffer
-	// (wazero's own way, capped when MaxPages is set): under a reserved
-	// mapping their threads' futex waits were seen to hang, not understood
-	// yet.
+	// The memories a module imports (a threaded WASIX binary's shared
+	// env.memory, up to 4 GiB) are reserved address space too, not a Go
+	// buffer of the maximum that the runtime clears: that cost seconds and
+	// gigabytes per fork, exec and spawn. wazero frees a memory when the
+	// first instance that uses it closes, a thread's included, so these
+	// are freed by Close instead (deferredFree).
+	memAlloc := p.alloc
 	if p.alloc == nil {
-		mapped := canReserve() && len(compiled.ImportedMemories()) == 0
+		mapped := canReserve()
 		if mapped || opts.MaxPages > 0 {
 			p.alloc = reservingAllocator(uint64(opts.MaxPages)*65536, th.busy, mapped)
+			memAlloc = p.alloc
+		}
+		if mapped {
+			memAlloc = deferredFree(uint64(opts.MaxPages)*65536, th.busy, &p.imported)
 		}
 	}
 	needs := map[string]bool{}
@@ -177,8 +187,8 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 			max, hasMax = lim, true
 		}
 		mctx := ctx
-		if p.alloc != nil {
-			mctx = experimental.WithMemoryAllocator(ctx, p.alloc)
+		if memAlloc != nil {
+			mctx = experimental.WithMemoryAllocator(ctx, memAlloc)
 		}
 		m, err := rt.InstantiateWithConfig(mctx, MemoryModule(name, mem.Min(), max, hasMax, shared),
 			wazero.NewModuleConfig().WithName(uniqueName(mod)))
@@ -334,6 +344,10 @@ func (p *Process) Close() {
 		_ = p.mods[i].Close(context.Background())
 	}
 	p.mods = nil
+	for _, m := range p.imported {
+		m.release()
+	}
+	p.imported = nil
 	// The host modules were compiled for this process alone (their
 	// functions are bound to it): the runtime would keep them otherwise.
 	for _, c := range p.hostCompiled {

@@ -33,13 +33,14 @@ func TestFork(t *testing.T) {
 }
 
 // TestSetjmp runs fixtures/c/setjmp.c (asyncify): longjmp out of nested
-// calls, twice to one checkpoint, and to a checkpoint in a callee.
+// calls, twice to one checkpoint, to a checkpoint in a callee, and, in a
+// forked child, to a checkpoint its parent made before the fork.
 func TestSetjmp(t *testing.T) {
 	r := testrun.Run(t, fixtures.Build(t, "c/setjmp"), testrun.Options{})
 	if r.Err != nil || r.Code != 0 {
 		t.Fatalf("code %d err %v stdout %s stderr %s", r.Code, r.Err, r.Stdout, r.Stderr)
 	}
-	want := "checkpoint 0 count 1\ncheckpoint 42 count 2\nunwound from depth 10\ncheckpoint 7 count 3\ninner 0\ninner 5 outer still 3\ndone\n"
+	want := "checkpoint 0 count 1\ncheckpoint 42 count 2\nunwound from depth 10\ncheckpoint 7 count 3\ninner 0\ninner 5 outer still 3\nfork: the child longjmps to its parent's checkpoint: joined code 23\ndone\n"
 	if r.Stdout != want {
 		t.Errorf("got:\n%s\nwant:\n%s", r.Stdout, want)
 	}
