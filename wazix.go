@@ -402,6 +402,15 @@ func (h *Host) Signal(sig int) bool {
 	return handled
 }
 
+// SignalPending reports whether a signal sent with Signal still waits to
+// be delivered to the guest's current process. Signals are delivered when
+// a host call returns, so a guest that computes without host calls never
+// takes one (the CLI then applies the default action itself).
+func (h *Host) SignalPending() bool {
+	top := h.sys.Procs.Lookup(h.sys.Pid)
+	return top != nil && top.SigPending.Load() != 0
+}
+
 // ProcessesCreated returns how many processes the guest's tree made: its
 // forks and spawns, and theirs (what `wazix run --stats` shows).
 func (h *Host) ProcessesCreated() int { return h.sys.Procs.Created() }

@@ -2,6 +2,7 @@ package polling
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"time"
 )
@@ -38,6 +39,11 @@ func (w *Waiter) Wake() {
 // the registry closes. It returns nil on wake-up or deadline,
 // context.DeadlineExceeded never: callers compare the clock themselves.
 func (w *Waiter) Wait(ctx context.Context, reg *Registry, deadline time.Time) error {
+	return w.wait(ctx, reg, deadline, nil)
+}
+
+// wait is Wait that also returns ErrInterrupted when intr is closed.
+func (w *Waiter) wait(ctx context.Context, reg *Registry, deadline time.Time, intr <-chan struct{}) error {
 	if reg != nil && w.spin(reg, deadline) {
 		return nil
 	}
@@ -66,6 +72,8 @@ func (w *Waiter) Wait(ctx context.Context, reg *Registry, deadline time.Time) er
 		return ctx.Err()
 	case <-done:
 		return ErrClosed
+	case <-intr:
+		return ErrInterrupted
 	}
 }
 
@@ -104,6 +112,10 @@ func WaitFor(ctx context.Context, reg *Registry, rec *Record, bits uint32) error
 	if b, _ := rec.Bits(); b&(bits|Hup|Err) != 0 {
 		return nil
 	}
+	var intr <-chan struct{}
+	if f, ok := ctx.Value(interruptKey{}).(func() <-chan struct{}); ok {
+		intr = f()
+	}
 	w := NewWaiter()
 	rec.Attach(w)
 	defer rec.Detach(w)
@@ -111,8 +123,23 @@ func WaitFor(ctx context.Context, reg *Registry, rec *Record, bits uint32) error
 		if b, _ := rec.Bits(); b&(bits|Hup|Err) != 0 {
 			return nil
 		}
-		if err := w.Wait(ctx, reg, time.Time{}); err != nil {
+		if err := w.wait(ctx, reg, time.Time{}, intr); err != nil {
 			return err
 		}
 	}
+}
+
+// ErrInterrupted is returned by WaitFor when the context's interrupt
+// channel (WithInterrupt) closes: a signal for the waiting process.
+var ErrInterrupted = errors.New("polling: wait interrupted")
+
+type interruptKey struct{}
+
+// WithInterrupt returns a context whose blocking waits (WaitFor) end with
+// ErrInterrupted when the channel that current returns at the start of
+// the wait is closed: how a signal sent to a process interrupts a thread
+// blocked in a read, a write or an accept, as on Linux (EINTR). It is read
+// only when a wait is about to sleep.
+func WithInterrupt(ctx context.Context, current func() <-chan struct{}) context.Context {
+	return context.WithValue(ctx, interruptKey{}, current)
 }

@@ -132,6 +132,7 @@ func futexWait(h *host, ctx context.Context, m api.Module, stack []uint64) sys.E
 			timeout = t.C
 		}
 	}
+	intr := h.sys.InterruptChan() // taken before the word is checked
 	f := h.proc.futex.shard(addr)
 	f.mu.Lock()
 	if v := loadWord(mem, addr); v != expected {
@@ -143,10 +144,15 @@ func futexWait(h *host, ctx context.Context, m api.Module, stack []uint64) sys.E
 	f.mu.Unlock()
 
 	woken := uint8(1)
+	interrupted := false
 	select {
 	case <-w.ch:
 	case <-timeout:
 		woken = 0
+	case <-intr:
+		// A signal for the process (futex(2) returns EINTR): it is
+		// delivered when this call returns.
+		woken, interrupted = 0, true
 	case <-ctx.Done():
 		woken = 0
 	case <-h.sys.Registry.Done():
@@ -158,7 +164,7 @@ func futexWait(h *host, ctx context.Context, m api.Module, stack []uint64) sys.E
 			woken = 1 // a waker took us just as the timeout fired
 		}
 		f.mu.Unlock()
-		if ctx.Err() != nil || h.sys.Closed() {
+		if ctx.Err() != nil || h.sys.Closed() || (interrupted && woken == 0) {
 			return sys.EINTR
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	crand "crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/wazix/wazix/polling"
 	"io"
 	"slices"
 	"sync"
@@ -95,6 +96,8 @@ func NewThreads(ctx context.Context, s *sys.System, rt wazero.Runtime, compiled 
 		maxThreads = DefaultMaxThreads
 	}
 	pctx, cancel := context.WithCancel(ctx)
+	// A signal for the process interrupts its threads' blocking I/O.
+	pctx = polling.WithInterrupt(pctx, s.InterruptChan)
 	t := &Threads{sys: s, rt: rt, compiled: compiled, ctx: pctx, cancel: cancel, max: maxThreads, warn: warn,
 		live: map[uint32]*thread{}, next: mainTid + 1, mainDone: make(chan struct{})}
 	mems := compiled.ImportedMemories()

@@ -310,10 +310,26 @@ func TestRunForwardsSignals(t *testing.T) {
 		// A handler that traps (wasix-libc without a disposition): the
 		// default action, not a trap.
 		{"trapping TERM", []string{"trapping"}, []syscall.Signal{syscall.SIGTERM}, 143, ""},
+		// Blocking calls that are not polls end with EINTR (27), as on
+		// Linux, and the handler runs (wasix-libc registers its dispatcher
+		// in every program, so a blocked server must still hear SIGTERM).
+		{"TERM interrupts a read", []string{"read"}, []syscall.Signal{syscall.SIGTERM}, 0, "got 15 errno 27"},
+		{"TERM interrupts a futex wait", []string{"futex"}, []syscall.Signal{syscall.SIGTERM}, 0, "got 15 errno 27"},
+		{"HUP interrupts an accept", []string{"accept"}, []syscall.Signal{syscall.SIGHUP}, 0, "got 1 errno 27"},
+		// A guest that handles TERM but computes without host calls never
+		// takes it: after a moment the CLI applies the default action.
+		{"TERM to a spinning guest", []string{"spin"}, []syscall.Signal{syscall.SIGTERM}, 143, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(wazixBin, append([]string{"run", fixtures.Path(t, "c/sighandler")}, c.args...)...)
+			cmd := exec.Command(wazixBin, append([]string{"run", "--net", fixtures.Path(t, "c/sighandler")}, c.args...)...)
 			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome)
+			stdin, keep, err := os.Pipe() // stays open: a read of it blocks
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer keep.Close()
+			defer stdin.Close()
+			cmd.Stdin = stdin
 			stdout, _ := cmd.StdoutPipe()
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -322,12 +338,15 @@ func TestRunForwardsSignals(t *testing.T) {
 			if l, err := r.ReadString('\n'); err != nil || l != "ready\n" {
 				t.Fatalf("guest did not start: %q %v", l, err)
 			}
+			// A guest the signals do not reach would block for good.
+			kill := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+			defer kill.Stop()
 			for _, s := range c.sigs {
 				time.Sleep(50 * time.Millisecond)
 				cmd.Process.Signal(s)
 			}
 			rest, _ := io.ReadAll(r)
-			err := cmd.Wait()
+			err = cmd.Wait()
 			code := 0
 			if ee, ok := err.(*exec.ExitError); ok {
 				code = ee.ExitCode()

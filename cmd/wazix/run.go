@@ -310,10 +310,11 @@ func runAction(c *cli.Context) error {
 }
 
 // forwardSignals sends the signals the CLI receives to the running guest.
-// Before the guest runs, or when it does not handle a terminating signal
-// and does not stop within a moment (a guest that computes without host
-// calls cannot be stopped from outside without slowing every guest), the
-// CLI itself exits with 128+sig.
+// Before the guest runs, or when a terminating signal is not taken within
+// a moment (the guest does not handle it and does not stop, or it handles
+// it but computes without host calls, where signals are delivered, so that
+// it never takes it: a guest cannot be stopped from outside without slowing
+// every guest), the CLI itself exits with 128+sig.
 func forwardSignals(sigs <-chan os.Signal, running *atomic.Pointer[wazix.Host], finished <-chan struct{}) {
 	for {
 		select {
@@ -328,13 +329,16 @@ func forwardSignals(sigs <-chan os.Signal, running *atomic.Pointer[wazix.Host], 
 				}
 				os.Exit(128 + int(n))
 			}
-			if host.Signal(int(n)) || n == syscall.SIGWINCH {
+			handled := host.Signal(int(n))
+			if n == syscall.SIGWINCH {
 				continue
 			}
 			go func() {
 				select {
 				case <-time.After(2 * time.Second):
-					os.Exit(128 + int(n))
+					if !handled || host.SignalPending() {
+						os.Exit(128 + int(n))
+					}
 				case <-finished:
 				}
 			}()

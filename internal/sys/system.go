@@ -71,8 +71,11 @@ type System struct {
 	// threadIntr counts the interrupts addressed to one thread (tid ->
 	// *atomic.Uint64), so that a signal for one thread interrupts only its
 	// waits.
-	intr       *polling.Record
-	intrGen    atomic.Uint64
+	intr    *polling.Record
+	intrGen atomic.Uint64
+	// intrCh is closed by the next Interrupt (made on first use): blocking
+	// reads, writes, accepts and futex waits select on it.
+	intrCh     atomic.Pointer[chan struct{}]
 	threadIntr sync.Map
 
 	monoBase  int64 // host CLOCK_MONOTONIC at start, ns
@@ -185,6 +188,25 @@ func (s *System) Close() {
 func (s *System) Interrupt() {
 	s.intrGen.Add(1)
 	s.intr.Post(polling.In)
+	if c := s.intrCh.Swap(nil); c != nil {
+		close(*c)
+	}
+}
+
+// InterruptChan returns a channel that the next Interrupt closes. A wait
+// takes it before it sleeps; blocking waits that are not built on the
+// interrupt record (host fd I/O through polling.WithInterrupt, futexes)
+// end with EINTR on it.
+func (s *System) InterruptChan() <-chan struct{} {
+	for {
+		if c := s.intrCh.Load(); c != nil {
+			return *c
+		}
+		c := make(chan struct{})
+		if s.intrCh.CompareAndSwap(nil, &c) {
+			return c
+		}
+	}
 }
 
 // InterruptThread wakes the waits of guest thread tid, which then return
