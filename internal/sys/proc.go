@@ -261,7 +261,7 @@ func (s *System) Fork(exec bool) (*System, Errno) {
 		FS:            s.FS.Share(),
 		intr:          polling.NewRecord(0),
 		monoBase:      s.monoBase,
-		startTime:     s.startTime,
+		startNano:     s.startNano,
 	}
 	c.children = polling.NewRecord(0)
 	c.wrapFrom(s)
@@ -299,7 +299,7 @@ func (s *System) Exec(args, env []string) *System {
 		FS:            s.FS.Share(),
 		intr:          polling.NewRecord(0),
 		monoBase:      s.monoBase,
-		startTime:     s.startTime,
+		startNano:     s.startNano,
 	}
 	c.Pid, c.Ppid, c.Procs = s.Pid, s.Ppid, s.Procs
 	c.SignalDispositions = s.SignalDispositions

@@ -79,7 +79,7 @@ type System struct {
 	threadIntr sync.Map
 
 	monoBase  int64 // host CLOCK_MONOTONIC at start, ns
-	startTime time.Time
+	startNano int64 // runtime nanotime when monoBase was read
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -156,7 +156,7 @@ func NewSystem(maxFds int) (*System, error) {
 		Random:    rand.Reader,
 		intr:      polling.NewRecord(0),
 		monoBase:  ts.Nano(),
-		startTime: time.Now(),
+		startNano: nanotime(),
 	}
 	s.children = polling.NewRecord(0)
 	s.regRefs = new(atomic.Int32)
@@ -261,13 +261,17 @@ const (
 	ClockThreadCputime  = 3
 )
 
+// Monotonic reads the monotonic clock in nanoseconds: Now(ClockMonotonic),
+// small enough to be inlined into a host function.
+func (s *System) Monotonic() uint64 { return uint64(s.monoBase + nanotime() - s.startNano) }
+
 // Now reads clock id in nanoseconds.
 func (s *System) Now(id uint32) (uint64, Errno) {
 	switch id {
 	case ClockRealtime:
 		return uint64(time.Now().UnixNano() + s.realtimeOffset.Load()), ESUCCESS
 	case ClockMonotonic:
-		return uint64(s.monoBase + int64(time.Since(s.startTime))), ESUCCESS
+		return s.Monotonic(), ESUCCESS
 	case ClockProcessCputime, ClockThreadCputime:
 		host := unix.CLOCK_PROCESS_CPUTIME_ID
 		if id == ClockThreadCputime {
