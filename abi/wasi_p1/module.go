@@ -203,7 +203,7 @@ func (h *host) stopIfCanceled(ctx context.Context, m api.Module) {
 	default:
 		return
 	}
-	_ = m.CloseWithExitCode(ctx, code)
+	h.sys.CloseInstance(ctx, m, code)
 	panic(wsys.NewExitError(code))
 }
 

@@ -17,7 +17,7 @@ import (
 func procExit(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
 	code := u32(stack[0])
 	h.sys.End(code, nil)
-	_ = m.CloseWithExitCode(ctx, code)
+	h.sys.CloseInstance(ctx, m, code)
 	panic(wsys.NewExitError(code))
 }
 

@@ -180,7 +180,7 @@ func (h *host) exec(ctx context.Context, m api.Module, name string, args, env []
 	h.process.execNext = np
 	// End this image: its threads stop, and its driver starts np.
 	h.sys.End(0, nil)
-	_ = m.CloseWithExitCode(ctx, 0)
+	h.sys.CloseInstance(ctx, m, 0)
 	panic(wsys.NewExitError(0))
 }
 
@@ -308,7 +308,7 @@ func execOrExit(h *host, ctx context.Context, m api.Module, stack []uint64) {
 	}
 	code := uint32(errno)
 	h.sys.End(code, nil)
-	_ = m.CloseWithExitCode(ctx, code)
+	h.sys.CloseInstance(ctx, m, code)
 	panic(wsys.NewExitError(code))
 }
 

@@ -319,7 +319,7 @@ func (p *Process) forkChild(m api.Module, entry string, args []uint64, req *unwi
 	if pm != nil && cm != nil {
 		if grow := pm.Size()/65536 - cm.Size()/65536; grow > 0 {
 			if _, ok := cm.Grow(grow); !ok {
-				_ = cmod.Close(context.Background())
+				cs.CloseInstance(context.Background(), cmod, 0)
 				cp.Close()
 				return fail(sys.ENOMEM)
 			}
@@ -340,7 +340,7 @@ func (p *Process) forkChild(m api.Module, entry string, args []uint64, req *unwi
 	// its parent set up before the fork).
 	cp.host.proc.fork.inheritCheckpoints(&p.host.proc.fork, p.host.tidOf(m), cp.host.tidOf(cmod))
 	if _, err := asyncifyCall(cp.Threads.Context(), cmod, "asyncify_start_rewind", uint64(req.buf)); err != nil {
-		_ = cmod.Close(context.Background())
+		cp.Sys.CloseInstance(context.Background(), cmod, 0)
 		cp.Close()
 		return fail(sys.EAGAIN)
 	}

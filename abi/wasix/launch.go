@@ -98,15 +98,19 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 	// The process's own allocator (its memories' Free asks its threads);
 	// the processes it makes get theirs from the same options.
 	p.alloc = opts.Allocator
-	// The memories a module imports (a threaded WASIX binary's shared
-	// env.memory, up to 4 GiB) are reserved address space too, not a Go
-	// buffer of the maximum that the runtime clears: that cost seconds and
-	// gigabytes per fork, exec and spawn. wazero frees a memory when the
-	// first instance that uses it closes, a thread's included, so these
-	// are freed by Close instead (deferredFree).
+	// The memories a module imports (a WASIX binary's shared env.memory,
+	// up to 4 GiB) are reserved address space too, not a Go buffer of the
+	// maximum that the runtime clears: that cost seconds and gigabytes per
+	// fork, exec and spawn. wazero frees a memory in the Close of every
+	// instance that uses it, a thread's included, so these are freed by
+	// Close instead (deferredFree). A module that can spawn threads keeps
+	// wazero's Go buffer for them: its instances close concurrently, some
+	// inside wazero (WithCloseOnContextDone), and each such Close writes the
+	// shared memory's allocator field unsynchronized (a data race in wazero
+	// that a mapping makes live; a Go buffer has no allocator to free).
 	memAlloc := p.alloc
 	if p.alloc == nil {
-		mapped := canReserve()
+		mapped := canReserve() && !(spawnsThreads(imports) && len(compiled.ImportedMemories()) > 0)
 		if mapped || opts.MaxPages > 0 {
 			p.alloc = reservingAllocator(uint64(opts.MaxPages)*65536, th.busy, mapped)
 			memAlloc = p.alloc
@@ -233,6 +237,19 @@ func uniqueName(name string) string {
 }
 
 // importsOf lists the function imports of compiled.
+// spawnsThreads reports whether imports include a thread-spawning
+// function (wasi-threads' thread-spawn, WASIX thread_spawn forms).
+func spawnsThreads(imports []compat.Import) bool {
+	for _, im := range imports {
+		switch {
+		case im.Module == compat.ModuleWASIThreads && (im.Name == compat.ThreadSpawn.Name || im.Name == compat.ThreadSpawnOldName),
+			im.Module == compat.ModuleWASIX32 && (im.Name == "thread_spawn" || im.Name == "thread_spawn_v2"):
+			return true
+		}
+	}
+	return false
+}
+
 func importsOf(compiled wazero.CompiledModule) []compat.Import {
 	var ims []compat.Import
 	for _, f := range compiled.ImportedFunctions() {
@@ -317,7 +334,7 @@ func (p *Process) finish(mod api.Module, err error) (uint32, error) {
 		if p.opts.MainEnded != nil {
 			p.opts.MainEnded(mod)
 		}
-		_ = mod.Close(context.Background())
+		p.Sys.CloseInstance(context.Background(), mod, 0)
 	}
 	code, err, _ = p.Sys.ExitStatus()
 	return code, err

@@ -23,7 +23,7 @@ func procExit2(h *host, ctx context.Context, m api.Module, stack []uint64) {
 		return
 	}
 	h.sys.End(code, nil)
-	_ = m.CloseWithExitCode(ctx, code)
+	h.sys.CloseInstance(ctx, m, code)
 	panic(wsys.NewExitError(code))
 }
 

@@ -218,7 +218,7 @@ func (h *host) deliver(ctx context.Context, m api.Module, sig uint32) {
 		code := 128 + sig
 		h.sys.TermSignal.CompareAndSwap(0, sig)
 		h.sys.End(code, nil)
-		_ = m.CloseWithExitCode(ctx, code)
+		h.sys.CloseInstance(ctx, m, code)
 		panic(wsys.NewExitError(code))
 	}
 }

@@ -72,7 +72,7 @@ func threadExit(h *host, ctx context.Context, m api.Module, stack []uint64) {
 	} else if err := h.destroyThreadLocals(ctx, m, tid); err != nil {
 		panic(err) // a trap or an exit in a destructor
 	}
-	_ = m.CloseWithExitCode(ctx, code)
+	h.sys.CloseInstance(ctx, m, code)
 	panic(wsys.NewExitError(code))
 }
 

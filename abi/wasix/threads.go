@@ -286,7 +286,7 @@ func (t *Threads) run(th *thread, name string, args []uint64) {
 func (t *Threads) forget(th *thread) {
 	if th.mod != nil {
 		t.sys.ThreadIDs.Delete(th.mod)
-		_ = th.mod.Close(context.Background())
+		t.sys.CloseInstance(context.Background(), th.mod, 0)
 	}
 	t.mu.Lock()
 	delete(t.live, th.tid)

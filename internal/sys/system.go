@@ -71,12 +71,15 @@ type System struct {
 	// threadIntr counts the interrupts addressed to one thread (tid ->
 	// *atomic.Uint64), so that a signal for one thread interrupts only its
 	// waits.
-	intr    *polling.Record
-	intrGen atomic.Uint64
+	intr       *polling.Record
+	intrGen    atomic.Uint64
+	threadIntr sync.Map
 	// intrCh is closed by the next Interrupt (made on first use): blocking
 	// reads, writes, accepts and futex waits select on it.
-	intrCh     atomic.Pointer[chan struct{}]
-	threadIntr sync.Map
+	intrCh atomic.Pointer[chan struct{}]
+	// instMu serializes the closes of the process's instances
+	// (CloseInstance).
+	instMu sync.Mutex
 
 	monoBase  int64 // host CLOCK_MONOTONIC at start, ns
 	startNano int64 // runtime nanotime when monoBase was read
@@ -248,6 +251,18 @@ func (s *System) TidOf(m api.Module) uint32 {
 		return tid.(uint32)
 	}
 	return MainTid
+}
+
+// CloseInstance closes m, an instance of this process (its main
+// instance or a thread's), with exit code code. The instances of a
+// process's threads share its memory, and wazero releases a memory in
+// the Close of every instance that uses it: closes made by wazix are
+// serialized here. (wazero's own, inside a call on a runtime configured
+// WithCloseOnContextDone, are not: see the allocator choice in Launch.)
+func (s *System) CloseInstance(ctx context.Context, m api.Module, code uint32) {
+	s.instMu.Lock()
+	defer s.instMu.Unlock()
+	_ = m.CloseWithExitCode(ctx, code)
 }
 
 // Closed reports whether Close was called.
