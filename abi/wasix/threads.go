@@ -5,7 +5,6 @@ import (
 	crand "crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/wazix/wazix/polling"
 	"io"
 	"slices"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/wazix/wazix/compat"
 	"github.com/wazix/wazix/internal/guestmem"
 	"github.com/wazix/wazix/internal/sys"
+	"github.com/wazix/wazix/polling"
 )
 
 // DefaultMaxThreads is the default limit on live guest threads, the main
