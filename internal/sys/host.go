@@ -350,18 +350,18 @@ func (f *HostFile) positionedIO(iovs [][]byte, off int64, trap uintptr) (int, Er
 			op = unix.SYS_PWRITE64
 		}
 		b := iovs[0]
-		for {
-			n, _, e := unix.Syscall6(op, uintptr(f.fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), uintptr(off), 0, 0)
-			if e == unix.EINTR {
-				continue
-			}
-			if e != 0 {
-				return 0, ErrnoOf(e)
-			}
-			return int(n), ESUCCESS
-		}
+		return rawIO(op, f.fd, unsafe.Pointer(unsafe.SliceData(b)), len(b), off)
 	}
 	var arr [8]unix.Iovec
+	vec := iovecsOf(&arr, iovs)
+	// 64-bit Linux: the offset is one register (its high half is 0).
+	return rawIO(trap, f.fd, unsafe.Pointer(&vec[0]), len(iovs), off)
+}
+
+// iovecsOf fills host iovecs for iovs, in arr when they fit (no
+// allocation for the usual few buffers); the result always has a valid
+// first element, even for an empty list.
+func iovecsOf(arr *[8]unix.Iovec, iovs [][]byte) []unix.Iovec {
 	vec := arr[:0]
 	if len(iovs) > len(arr) {
 		vec = make([]unix.Iovec, 0, len(iovs))
@@ -372,18 +372,26 @@ func (f *HostFile) positionedIO(iovs [][]byte, off int64, trap uintptr) (int, Er
 		vec = append(vec, v)
 	}
 	if len(vec) == 0 {
-		vec = arr[:1] // a valid address for an empty list
+		vec = arr[:1]
 	}
+	return vec
+}
+
+// rawIO makes the read or write system call trap(fd, buf, n, off) (off is
+// ignored by the calls that take none) and retries it on EINTR. buf stays
+// an unsafe.Pointer until the Syscall6 argument list, so that what it
+// points to (a vector on the caller's stack, guest memory) is kept in
+// place during the call.
+func rawIO(trap uintptr, fd int, buf unsafe.Pointer, n int, off int64) (int, Errno) {
 	for {
-		// 64-bit Linux: the offset is one register (its high half is 0).
-		n, _, e := unix.Syscall6(trap, uintptr(f.fd), uintptr(unsafe.Pointer(&vec[0])), uintptr(len(iovs)), uintptr(off), 0, 0)
+		r, _, e := unix.Syscall6(trap, uintptr(fd), uintptr(buf), uintptr(n), uintptr(off), 0, 0)
 		if e == unix.EINTR {
 			continue
 		}
 		if e != 0 {
 			return 0, ErrnoOf(e)
 		}
-		return int(n), ESUCCESS
+		return int(r), ESUCCESS
 	}
 }
 
@@ -561,26 +569,6 @@ func (f *HostFile) FileIO(iovs [][]byte, write bool) (int, Errno) {
 		trap = unix.SYS_WRITEV
 	}
 	var arr [8]unix.Iovec
-	vec := arr[:0]
-	if len(iovs) > len(arr) {
-		vec = make([]unix.Iovec, 0, len(iovs))
-	}
-	for _, b := range iovs {
-		v := unix.Iovec{Base: unsafe.SliceData(b)}
-		v.SetLen(len(b))
-		vec = append(vec, v)
-	}
-	if len(vec) == 0 {
-		vec = arr[:1] // a valid address for an empty list
-	}
-	for {
-		n, _, e := unix.Syscall(trap, uintptr(f.fd), uintptr(unsafe.Pointer(&vec[0])), uintptr(len(iovs)))
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return 0, ErrnoOf(e)
-		}
-		return int(n), ESUCCESS
-	}
+	vec := iovecsOf(&arr, iovs)
+	return rawIO(trap, f.fd, unsafe.Pointer(&vec[0]), len(iovs), 0)
 }
