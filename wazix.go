@@ -32,7 +32,6 @@ import (
 	wsys "github.com/tetratelabs/wazero/sys"
 
 	"github.com/wazix/wazix/abi/wasix"
-	"github.com/wazix/wazix/compat"
 	"github.com/wazix/wazix/internal/sys"
 	"github.com/wazix/wazix/internal/trace"
 )
@@ -532,9 +531,7 @@ func SpawnsThreads(wasm []byte) bool {
 		return false
 	}
 	for _, im := range in.Imports {
-		switch {
-		case im.Module == compat.ModuleWASIThreads && (im.Name == compat.ThreadSpawn.Name || im.Name == compat.ThreadSpawnOldName),
-			im.Module == compat.ModuleWASIX32 && (im.Name == "thread_spawn" || im.Name == "thread_spawn_v2"):
+		if wasix.IsThreadSpawn(im.Module, im.Name) {
 			return true
 		}
 	}

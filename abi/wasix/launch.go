@@ -236,20 +236,29 @@ func uniqueName(name string) string {
 	return "wazix#" + strconv.FormatUint(instanceSeq.Add(1), 10) + "." + name
 }
 
-// importsOf lists the function imports of compiled.
-// spawnsThreads reports whether imports include a thread-spawning
-// function (wasi-threads' thread-spawn, WASIX thread_spawn forms).
+// spawnsThreads reports whether imports include a thread-spawning function.
 func spawnsThreads(imports []compat.Import) bool {
 	for _, im := range imports {
-		switch {
-		case im.Module == compat.ModuleWASIThreads && (im.Name == compat.ThreadSpawn.Name || im.Name == compat.ThreadSpawnOldName),
-			im.Module == compat.ModuleWASIX32 && (im.Name == "thread_spawn" || im.Name == "thread_spawn_v2"):
+		if IsThreadSpawn(im.Module, im.Name) {
 			return true
 		}
 	}
 	return false
 }
 
+// IsThreadSpawn reports whether the import module.name spawns threads:
+// wasi-threads' thread-spawn (or its old name) or a WASIX thread_spawn form.
+func IsThreadSpawn(module, name string) bool {
+	switch module {
+	case compat.ModuleWASIThreads:
+		return name == compat.ThreadSpawn.Name || name == compat.ThreadSpawnOldName
+	case compat.ModuleWASIX32:
+		return name == "thread_spawn" || name == "thread_spawn_v2"
+	}
+	return false
+}
+
+// importsOf lists the function imports of compiled.
 func importsOf(compiled wazero.CompiledModule) []compat.Import {
 	var ims []compat.Import
 	for _, f := range compiled.ImportedFunctions() {
