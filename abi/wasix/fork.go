@@ -2,6 +2,7 @@ package wasix
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 
@@ -82,6 +83,69 @@ type asyncifyState struct {
 	// of their snapshot (a jmp_buf): a new checkpoint there replaces one.
 	checkpoints map[uint32]*checkpoint
 	nextID      uint64
+	// exports are the asyncify exports of each instance, looked up once:
+	// every lookup makes wazero allocate a call engine with its own stack
+	// (10 KiB), and a shell makes a dozen per setjmp.
+	exports map[api.Module]*asyncifyExports
+}
+
+// The asyncify exports, in the order of asyncifyExports.fns.
+const (
+	asyncifyStartUnwind = iota
+	asyncifyStopUnwind
+	asyncifyStartRewind
+	asyncifyStopRewind
+	asyncifyGetState
+	asyncifyExportCount
+)
+
+var asyncifyExportNames = [asyncifyExportCount]string{"asyncify_start_unwind", "asyncify_stop_unwind", "asyncify_start_rewind", "asyncify_stop_rewind", "asyncify_get_state"}
+
+// asyncifyExports are one instance's asyncify functions. One call engine
+// each is enough: they never call the host, so never run re-entered.
+type asyncifyExports struct {
+	all bool // every one is exported: the instance can fork
+	fns [asyncifyExportCount]api.Function
+}
+
+// exportsOf returns m's asyncify exports.
+func (a *asyncifyState) exportsOf(m api.Module) *asyncifyExports {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e := a.exports[m]; e != nil {
+		return e
+	}
+	if a.exports == nil {
+		a.exports = map[api.Module]*asyncifyExports{}
+	}
+	if len(a.exports) >= 64 {
+		for old := range a.exports { // thread instances come and go
+			if old.IsClosed() {
+				delete(a.exports, old)
+			}
+		}
+	}
+	e := &asyncifyExports{all: true}
+	for i, name := range asyncifyExportNames {
+		if e.fns[i] = m.ExportedFunction(name); e.fns[i] == nil {
+			e.all = false
+		}
+	}
+	a.exports[m] = e
+	return e
+}
+
+// call calls m's asyncify export fn.
+func (a *asyncifyState) call(ctx context.Context, m api.Module, fn int, args ...uint64) (uint64, error) {
+	f := a.exportsOf(m).fns[fn]
+	if f == nil {
+		return 0, fmt.Errorf("wazix: the guest does not export %s", asyncifyExportNames[fn])
+	}
+	res, err := f.Call(ctx, args...)
+	if err != nil || len(res) == 0 {
+		return 0, err
+	}
+	return res[0], nil
 }
 
 // checkpoint is one saved stack: the unwound frames and the globals.
@@ -153,7 +217,7 @@ func (h *host) startUnwind(ctx context.Context, m api.Module, req *unwindReq) sy
 		st.mu.Unlock()
 		return sys.EFAULT
 	}
-	if _, err := asyncifyCall(ctx, m, "asyncify_start_unwind", uint64(req.buf)); err != nil {
+	if _, err := st.call(ctx, m, asyncifyStartUnwind, uint64(req.buf)); err != nil {
 		panic(err)
 	}
 	return sys.ESUCCESS
@@ -162,20 +226,20 @@ func (h *host) startUnwind(ctx context.Context, m api.Module, req *unwindReq) sy
 // rewound reports whether m is rewinding into the host call now; if so it
 // stops the rewind and returns the result the call is to give.
 func (h *host) rewound(ctx context.Context, m api.Module) (forkResult, bool) {
-	if m.ExportedFunction("asyncify_get_state") == nil {
+	st := &h.proc.fork
+	if st.exportsOf(m).fns[asyncifyGetState] == nil {
 		return forkResult{}, false // not asyncified: it cannot be rewinding (and must not panic)
 	}
-	state, err := asyncifyCall(ctx, m, "asyncify_get_state")
+	state, err := st.call(ctx, m, asyncifyGetState)
 	if err != nil {
 		panic(err)
 	}
 	if state != asyncifyRewinding {
 		return forkResult{}, false
 	}
-	if _, err := asyncifyCall(ctx, m, "asyncify_stop_rewind"); err != nil {
+	if _, err := st.call(ctx, m, asyncifyStopRewind); err != nil {
 		panic(err)
 	}
-	st := &h.proc.fork
 	st.mu.Lock()
 	res := st.results[m]
 	delete(st.results, m)
@@ -191,22 +255,7 @@ func (a *asyncifyState) unwinding(m api.Module) bool {
 }
 
 // canFork reports whether m exports what forking needs.
-func canFork(m api.Module) bool {
-	for _, name := range []string{"asyncify_start_unwind", "asyncify_stop_unwind", "asyncify_start_rewind", "asyncify_stop_rewind", "asyncify_get_state"} {
-		if m.ExportedFunction(name) == nil {
-			return false
-		}
-	}
-	return true
-}
-
-func asyncifyCall(ctx context.Context, m api.Module, name string, args ...uint64) (uint64, error) {
-	res, err := m.ExportedFunction(name).Call(ctx, args...)
-	if err != nil || len(res) == 0 {
-		return 0, err
-	}
-	return res[0], nil
-}
+func (h *host) canFork(m api.Module) bool { return h.proc.fork.exportsOf(m).all }
 
 // procFork is proc_fork(copy_memory: bool, ret_pid: *pid) -> errno. Without
 // copy_memory it is vfork, which POSIX allows to be a fork: the child gets
@@ -217,7 +266,7 @@ func procFork(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Er
 
 func (h *host) fork(ctx context.Context, m api.Module, pidPtr uint32) sys.Errno {
 	p := h.process
-	if p == nil || !canFork(m) {
+	if p == nil || !h.canFork(m) {
 		return sys.ENOTSUP
 	}
 	if res, ok := h.rewound(ctx, m); ok {
@@ -262,7 +311,7 @@ func (p *Process) call(ctx context.Context, m api.Module, name string, args ...u
 		if req == nil || err != nil {
 			return res, err
 		}
-		if _, err := asyncifyCall(ctx, m, "asyncify_stop_unwind"); err != nil {
+		if _, err := st.call(ctx, m, asyncifyStopUnwind); err != nil {
 			return nil, err
 		}
 		var result forkResult
@@ -277,7 +326,7 @@ func (p *Process) call(ctx context.Context, m api.Module, name string, args ...u
 		st.mu.Lock()
 		st.results[m] = result
 		st.mu.Unlock()
-		if _, err := asyncifyCall(ctx, m, "asyncify_start_rewind", uint64(req.buf)); err != nil {
+		if _, err := st.call(ctx, m, asyncifyStartRewind, uint64(req.buf)); err != nil {
 			return nil, err
 		}
 	}
@@ -339,7 +388,7 @@ func (p *Process) forkChild(m api.Module, entry string, args []uint64, req *unwi
 	// it is the main thread (a shell's subshell longjmps to the handler
 	// its parent set up before the fork).
 	cp.host.proc.fork.inheritCheckpoints(&p.host.proc.fork, p.host.tidOf(m), cp.host.tidOf(cmod))
-	if _, err := asyncifyCall(cp.Threads.Context(), cmod, "asyncify_start_rewind", uint64(req.buf)); err != nil {
+	if _, err := cp.host.proc.fork.call(cp.Threads.Context(), cmod, asyncifyStartRewind, uint64(req.buf)); err != nil {
 		cp.Sys.CloseInstance(context.Background(), cmod, 0)
 		cp.Close()
 		return fail(sys.EAGAIN)

@@ -58,6 +58,20 @@ func TestForkBomb(t *testing.T) {
 	}
 }
 
+// TestSigchld: a child's end reaches its parent as SIGCHLD, through a
+// handler and through a dispatcher that traps for it as wasix-libc's does for
+// a program that set no disposition: ignored, with the stack pointer and the
+// registered callback as they were.
+func TestSigchld(t *testing.T) {
+	r := testrun.Run(t, fixtures.Build(t, "c/fork"), testrun.Options{Args: []string{"sigchld"}})
+	if r.Err != nil || r.Code != 0 {
+		t.Fatalf("code %d err %v stdout %s stderr %s", r.Code, r.Err, r.Stdout, r.Stderr)
+	}
+	if want := "handler: sigchld 2\ntrapping dispatcher: stack kept 1, dispatcher kept 10, still running\n"; r.Stdout != want {
+		t.Errorf("got %q, want %q", r.Stdout, want)
+	}
+}
+
 // TestForkInThread: a thread forks; the child has that thread only (it
 // runs once), and the parent's thread joins it.
 func TestForkInThread(t *testing.T) {

@@ -199,6 +199,7 @@ func (h *host) deliver(ctx context.Context, m api.Module, sig uint32) {
 			h.proc.queue(sig)
 			return
 		}
+		saved := stackGlobals(m)
 		_, err := f.Call(ctx, uint64(sig))
 		if err == nil {
 			return
@@ -209,9 +210,16 @@ func (h *host) deliver(ctx context.Context, m api.Module, sig uint32) {
 		}
 		// A trap in the handler. wasix-libc's dispatcher traps for a signal
 		// the program never set a disposition for (its default handler is
-		// unset until the first sigaction): the default action applies, as
-		// it would have on Linux; a trapping handler of the program's own
-		// is a death by that signal too.
+		// unset until the first sigaction), after it took a stack frame and
+		// named its blocked-signals callback: the handler never returned, so
+		// what it changed on the way is put back, and the default action
+		// applies, as it would have on Linux (SIGCHLD, sent for every child
+		// that ends, is ignored); a trapping handler of the program's own is
+		// a death by that signal too.
+		saved.restore()
+		h.proc.mu.Lock()
+		h.proc.handler = name
+		h.proc.mu.Unlock()
 	}
 	switch {
 	case !ignoredByDefault(sig) && sig != sigSTOP && sig != sigTSTP && sig != sigCONT && sig != sigTTIN && sig != sigTTOU:
@@ -220,5 +228,35 @@ func (h *host) deliver(ctx context.Context, m api.Module, sig uint32) {
 		h.sys.End(code, nil)
 		h.sys.CloseInstance(ctx, m, code)
 		panic(wsys.NewExitError(code))
+	}
+}
+
+// savedGlobals are the mutable globals of an instance before a signal
+// handler ran, to put back if it traps.
+type savedGlobals struct {
+	m    api.Module
+	vals []uint64          // every global, for a module prepared for fork
+	sp   api.MutableGlobal // else the exported stack pointer, if any
+	spv  uint64
+}
+
+// stackGlobals saves what a trapping handler leaves changed: the shadow
+// stack pointer above all. A module prepared for fork exports every mutable
+// global; wasix-libc programs export __stack_pointer.
+func stackGlobals(m api.Module) savedGlobals {
+	s := savedGlobals{m: m}
+	if m.ExportedGlobal(GlobalExportPrefix+"0") != nil {
+		s.vals = globalsOf(m)
+	} else if g, ok := m.ExportedGlobal("__stack_pointer").(api.MutableGlobal); ok {
+		s.sp, s.spv = g, g.Get()
+	}
+	return s
+}
+
+func (s savedGlobals) restore() {
+	if s.vals != nil {
+		setGlobals(s.m, s.vals)
+	} else if s.sp != nil {
+		s.sp.Set(s.spv)
 	}
 }

@@ -32,7 +32,7 @@ func stackCheckpoint(h *host, ctx context.Context, m api.Module, stack []uint64)
 	if res, ok := h.rewound(ctx, m); ok {
 		return guestmem.PutU64(m.Memory(), retPtr, res.val)
 	}
-	if h.process == nil || !canFork(m) || !h.process.prepared(m) {
+	if h.process == nil || !h.canFork(m) || !h.process.prepared(m) {
 		return sys.ENOTSUP
 	}
 	if !guestmem.Writable(m.Memory(), snap, snapshotSize) || !guestmem.Writable(m.Memory(), retPtr, 8) {

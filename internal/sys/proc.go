@@ -109,6 +109,9 @@ func (p *Procs) Lookup(pid uint32) *System {
 	return nil
 }
 
+// sigCHLD is the signal a parent gets when a child ends (Linux numbering).
+const sigCHLD = 17
+
 // Exited records that process s ended with st, wakes its parent's joins
 // and hands its own children to no one (they are reaped when they end).
 func (p *Procs) Exited(s *System, st WaitStatus) {
@@ -136,10 +139,17 @@ func (p *Procs) Exited(s *System, st WaitStatus) {
 	}
 	p.mu.Unlock()
 	if parent != nil {
+		// SIGCHLD first, so that a parent woken from its wait finds the
+		// signal queued and runs its handler on the way back. It does not
+		// interrupt a blocking call: wasix-libc registers its dispatcher in
+		// every program that forks, so the host cannot tell a program that
+		// handles SIGCHLD from one that ignores it, and an ignored signal
+		// must not turn a read into EINTR.
+		if parent.Signal != nil {
+			parent.Signal(sigCHLD)
+		}
 		parent.childGen.Add(1)
 		parent.children.Post(polling.In)
-		// No SIGCHLD is sent, as Wasmer sends none: wasix-libc's signal
-		// dispatcher traps for a signal the program set no disposition for.
 	}
 }
 
