@@ -16,6 +16,12 @@ import (
 // and the call unwinds with a sys.ExitError.
 func procExit(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
 	code := u32(stack[0])
+	if h.sys.ExitSignal != nil {
+		if sig := h.sys.ExitSignal(code); sig != 0 {
+			h.sys.TermSignal.CompareAndSwap(0, sig)
+			code = 128 + sig
+		}
+	}
 	h.sys.End(code, nil)
 	h.sys.CloseInstance(ctx, m, code)
 	panic(wsys.NewExitError(code))

@@ -178,6 +178,7 @@ func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 	th.onThreadReturn = h.destroyThreadLocals
 	s.WASIX = true
 	s.Raise = h.raise
+	s.ExitSignal = h.exitSignal
 	s.Signal = h.signalFromOutside
 	s.Deliver = h.deliverPending
 	s.Handler = func(sig uint32) bool {

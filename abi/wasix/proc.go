@@ -22,9 +22,47 @@ func procExit2(h *host, ctx context.Context, m api.Module, stack []uint64) {
 		h.vforkExit(code)
 		return
 	}
+	if sig := h.exitSignal(code); sig != 0 {
+		h.sys.TermSignal.CompareAndSwap(0, sig)
+		code = 128 + sig
+	}
 	h.sys.End(code, nil)
 	h.sys.CloseInstance(ctx, m, code)
 	panic(wsys.NewExitError(code))
+}
+
+// exitSignal is the signal a process exiting with code dies of, or 0.
+// wasix-libc's abort() raises SIGABRT, which waits while its dispatcher
+// blocks signals, sends it again to its own thread, and exits with 127 —
+// where Linux would have killed the process with the signal. So an exit
+// with 127 while a SIGABRT waits is death by signal: by the signal whose
+// default action was running (wasix-libc's dispatcher aborts for
+// SIGTERM, SIGINT ... when the program set no handler), else by SIGABRT.
+func (h *host) exitSignal(code uint32) uint32 {
+	if code != 127 {
+		return 0
+	}
+	p := h.proc
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	abrt := false
+	for _, s := range p.pending {
+		abrt = abrt || s == sigABRT
+	}
+	for _, q := range p.tpending {
+		for _, s := range q {
+			abrt = abrt || s == sigABRT
+		}
+	}
+	if !abrt {
+		return 0
+	}
+	for i := len(p.delivering) - 1; i >= 0; i-- {
+		if s := p.delivering[i]; !ignoredByDefault(s) && !stopOrContinue(s) {
+			return s
+		}
+	}
+	return sigABRT
 }
 
 // The first guest process is process 1 with no parent (pid 0), as the

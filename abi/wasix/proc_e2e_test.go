@@ -72,6 +72,20 @@ func TestSigchld(t *testing.T) {
 	}
 }
 
+// TestAbortStatus: a child that ends as wasix-libc's abort() does (SIGABRT
+// raised while signals are blocked, then exit 127) is reported killed by
+// SIGABRT, as on Linux; by SIGTERM when it aborts in SIGTERM's default
+// action; a plain exit(127) stays an exit.
+func TestAbortStatus(t *testing.T) {
+	r := testrun.Run(t, fixtures.Build(t, "c/fork"), testrun.Options{Args: []string{"abort"}})
+	if r.Err != nil || r.Code != 0 {
+		t.Fatalf("code %d err %v stdout %s stderr %s", r.Code, r.Err, r.Stdout, r.Stderr)
+	}
+	if want := "abort: killed by 6\nsigterm: killed by 15\nexit: exit 127\n"; r.Stdout != want {
+		t.Errorf("got %q, want %q", r.Stdout, want)
+	}
+}
+
 // TestForkInThread: a thread forks; the child has that thread only (it
 // runs once), and the parent's thread joins it.
 func TestForkInThread(t *testing.T) {

@@ -21,6 +21,8 @@ type process struct {
 	cwd     string // absolute guest path
 	handler string // export called with (sig) to deliver a signal; "" = none
 	pending []uint32
+	// delivering are the signals whose handlers are running, innermost last.
+	delivering []uint32
 	// tpending are the signals sent to one thread (thread_signal), by tid.
 	tpending map[uint32][]uint32
 	timers   map[uint32]*time.Timer
@@ -200,7 +202,13 @@ func (h *host) deliver(ctx context.Context, m api.Module, sig uint32) {
 			return
 		}
 		saved := stackGlobals(m)
+		h.proc.mu.Lock()
+		h.proc.delivering = append(h.proc.delivering, sig)
+		h.proc.mu.Unlock()
 		_, err := f.Call(ctx, uint64(sig))
+		h.proc.mu.Lock()
+		h.proc.delivering = h.proc.delivering[:len(h.proc.delivering)-1]
+		h.proc.mu.Unlock()
 		if err == nil {
 			return
 		}
@@ -222,13 +230,19 @@ func (h *host) deliver(ctx context.Context, m api.Module, sig uint32) {
 		h.proc.mu.Unlock()
 	}
 	switch {
-	case !ignoredByDefault(sig) && sig != sigSTOP && sig != sigTSTP && sig != sigCONT && sig != sigTTIN && sig != sigTTOU:
+	case !ignoredByDefault(sig) && !stopOrContinue(sig):
 		code := 128 + sig
 		h.sys.TermSignal.CompareAndSwap(0, sig)
 		h.sys.End(code, nil)
 		h.sys.CloseInstance(ctx, m, code)
 		panic(wsys.NewExitError(code))
 	}
+}
+
+// stopOrContinue reports the job-control signals, which stop or continue
+// a process on Linux and do nothing here.
+func stopOrContinue(sig uint32) bool {
+	return sig == sigSTOP || sig == sigTSTP || sig == sigCONT || sig == sigTTIN || sig == sigTTOU
 }
 
 // savedGlobals are the mutable globals of an instance before a signal

@@ -33,6 +33,10 @@ type System struct {
 	WASIX bool
 	// Raise delivers a signal to the guest (set by the WASIX module).
 	Raise func(ctx context.Context, m api.Module, sig uint32) Errno
+	// ExitSignal tells, for an exit with code, the signal the process
+	// really dies of, or 0 (set by the WASIX module: wasix-libc's abort()
+	// exits 127 with its SIGABRT still blocked).
+	ExitSignal func(code uint32) uint32
 
 	// Threads: the id of each guest thread's instance (api.Module -> uint32;
 	// absent = the main thread) and the limit on live threads (main included).

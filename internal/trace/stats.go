@@ -111,8 +111,14 @@ func (s *Stats) WriteTable(w io.Writer, sum Summary) {
 	fmt.Fprintf(w, "  bytes read %d, written %d\n", sum.BytesRead, sum.BytesWritten)
 	fmt.Fprintf(w, "  peak memory %d pages (%s)\n", sum.PeakPages, byteSize(uint64(sum.PeakPages)*65536))
 	fmt.Fprintf(w, "  threads created %d, processes created %d\n", sum.ThreadsCreated, sum.ProcessesCreated)
-	fmt.Fprintf(w, "  wall %s, cpu %s (user %s, system %s)\n", sum.Wall.Round(time.Millisecond),
-		(sum.User + sum.System).Round(time.Millisecond), sum.User.Round(time.Millisecond), sum.System.Round(time.Millisecond))
+	fmt.Fprintf(w, "  wall %s, cpu %s (user %s, system %s)\n", millis(sum.Wall),
+		millis(sum.User+sum.System), millis(sum.User), millis(sum.System))
+}
+
+// millis writes d in whole milliseconds, always in that unit ("0ms", not
+// time.Duration's "0s"), so that the line reads and parses the same.
+func millis(d time.Duration) string {
+	return fmt.Sprintf("%dms", d.Round(time.Millisecond).Milliseconds())
 }
 
 func byteSize(n uint64) string {
