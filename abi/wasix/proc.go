@@ -150,7 +150,10 @@ func (h *host) signalFromOutside(sig uint32) {
 		return
 	}
 	h.proc.queue(sig)
-	if sig != sigCHLD {
+	if !ignoredByDefault(sig) {
+		// A signal ignored by default (SIGCHLD, SIGWINCH) waits for the
+		// next host call: wasix-libc's dispatcher may well ignore it, and
+		// an ignored signal must not make a blocking call fail with EINTR.
 		h.sys.Interrupt()
 	}
 }

@@ -295,7 +295,7 @@ func TestBadModuleExitCodes(t *testing.T) {
 
 // TestRunForwardsSignals: a WASIX guest that handles SIGHUP and SIGTERM
 // gets them from wazix run and goes on; one that does not ends with
-// 128+sig; SIGWINCH, ignored by default, changes nothing.
+// 128+sig; SIGWINCH reaches a handler and is otherwise ignored.
 func TestRunForwardsSignals(t *testing.T) {
 	for _, c := range []struct {
 		name   string
@@ -310,6 +310,10 @@ func TestRunForwardsSignals(t *testing.T) {
 		// A handler that traps (wasix-libc without a disposition): the
 		// default action, not a trap.
 		{"trapping TERM", []string{"trapping"}, []syscall.Signal{syscall.SIGTERM}, 143, ""},
+		// SIGWINCH reaches a handler; a dispatcher that traps for it
+		// ignores it (its default action) and the guest goes on.
+		{"handled WINCH", []string{"winch"}, []syscall.Signal{syscall.SIGWINCH}, 0, "winched 1"},
+		{"trapping WINCH", []string{"trapping"}, []syscall.Signal{syscall.SIGWINCH, syscall.SIGWINCH, syscall.SIGTERM}, 143, ""},
 		// Blocking calls that are not polls end with EINTR (27), as on
 		// Linux, and the handler runs (wasix-libc registers its dispatcher
 		// in every program, so a blocked server must still hear SIGTERM).

@@ -206,17 +206,15 @@ func runAction(c *cli.Context) error {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: not a WebAssembly module", modPath)}
 	}
 
-	// SIGINT, SIGTERM and SIGHUP go to the guest, as to a foreground
-	// process group: a guest that handles them runs its handler; one that
-	// does not ends with 128+sig. SIGWINCH is not forwarded: it is ignored
-	// by default, and wasix-libc's dispatcher traps for a signal the
-	// program set no disposition for.
+	// SIGINT, SIGTERM, SIGHUP and SIGWINCH go to the guest, as to a
+	// foreground process group: a guest that handles them runs its
+	// handler; one that does not ends with 128+sig (SIGWINCH is ignored).
 	ctx := context.Background()
 	var running atomic.Pointer[wazix.Host]
 	finished := make(chan struct{})
 	defer close(finished)
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGWINCH)
 	defer signal.Stop(sigs)
 	go forwardSignals(sigs, &running, finished)
 
