@@ -220,27 +220,27 @@ func fdFdstatSetFlags(h *host, _ context.Context, _ api.Module, stack []uint64) 
 			}
 		}
 	}
-	e.Flags = flags
-	return sys.ESUCCESS
+	return h.sys.Table.Update(u32(stack[0]), func(e *sys.Entry) sys.Errno {
+		e.Flags = flags
+		return sys.ESUCCESS
+	})
 }
 
 // fdFdstatSetRights is fd_fdstat_set_rights(fd, base: rights, inheriting: rights) -> errno.
 // Rights can only be dropped.
 func fdFdstatSetRights(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
-	e, errno := h.sys.Table.Get(u32(stack[0]))
-	if errno != sys.ESUCCESS {
-		return errno
-	}
 	base, inh := sys.Rights(stack[1]), sys.Rights(stack[2])
-	if base&^e.RightsBase != 0 || inh&^e.RightsInheriting != 0 {
-		return sys.ENOTCAPABLE
-	}
-	// What is opened through this fd from now on cannot get back, even
-	// unasked, what was dropped here (see Entry.Ceiling).
-	dropped := (e.RightsBase | e.RightsInheriting) &^ (base | inh)
-	e.Ceiling = e.RightsCeiling() &^ dropped
-	e.RightsBase, e.RightsInheriting = base, inh
-	return sys.ESUCCESS
+	return h.sys.Table.Update(u32(stack[0]), func(e *sys.Entry) sys.Errno {
+		if base&^e.RightsBase != 0 || inh&^e.RightsInheriting != 0 {
+			return sys.ENOTCAPABLE
+		}
+		// What is opened through this fd from now on cannot get back, even
+		// unasked, what was dropped here (see Entry.Ceiling).
+		dropped := (e.RightsBase | e.RightsInheriting) &^ (base | inh)
+		e.Ceiling = e.RightsCeiling() &^ dropped
+		e.RightsBase, e.RightsInheriting = base, inh
+		return sys.ESUCCESS
+	})
 }
 
 // fdFilestatGet is fd_filestat_get(fd, buf: *filestat) -> errno.

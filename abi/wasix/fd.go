@@ -72,12 +72,10 @@ func fdFdflagsSet(h *host, _ context.Context, _ api.Module, stack []uint64) sys.
 	if flags&^fdflagCloexec != 0 {
 		return sys.EINVAL
 	}
-	e, errno := h.sys.Table.Get(uint32(stack[0]))
-	if errno != sys.ESUCCESS {
-		return errno
-	}
-	e.CloseOnExec = flags&fdflagCloexec != 0
-	return sys.ESUCCESS
+	return h.sys.Table.Update(uint32(stack[0]), func(e *sys.Entry) sys.Errno {
+		e.CloseOnExec = flags&fdflagCloexec != 0
+		return sys.ESUCCESS
+	})
 }
 
 // pathOpen2 is path_open2(fd, dirflags, path, path_len, oflags, rights_base,

@@ -118,6 +118,24 @@ func (t *Table) Get(fd uint32) (*Entry, Errno) {
 	return t.entries[fd], ESUCCESS
 }
 
+// Update changes the entry of fd through change, which gets a copy: the
+// copy replaces the entry unless change fails. Entries are never written
+// in place, so a thread that got one with Get reads it without a lock
+// while another changes the fd's flags (fd_fdstat_set_flags, fcntl).
+func (t *Table) Update(fd uint32, change func(e *Entry) Errno) Errno {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if uint64(fd) >= uint64(len(t.entries)) || t.entries[fd] == nil {
+		return EBADF
+	}
+	ne := *t.entries[fd]
+	if errno := change(&ne); errno != ESUCCESS {
+		return errno
+	}
+	t.entries[fd] = &ne
+	return ESUCCESS
+}
+
 // Insert puts e at the lowest free fd number at or above min.
 func (t *Table) Insert(e *Entry, min uint32) (uint32, Errno) {
 	t.mu.Lock()

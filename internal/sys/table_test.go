@@ -2,6 +2,7 @@ package sys
 
 import (
 	"math/rand"
+	"sync"
 	"testing"
 )
 
@@ -64,6 +65,51 @@ func TestTableMax(t *testing.T) {
 	if _, errno := tab.Insert(&Entry{File: &Stream{}}, 0); errno != EMFILE {
 		t.Fatalf("4th fd: %d, want EMFILE", errno)
 	}
+}
+
+// TestTableUpdate: Update replaces the entry with a changed copy (an entry
+// a thread already holds never changes under it), keeps it when the change
+// fails, and is EBADF for a free fd. Run with -race, the concurrent part
+// fails if an entry were written in place.
+func TestTableUpdate(t *testing.T) {
+	tab := NewTable(10)
+	fd, _ := tab.Insert(&Entry{File: &Stream{}, Flags: FdflagAppend}, 0)
+	held, _ := tab.Get(fd)
+	if errno := tab.Update(fd, func(e *Entry) Errno { e.Flags = FdflagNonblock; return ESUCCESS }); errno != ESUCCESS {
+		t.Fatal(errno)
+	}
+	now, _ := tab.Get(fd)
+	if held.Flags != FdflagAppend || now.Flags != FdflagNonblock {
+		t.Errorf("held %d now %d, want %d and %d", held.Flags, now.Flags, FdflagAppend, FdflagNonblock)
+	}
+	if errno := tab.Update(fd, func(e *Entry) Errno { e.Flags = 0; return ENOTCAPABLE }); errno != ENOTCAPABLE {
+		t.Errorf("failed change: %d", errno)
+	}
+	if e, _ := tab.Get(fd); e.Flags != FdflagNonblock {
+		t.Errorf("a failed change was kept: %d", e.Flags)
+	}
+	if errno := tab.Update(fd+1, func(*Entry) Errno { return ESUCCESS }); errno != EBADF {
+		t.Errorf("free fd: %d, want EBADF", errno)
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 2000; i++ {
+			tab.Update(fd, func(e *Entry) Errno { e.CloseOnExec = !e.CloseOnExec; e.Flags ^= FdflagNonblock; return ESUCCESS })
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 2000; i++ {
+			if e, errno := tab.Get(fd); errno == ESUCCESS && e.Nonblock() == e.CloseOnExec {
+				t.Error("an entry changed while held")
+				return
+			}
+		}
+	}()
+	wg.Wait()
 }
 
 func BenchmarkTableInsert10k(b *testing.B) {
