@@ -26,15 +26,38 @@ const maxModuleSize = 1 << 30
 // defaultPath is searched when the guest gives no PATH (Wasmer's default).
 const defaultPath = "/usr/local/bin:/bin:/usr/bin"
 
-// splitList splits exec's argument and environment strings: entries are
-// separated by line feeds (wasix-libc); NULs are taken as separators too,
-// and empty entries dropped, as Wasmer does.
+// splitList splits exec's environment string: entries are separated by
+// line feeds (wasix-libc); NULs are taken as separators too, and empty
+// entries dropped, as Wasmer does.
 func splitList(s string) []string {
 	var out []string
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' || r == 0 }) {
 		out = append(out, f)
 	}
 	return out
+}
+
+// splitArgs splits exec's argument string. wasix-libc ends every argument
+// with a line feed ("a\n\nb\n" is a, "" and b), so an empty argument is
+// kept, as Linux passes it (sh -c 'cmd "$@"' "" x, test "" = "$v", and
+// every shell's quoted empty string depend on it); Wasmer drops them. Only
+// line feeds and NULs separate: a carriage return is part of an argument.
+func splitArgs(s string) []string {
+	if s == "" {
+		return nil
+	}
+	if last := s[len(s)-1]; last == '\n' || last == 0 {
+		s = s[:len(s)-1]
+	}
+	var out []string
+	for {
+		i := strings.IndexAny(s, "\n\x00")
+		if i < 0 {
+			return append(out, s)
+		}
+		out = append(out, s[:i])
+		s = s[i+1:]
+	}
 }
 
 // absGuestPath makes p absolute against the process's cwd.
@@ -194,7 +217,7 @@ func (h *host) readExecArgs(mem api.Memory, stack []uint64) (name string, args, 
 	if a, errno = guestmem.String(mem, uint32(stack[2]), uint32(stack[3])); errno != sys.ESUCCESS {
 		return
 	}
-	args = splitList(a)
+	args = splitArgs(a)
 	env = append([]string(nil), h.sys.Environ...)
 	if len(stack) >= 6 && uint32(stack[4]) != 0 {
 		var e string

@@ -26,7 +26,7 @@ func TestExecSpawn(t *testing.T) {
 		t.Fatalf("code %d err %v stdout %s stderr %s", r.Code, r.Err, r.Stdout, r.Stderr)
 	}
 	want := []string{
-		"exec: child argv=tool,child,x y FOO=bar cloexec=8 kept=0 pid=2 ppid=1 sigs=0",
+		"exec: child argv=tool,child,,x y FOO=bar cloexec=8 kept=0 pid=2 ppid=1 sigs=0",
 		"exec: joined code 3",
 		"spawn: child argv=tool,child,spawned FOO=- cloexec=8 kept=0 pid=3 ppid=1 sigs=0",
 		"spawn: joined code 3",

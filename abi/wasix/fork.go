@@ -79,10 +79,16 @@ type asyncifyState struct {
 	pending map[api.Module]*unwindReq
 	results map[api.Module]forkResult
 	buf     uint32 // the process's unwind buffer, 0 until the first fork
-	// checkpoints are the saved stacks of stack_checkpoint, by the address
-	// of their snapshot (a jmp_buf): a new checkpoint there replaces one.
-	checkpoints map[uint32]*checkpoint
+	// checkpoints are the saved stacks of stack_checkpoint, by the id
+	// written into their snapshot (a jmp_buf). Not by its address: a
+	// program may copy a jmp_buf away, setjmp again into the same one, copy
+	// the old one back and longjmp to it (bash saves and restores its
+	// top_level this way around every nested parse), as Wasmer allows.
+	// sweepAt is the count past which the next checkpoint sweeps the ones
+	// no snapshot in memory names any more (see sweepCheckpoints).
+	checkpoints map[uint64]*checkpoint
 	nextID      uint64
+	sweepAt     int
 	// exports are the asyncify exports of each instance, looked up once:
 	// every lookup makes wazero allocate a call engine with its own stack
 	// (10 KiB), and a shell makes a dozen per setjmp.
@@ -160,7 +166,7 @@ func (a *asyncifyState) init() {
 	if a.pending == nil {
 		a.pending = map[api.Module]*unwindReq{}
 		a.results = map[api.Module]forkResult{}
-		a.checkpoints = map[uint32]*checkpoint{}
+		a.checkpoints = map[uint64]*checkpoint{}
 	}
 }
 
@@ -170,20 +176,20 @@ func (a *asyncifyState) init() {
 // checkpoint is made, so parent and child share them.
 func (a *asyncifyState) inheritCheckpoints(parent *asyncifyState, tid, childTid uint32) {
 	parent.mu.Lock()
-	kept := map[uint32]*checkpoint{}
-	for snap, cp := range parent.checkpoints {
+	kept := map[uint64]*checkpoint{}
+	for id, cp := range parent.checkpoints {
 		if cp.tid == tid {
 			c := *cp
 			c.tid = childTid
-			kept[snap] = &c
+			kept[id] = &c
 		}
 	}
 	next := parent.nextID
 	parent.mu.Unlock()
 	a.mu.Lock()
 	a.init()
-	for snap, cp := range kept {
-		a.checkpoints[snap] = cp
+	for id, cp := range kept {
+		a.checkpoints[id] = cp
 	}
 	if a.nextID < next {
 		a.nextID = next

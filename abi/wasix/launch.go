@@ -201,6 +201,9 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 		}
 		p.mods = append(p.mods, m)
 		p.resolve[mod] = m
+		if shared {
+			th.wakeOnEnd(m.ExportedMemory(name))
+		}
 	}
 	if lim := opts.MaxPages; lim > 0 {
 		for _, mem := range compiled.ExportedMemories() {

@@ -33,14 +33,16 @@ func TestFork(t *testing.T) {
 }
 
 // TestSetjmp runs fixtures/c/setjmp.c (asyncify): longjmp out of nested
-// calls, twice to one checkpoint, to a checkpoint in a callee, and, in a
-// forked child, to a checkpoint its parent made before the fork.
+// calls, twice to one checkpoint, to a checkpoint in a callee, in a forked
+// child to a checkpoint its parent made before the fork, and to a jmp_buf
+// saved by copy while 1000 newer checkpoints went into the same buffer
+// (bash's top_level around every nested parse).
 func TestSetjmp(t *testing.T) {
 	r := testrun.Run(t, fixtures.Build(t, "c/setjmp"), testrun.Options{})
 	if r.Err != nil || r.Code != 0 {
 		t.Fatalf("code %d err %v stdout %s stderr %s", r.Code, r.Err, r.Stdout, r.Stderr)
 	}
-	want := "checkpoint 0 count 1\ncheckpoint 42 count 2\nunwound from depth 10\ncheckpoint 7 count 3\ninner 0\ninner 5 outer still 3\nfork: the child longjmps to its parent's checkpoint: joined code 23\ndone\n"
+	want := "checkpoint 0 count 1\ncheckpoint 42 count 2\nunwound from depth 10\ncheckpoint 7 count 3\ninner 0\ninner 5 outer still 3\nfork: the child longjmps to its parent's checkpoint: joined code 23\ncopied: back in the outer frame with 9 after 1000 nested checkpoints\ndone\n"
 	if r.Stdout != want {
 		t.Errorf("got:\n%s\nwant:\n%s", r.Stdout, want)
 	}

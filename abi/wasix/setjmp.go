@@ -1,6 +1,7 @@
 package wasix
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -53,9 +54,9 @@ func stackRestore(h *host, ctx context.Context, m api.Module, stack []uint64) {
 	st := &h.proc.fork
 	st.mu.Lock()
 	st.init()
-	cp := st.checkpoints[snap]
+	cp := st.checkpoints[guestmem.LE64(b)]
 	st.mu.Unlock()
-	if cp == nil || cp.id != guestmem.LE64(b) || [16]byte(b[8:24]) != snapshotMarker || cp.tid != h.tidOf(m) {
+	if cp == nil || [16]byte(b[8:24]) != snapshotMarker || cp.tid != h.tidOf(m) {
 		panic(fmt.Errorf("wazix: stack_restore: the snapshot at %#x was not made by stack_checkpoint in this thread", snap))
 	}
 	if errno := h.startUnwind(ctx, m, &unwindReq{kind: unwindRestore, restore: cp, val: val}); errno != sys.ESUCCESS {
@@ -76,15 +77,51 @@ func (p *Process) saveCheckpoint(m api.Module, req *unwindReq) forkResult {
 	}
 	st := &p.host.proc.fork
 	st.mu.Lock()
+	defer st.mu.Unlock()
 	st.nextID++
 	cp := &checkpoint{id: st.nextID, tid: p.host.tidOf(m), frames: append([]byte(nil), frames...), globals: globalsOf(m)}
-	st.checkpoints[req.snapshot] = cp
-	st.mu.Unlock()
+	st.checkpoints[cp.id] = cp
 	var snap [snapshotSize]byte
 	guestmem.Put64(snap[:], cp.id)
 	copy(snap[8:], snapshotMarker[:])
 	mem.Write(req.snapshot, snap[:])
+	if len(st.checkpoints) > st.sweepAt {
+		if all, ok := mem.Read(0, mem.Size()); ok {
+			sweepCheckpoints(st.checkpoints, all)
+		}
+		st.sweepAt = max(minSweep, 2*len(st.checkpoints))
+	}
 	return forkResult{val: 0}
+}
+
+// minSweep is the fewest checkpoints a process keeps before sweeping.
+const minSweep = 256
+
+// sweepCheckpoints deletes from cps the checkpoints whose snapshot no
+// longer appears anywhere in mem, the process's memory: a longjmp can only
+// name a snapshot that is in memory (a jmp_buf overwritten by a newer
+// setjmp, or freed and reused, is gone for good), so a program that calls
+// setjmp in a loop keeps a bounded set. The scan is conservative: bytes
+// that merely look like a snapshot keep a checkpoint alive, never the
+// reverse.
+func sweepCheckpoints(cps map[uint64]*checkpoint, mem []byte) {
+	live := make(map[uint64]bool, len(cps))
+	for off := 0; ; {
+		i := bytes.Index(mem[off:], snapshotMarker[:])
+		if i < 0 {
+			break
+		}
+		at := off + i
+		if at >= 8 {
+			live[guestmem.LE64(mem[at-8:at])] = true
+		}
+		off = at + 1
+	}
+	for id := range cps {
+		if !live[id] {
+			delete(cps, id)
+		}
+	}
 }
 
 // restoreCheckpoint puts the frames and globals of a checkpoint back in

@@ -156,6 +156,30 @@ func (t *Threads) Wait(timeout time.Duration) bool {
 	}
 }
 
+// wakeOnEnd makes the end of the process wake every thread of it blocked
+// in memory.atomic.wait32/64 on mem, the main thread included: such a wait
+// sees no context, so a process killed (SIGKILL, a terminating signal's
+// default action, an exit from another thread) while its main thread waits
+// forever on an address nobody notifies would never stop. Until its threads
+// are gone (at most threadGrace), the waiters are woken every few
+// milliseconds, so that a thread that was about to wait when the process
+// ended is woken too; a woken thread stops at its next host call or
+// function entry, as the process has ended. Wasmer wakes them on SIGKILL.
+func (t *Threads) wakeOnEnd(mem api.Memory) {
+	if mem == nil {
+		return
+	}
+	t.sys.OnEnd(func() {
+		go func() {
+			deadline := time.Now().Add(threadGrace)
+			for t.busy() && time.Now().Before(deadline) {
+				notifyAll(mem)
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	})
+}
+
 // wakeAtomicWaiters notifies every address of the shared memory that has
 // memory.atomic.wait32/64 waiters. Run only while the process is ending.
 func (t *Threads) wakeAtomicWaiters() {

@@ -12,6 +12,7 @@ import (
 
 	wsys "github.com/tetratelabs/wazero/sys"
 
+	"github.com/wazix/wazix"
 	"github.com/wazix/wazix/fixtures"
 	"github.com/wazix/wazix/internal/testrun"
 )
@@ -142,6 +143,7 @@ func TestThreadsExit(t *testing.T) {
 		{mode: "i", code: 0, stdout: "28\n21\n28\n21\n16\n28\n71\n0\n21\n"},
 		{mode: "j", code: 0},
 		{mode: "k", code: 4, closeOn: true},
+		{mode: "l", code: 6},
 		{mode: "n", code: 0, stdout: "nested\n"},
 		{mode: "s", code: 0, stdout: "signal\n10\n2\n"},
 		{mode: "q", code: 0, stdout: "0\n3\n"},
@@ -166,6 +168,33 @@ func TestThreadsExit(t *testing.T) {
 				}
 				if r.Stderr != "" {
 					t.Errorf("stderr %q", r.Stderr)
+				}
+			})
+		})
+	}
+}
+
+// A process killed while its main thread waits in memory.atomic.wait32 with
+// no timeout ends (Wasmer's tests/wasix/atomic-wait-signal pattern): the
+// wait sees no context, so the end of the process wakes it, and the woken
+// thread runs no more guest code (no "main woke").
+func TestAtomicWaitKilled(t *testing.T) {
+	wasm := fixtures.Build(t, "wat/thread_exit")
+	for _, sig := range []int{9, 15} {
+		t.Run(fmt.Sprint(sig), func(t *testing.T) {
+			checkGoroutines(t, func() {
+				start := time.Now()
+				r := testrun.Run(t, wasm, testrun.Options{Args: []string{"o"}, Started: func(h *wazix.Host) {
+					go func() {
+						time.Sleep(100 * time.Millisecond)
+						h.Signal(sig)
+					}()
+				}})
+				if d := time.Since(start); d > 2*time.Second {
+					t.Errorf("took %v", d)
+				}
+				if r.Err != nil || r.Code != uint32(128+sig) || r.Stdout != "waiting\n" {
+					t.Errorf("code %d err %v stdout %q stderr %q, want %d \"waiting\\n\"", r.Code, r.Err, r.Stdout, r.Stderr, 128+sig)
 				}
 			})
 		})
