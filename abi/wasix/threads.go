@@ -163,7 +163,8 @@ func (t *Threads) Wait(timeout time.Duration) bool {
 // forever on an address nobody notifies would never stop. Until its threads
 // are gone (at most threadGrace), the waiters are woken every few
 // milliseconds, so that a thread that was about to wait when the process
-// ended is woken too; a woken thread stops at its next host call or
+// ended is woken too (not once the system is closed: nothing is left to
+// wake); a woken thread stops at its next host call or
 // function entry, as the process has ended. Wasmer wakes them on SIGKILL.
 func (t *Threads) wakeOnEnd(mem api.Memory) {
 	if mem == nil {
@@ -172,7 +173,7 @@ func (t *Threads) wakeOnEnd(mem api.Memory) {
 	t.sys.OnEnd(func() {
 		go func() {
 			deadline := time.Now().Add(threadGrace)
-			for t.busy() && time.Now().Before(deadline) {
+			for t.busy() && !t.sys.Closed() && time.Now().Before(deadline) {
 				notifyAll(mem)
 				time.Sleep(5 * time.Millisecond)
 			}
