@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/tetratelabs/wazero/api"
+	"golang.org/x/sys/unix"
 
 	"github.com/wazix/wazix/internal/guestmem"
 	"github.com/wazix/wazix/internal/sys"
@@ -417,9 +418,39 @@ func fdRead(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errn
 	return h.streamIO(ctx, m, stack, false)
 }
 
-// fdWrite is fd_write(fd, iovs, iovs_len, nwritten: *size) -> errno.
+// fdWrite is fd_write(fd, iovs, iovs_len, nwritten: *size) -> errno. A
+// WASIX guest that writes to a pipe or a sock_pair socket whose reading end
+// is closed gets SIGPIPE as well as EPIPE, as on Linux and Wasmer.
 func fdWrite(h *host, ctx context.Context, m api.Module, stack []uint64) sys.Errno {
-	return h.streamIO(ctx, m, stack, true)
+	errno := h.streamIO(ctx, m, stack, true)
+	if errno == sys.EPIPE {
+		h.brokenPipe(ctx, m, u32(stack[0]))
+	}
+	return errno
+}
+
+// sigPIPE is SIGPIPE in WASIX numbering (= Linux).
+const sigPIPE = 13
+
+// brokenPipe raises SIGPIPE in the calling thread of a WASIX guest whose
+// write to fd failed with EPIPE, when fd is a pipe or a local (sock_pair)
+// socket: the handler runs before the write returns EPIPE, and without one
+// the process ends as killed by SIGPIPE, like a Linux program in a pipeline
+// whose reader went away. Network sockets keep plain EPIPE, as in Wasmer
+// (Linux raises SIGPIPE there too).
+func (h *host) brokenPipe(ctx context.Context, m api.Module, fd uint32) {
+	if !h.sys.WASIX || h.sys.Raise == nil {
+		return
+	}
+	e, errno := h.sys.Table.Get(fd)
+	if errno != sys.ESUCCESS {
+		return
+	}
+	f, ok := e.File.(*sys.HostFile)
+	if !ok || !(f.IsPipe() || f.IsSocket() && f.Domain() == unix.AF_UNIX) {
+		return
+	}
+	h.sys.Raise(ctx, m, sigPIPE)
 }
 
 // streamIO is fd_read and fd_write: vectored I/O at the file position,

@@ -111,3 +111,27 @@ func TestFork2022Join(t *testing.T) {
 		t.Errorf("got %q, want %q", r.Stdout, want)
 	}
 }
+
+// TestSigpipe: a write to a pipe or a sock_pair socket whose reading end is
+// closed raises SIGPIPE in the writer before it returns EPIPE (64), as on
+// Linux and Wasmer; without a handler the process dies of it (128+13).
+func TestSigpipe(t *testing.T) {
+	wasm := fixtures.Build(t, "c/sighandler")
+	for _, c := range []struct {
+		args []string
+		code uint32
+		out  string
+	}{
+		{[]string{"epipe"}, 0, "ready\nwrite errno 64 got 13\n"},
+		{[]string{"epipe", "pair"}, 0, "ready\nwrite errno 64 got 13\n"},
+		{[]string{"epipe", "default"}, 141, "ready\n"},
+		{[]string{"epipe", "pair", "default"}, 141, "ready\n"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			r := testrun.Run(t, wasm, testrun.Options{Args: c.args})
+			if r.Code != c.code || r.Stdout != c.out {
+				t.Errorf("code %d err %v stdout %q stderr %q, want %d and %q", r.Code, r.Err, r.Stdout, r.Stderr, c.code, c.out)
+			}
+		})
+	}
+}

@@ -96,12 +96,12 @@ func TestRunExitCodes(t *testing.T) {
 	for _, tc := range []struct {
 		guest string
 		code  int
-	}{{"0", 0}, {"1", 1}, {"33", 33}, {"255", 255}, {"256", 1}, {"512", 1}, {"70000", 1}} {
+	}{{"0", 0}, {"1", 1}, {"33", 33}, {"255", 255}, {"256", 1}, {"512", 1}, {"70000", 1}, {"-1", 255}, {"-2", 254}, {"-256", 1}} {
 		r := runCLI(t, nil, "run", hello, "-exit", tc.guest)
 		if r.code != tc.code {
 			t.Errorf("guest exit %s: code %d, want %d (stderr %q)", tc.guest, r.code, tc.code, r.stderr)
 		}
-		if tc.code == 1 && tc.guest != "1" && !strings.Contains(r.stderr, "exited with code "+tc.guest) {
+		if tc.code == 1 && tc.guest != "1" && tc.guest[0] != '-' && !strings.Contains(r.stderr, "exited with code "+tc.guest) {
 			t.Errorf("guest exit %s: stderr %q does not give the real code", tc.guest, r.stderr)
 		}
 	}

@@ -46,7 +46,7 @@ at / the root is a read-only directory of the mount points, preopened as / on
 the next fd. A preview1 guest resolves paths beneath each directory instead.
 
 Exit status: the guest's exit code (1 if it is above 255, which an exit
-status cannot hold); 130 when interrupted; 124 after --timeout; 134 when the guest
+status cannot hold; a negative one, exit(-1), keeps its low 8 bits: 255); 130 when interrupted; 124 after --timeout; 134 when the guest
 traps (the trap and its wasm stack are printed on one line); 1 when the
 module cannot be loaded; 2 for usage errors.`,
 		Flags: []cli.Flag{
@@ -294,6 +294,11 @@ func runAction(c *cli.Context) error {
 			return &exitError{code: 130}
 		}
 		return &exitError{code: 134, msg: "trap: " + oneLine(err)}
+	}
+	if int32(code) < 0 && code&0xff != 0 {
+		// exit(-1) in C: a negative status keeps its low 8 bits (255), as
+		// on Linux and in Wasmer, and still reads as a failure.
+		return &exitError{code: int(code & 0xff)}
 	}
 	if code > 255 {
 		// A process exit status keeps only the low 8 bits, so proc_exit(256)

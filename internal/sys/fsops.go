@@ -102,8 +102,11 @@ func unlinkAt(dir int, name string) Errno {
 	return ErrnoOf(err)
 }
 
-// rename moves oldPath to newPath. Across two mounts it is EXDEV, as
-// between two host filesystems.
+// rename moves oldPath to newPath. Between two mounts the host decides:
+// when their directories lie on one host filesystem the rename is done (as
+// in Wasmer, where it succeeds between any two mounts), else it is EXDEV,
+// as between two host filesystems. Both ends are fds inside mounts, so
+// nothing outside the guest's tree is named.
 func (fs *FS) rename(odir *HostFile, oldPath string, ndir *HostFile, newPath string) Errno {
 	ow, oname, oslash, e := fs.parent(odir, oldPath)
 	if e != ESUCCESS {
@@ -127,9 +130,6 @@ func (fs *FS) rename(odir *HostFile, oldPath string, ndir *HostFile, newPath str
 			return EROFS
 		}
 		return EBUSY
-	}
-	if od.mnt != nd.mnt {
-		return EXDEV
 	}
 	if oslash || nslash {
 		isDir, exists := isDirAt(od.fd, oname)
@@ -186,6 +186,7 @@ func symlinkSlash(dir int, name string) Errno {
 }
 
 // link makes newPath a hard link to oldPath (resolved with follow).
+// Between two mounts the host decides, as for rename.
 func (fs *FS) link(odir *HostFile, oldPath string, follow bool, ndir *HostFile, newPath string) Errno {
 	nw, nname, nslash, e := fs.parent(ndir, newPath)
 	if e != ESUCCESS {
@@ -205,7 +206,7 @@ func (fs *FS) link(odir *HostFile, oldPath string, follow bool, ndir *HostFile, 
 			return e
 		}
 		defer ow.close()
-		if n.kind != nodeHost || n.mnt != nd.mnt {
+		if n.kind != nodeHost {
 			return EXDEV
 		}
 		if n.isDir() {
@@ -227,9 +228,6 @@ func (fs *FS) link(odir *HostFile, oldPath string, follow bool, ndir *HostFile, 
 			return EPERM
 		}
 		return ENOENT
-	}
-	if od.mnt != nd.mnt {
-		return EXDEV
 	}
 	if oslash {
 		if isDir, exists := isDirAt(od.fd, oname); !exists {
