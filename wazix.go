@@ -53,6 +53,8 @@ type Config struct {
 	maxProcs int
 	// cwd is the initial working directory ("" = "/").
 	cwd string
+	// privateTmp: see WithPrivateTmp.
+	privateTmp bool
 
 	allowClockSet bool
 	net           bool
@@ -129,6 +131,12 @@ func (c *Config) WithMaxFds(n int) *Config { c.maxFds = n; return c }
 // tree makes Run fail.
 func (c *Config) WithCwd(dir string) *Config { c.cwd = path.Clean(dir); return c }
 
+// WithPrivateTmp gives a WASIX guest that has no directory mounted at / or
+// /tmp a private, writable /tmp, as Wasmer's root has one: a new empty
+// directory in the host's temporary directory, removed with everything in
+// it when the Host closes. Preview1 guests, which have no root, get none.
+func (c *Config) WithPrivateTmp() *Config { c.privateTmp = true; return c }
+
 // WithMaxProcs limits the live processes of the guest's tree (itself, what
 // it forks and spawns, and theirs); past it fork and spawn fail with EAGAIN,
 // so a fork bomb ends cleanly. The default is 256.
@@ -185,6 +193,8 @@ type Host struct {
 	proc      *wasix.Process // set by InstantiateModule or Run
 	threads   *wasix.Threads // the process's threads, once it runs
 	cwd       string         // WithCwd
+	privTmp   bool           // WithPrivateTmp
+	tmpDir    string         // the private /tmp's host directory, once made
 }
 
 // Instantiate creates the process state described by c for a guest of rt.
@@ -243,6 +253,7 @@ func (h *Host) setup(c *Config) error {
 		s.Environ = append(s.Environ, "PWD="+c.cwd)
 	}
 	h.cwd = c.cwd
+	h.privTmp = c.privateTmp
 	for fd, std := range []any{c.stdin, c.stdout, c.stderr} {
 		f, err := stdioFile(s, std)
 		if err != nil {
@@ -369,6 +380,10 @@ func (h *Host) Close(context.Context) error {
 		h.proc.Close()
 	}
 	h.sys.Close()
+	if h.tmpDir != "" {
+		os.RemoveAll(h.tmpDir)
+		h.tmpDir = ""
+	}
 	return nil
 }
 
@@ -472,7 +487,7 @@ func (h *Host) launch(ctx context.Context, rt wazero.Runtime, compiled wazero.Co
 	if h.proc != nil {
 		return errAlreadyRunning
 	}
-	opts := wasix.LaunchOptions{MaxThreads: h.maxThr, Warn: h.stderr, MaxPages: h.maxPages, Cwd: h.cwd}
+	opts := wasix.LaunchOptions{MaxThreads: h.maxThr, Warn: h.stderr, MaxPages: h.maxPages, Cwd: h.cwd, PrivateTmp: h.privTmp}
 	if h.tracer != nil {
 		tr := h.tracer
 		opts.MainEnded = func(mod api.Module) {
@@ -486,6 +501,7 @@ func (h *Host) launch(ctx context.Context, rt wazero.Runtime, compiled wazero.Co
 		return err
 	}
 	h.proc, h.threads = p, p.Threads
+	h.tmpDir = p.TmpDir
 	return nil
 }
 

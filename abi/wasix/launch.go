@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,10 @@ type Process struct {
 	// ownsCompiled: the module was compiled for an exec or spawn, and is
 	// closed with the process.
 	ownsCompiled bool
+
+	// TmpDir is the host directory mounted at the guest's /tmp for
+	// LaunchOptions.PrivateTmp ("" if none was made).
+	TmpDir string
 }
 
 // LaunchOptions are the limits and outputs of a process.
@@ -70,6 +75,10 @@ type LaunchOptions struct {
 	// Cwd is the first process's working directory (a guest path; "" =
 	// "/"); processes it makes start in theirs.
 	Cwd string
+	// PrivateTmp gives a WASIX guest with no mount at / or /tmp a /tmp of
+	// its own, as Wasmer's root has one: a new, empty host directory
+	// (Process.TmpDir), which the caller removes when the guest is done.
+	PrivateTmp bool
 }
 
 // threadGrace is how long a process's end waits for its other threads.
@@ -151,6 +160,13 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 	if det.Flavour == compat.FlavourWASIX {
 		b := rt.NewHostModuleBuilder(ModuleName)
 		h := define(b, s, imports, th)
+		if opts.PrivateTmp && s.Pid == 1 && !s.FS.HasMount("/") && !s.FS.HasMount("/tmp") {
+			dir, err := mountPrivateTmp(s)
+			if err != nil {
+				return fail(fmt.Errorf("private /tmp: %w", err))
+			}
+			p.TmpDir = dir
+		}
 		if !hasRootPreopen(s) {
 			// Wasmer's root preopen (docs/filesystem.md); a forked or
 			// spawned process has its parent's.
@@ -423,4 +439,25 @@ func appendULEB(b []byte, v uint64) []byte {
 		}
 		b = append(b, c|0x80)
 	}
+}
+
+// mountPrivateTmp mounts a new, empty host directory at the guest's /tmp
+// (no preopen: wasix-libc reaches it through the root) and returns its
+// host path.
+func mountPrivateTmp(s *sys.System) (string, error) {
+	dir, err := os.MkdirTemp("", "wazix-tmp-")
+	if err != nil {
+		return "", err
+	}
+	f, err := sys.OpenDir(dir)
+	if err != nil {
+		os.Remove(dir)
+		return "", err
+	}
+	defer f.Close() // the mount keeps a fd of its own
+	if err := s.FS.Mount("/tmp", f); err != nil {
+		os.Remove(dir)
+		return "", err
+	}
+	return dir, nil
 }

@@ -391,7 +391,7 @@ func TestRunRootfs(t *testing.T) {
 				"piped in", "copy 0 bytes=9"}},
 		{[]string{"--mapdir", "/d:" + dir},
 			"open 3 /d/a.txt ls 3 / ls 3 /d write 3 /d/e.txt E rename 3 /d/e.txt 3 /d/f.txt open 3 /d/f.txt mkdir 3 /y",
-			[]string{"open /d/a.txt 0 data=A", "ls / 0 d/3,dev/3", "ls /d 0 a.txt/4,x/3", "write /d/e.txt 0",
+			[]string{"open /d/a.txt 0 data=A", "ls / 0 d/3,dev/3,tmp/3", "ls /d 0 a.txt/4,x/3", "write /d/e.txt 0",
 				"rename /d/e.txt /d/f.txt 0", "open /d/f.txt 0 data=E", "mkdir /y 69"}},
 	}
 	for _, c := range cases {
@@ -408,6 +408,35 @@ func TestRunRootfs(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "x", "c.txt")); err != nil || string(b) != "B" {
 		t.Errorf("x/c.txt on the host: %q %v", b, err)
+	}
+}
+
+// TestRunPrivateTmp: a WASIX guest without a mount at / gets a writable
+// /tmp of its own, empty at start and gone from the host at exit; --no-tmp
+// and a mount at / or /tmp leave it out.
+func TestRunPrivateTmp(t *testing.T) {
+	guest := fixtures.Path(t, "c/wasix_rootfs")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where the private /tmp is made, to see it go
+	r := runCLI(t, strings.NewReader(""), "run", guest, "--", "ls", "3", "/tmp", "write", "3", "/tmp/a", "A", "open", "3", "/tmp/a", "mkdir", "3", "/tmp/d", "ls", "3", "/tmp", "ls", "3", "/")
+	want := "ls /tmp 0 \nwrite /tmp/a 0\nopen /tmp/a 0 data=A\nmkdir /tmp/d 0\nls /tmp 0 a/4,d/3\nls / 0 dev/3,tmp/3\n"
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("exit %d stdout %q, want %q (stderr %s)", r.code, r.stdout, want, r.stderr)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left in TMPDIR: %v", left)
+	}
+	r = runCLI(t, strings.NewReader(""), "run", "--no-tmp", guest, "--", "write", "3", "/tmp/a", "A", "ls", "3", "/")
+	if r.stdout != "write /tmp/a 44\nls / 0 dev/3\n" {
+		t.Errorf("--no-tmp: %q", r.stdout)
+	}
+	own := t.TempDir()
+	r = runCLI(t, strings.NewReader(""), "run", "--mapdir", "/tmp:"+own, guest, "--", "write", "3", "/tmp/b", "B")
+	if b, err := os.ReadFile(filepath.Join(own, "b")); err != nil || string(b) != "B" {
+		t.Errorf("a mounted /tmp: %q %v (stdout %q)", b, err, r.stdout)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("a private /tmp was made beside a mounted one: %v", left)
 	}
 }
 

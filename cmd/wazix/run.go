@@ -43,7 +43,9 @@ A WASIX guest sees the directories as mounts of one tree: --dir HOST::/ is its
 root, --mapdir /d:HOST adds /d, absolute paths resolve from the root, and /dev
 holds null, zero, urandom, stdin, stdout, stderr, fd/N and tty. Without a mount
 at / the root is a read-only directory of the mount points, preopened as / on
-the next fd. A preview1 guest resolves paths beneath each directory instead.
+the next fd, with a private writable /tmp unless one is mounted (an empty host
+temporary directory, removed at exit, as Wasmer's /tmp; --no-tmp leaves it
+out). A preview1 guest resolves paths beneath each directory instead.
 
 Exit status: the guest's exit code (1 if it is above 255, which an exit
 status cannot hold; a negative one, exit(-1), keeps its low 8 bits: 255); 130 when interrupted; 124 after --timeout; 134 when the guest
@@ -55,6 +57,7 @@ module cannot be loaded; 2 for usage errors.`,
 			&cli.StringSliceFlag{Name: "env", Usage: "set environment variable `KEY=VALUE` for the guest; KEY alone copies the host's value; repeatable"},
 			&cli.BoolFlag{Name: "env-inherit", Usage: "pass the host's whole environment to the guest"},
 			&cli.StringFlag{Name: "argv0", Usage: "the guest's argv[0] (default: the module path as given)"},
+			&cli.BoolFlag{Name: "no-tmp", Usage: "give a WASIX guest without a mount at / no private /tmp"},
 			&cli.StringFlag{Name: "cwd", Usage: "the guest's initial working `DIR`, a guest path: a WASIX guest's getcwd, and PWD for the guest's environment unless set"},
 			&cli.StringSliceFlag{Name: "listen", Aliases: []string{"tcplisten"}, Usage: "preopen a listening TCP socket on `ADDR` (host:port) as the next fd; repeatable"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "keep compiled modules in `DIR` (default: wazix in the user cache directory)"},
@@ -141,6 +144,9 @@ func runAction(c *cli.Context) error {
 	}
 	for _, a := range c.StringSlice("listen") {
 		cfg.WithListen(a)
+	}
+	if !c.Bool("no-tmp") {
+		cfg.WithPrivateTmp()
 	}
 	cfg.WithMaxFds(c.Int("max-fds"))
 	if c.Int("max-threads") < 1 {

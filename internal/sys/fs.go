@@ -116,6 +116,10 @@ func (fs *FS) Mount(guest string, dir *HostFile) error {
 	return nil
 }
 
+// HasMount reports whether a directory is mounted at guest (a clean
+// absolute path).
+func (fs *FS) HasMount(guest string) bool { return fs.mountAt(guest) != nil }
+
 // Close closes the mounts' fds, when the last process sharing fs does.
 func (fs *FS) Close() {
 	if fs.refs.Add(-1) > 0 {
