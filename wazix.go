@@ -24,6 +24,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -137,6 +138,15 @@ func (c *Config) WithCwd(dir string) *Config { c.cwd = path.Clean(dir); return c
 // it when the Host closes. Preview1 guests, which have no root, get none.
 func (c *Config) WithPrivateTmp() *Config { c.privateTmp = true; return c }
 
+// PrivateTmp returns the host directory of the guest's private /tmp (see
+// Config.WithPrivateTmp), or "" when it has none.
+func (h *Host) PrivateTmp() string {
+	if d := h.tmpDir.Load(); d != nil {
+		return *d
+	}
+	return ""
+}
+
 // WithMaxProcs limits the live processes of the guest's tree (itself, what
 // it forks and spawns, and theirs); past it fork and spawn fail with EAGAIN,
 // so a fork bomb ends cleanly. The default is 256.
@@ -190,11 +200,11 @@ type Host struct {
 	listeners []string
 	maxThr    int
 	stderr    io.Writer
-	proc      *wasix.Process // set by InstantiateModule or Run
-	threads   *wasix.Threads // the process's threads, once it runs
-	cwd       string         // WithCwd
-	privTmp   bool           // WithPrivateTmp
-	tmpDir    string         // the private /tmp's host directory, once made
+	proc      *wasix.Process         // set by InstantiateModule or Run
+	threads   *wasix.Threads         // the process's threads, once it runs
+	cwd       string                 // WithCwd
+	privTmp   bool                   // WithPrivateTmp
+	tmpDir    atomic.Pointer[string] // the private /tmp's host directory, once made
 }
 
 // Instantiate creates the process state described by c for a guest of rt.
@@ -380,9 +390,8 @@ func (h *Host) Close(context.Context) error {
 		h.proc.Close()
 	}
 	h.sys.Close()
-	if h.tmpDir != "" {
-		os.RemoveAll(h.tmpDir)
-		h.tmpDir = ""
+	if d := h.tmpDir.Swap(nil); d != nil {
+		os.RemoveAll(*d)
 	}
 	return nil
 }
@@ -501,7 +510,9 @@ func (h *Host) launch(ctx context.Context, rt wazero.Runtime, compiled wazero.Co
 		return err
 	}
 	h.proc, h.threads = p, p.Threads
-	h.tmpDir = p.TmpDir
+	if p.TmpDir != "" {
+		h.tmpDir.Store(&p.TmpDir)
+	}
 	return nil
 }
 

@@ -326,7 +326,8 @@ func TestRunForwardsSignals(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command(wazixBin, append([]string{"run", "--net", fixtures.Path(t, "c/sighandler")}, c.args...)...)
-			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome)
+			tmp := t.TempDir() // the guest's private /tmp goes there, and must go
+			cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+cacheHome, "TMPDIR="+tmp)
 			stdin, keep, err := os.Pipe() // stays open: a read of it blocks
 			if err != nil {
 				t.Fatal(err)
@@ -357,6 +358,9 @@ func TestRunForwardsSignals(t *testing.T) {
 			}
 			if code != c.code || !strings.Contains(string(rest), c.output) {
 				t.Errorf("exit %d output %q, want %d and %q", code, rest, c.code, c.output)
+			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Errorf("left in TMPDIR: %v", left)
 			}
 		})
 	}

@@ -233,7 +233,7 @@ func runAction(c *cli.Context) error {
 	if timeout > 0 {
 		// The last resort, as for an interrupt: leave if the guest has
 		// not stopped some time after its deadline.
-		t := time.AfterFunc(timeout+threadGraceCLI, func() { os.Exit(124) })
+		t := time.AfterFunc(timeout+threadGraceCLI, func() { exitNow(running.Load(), 124) })
 		defer t.Stop()
 	}
 	if !c.Bool("no-cache") {
@@ -336,7 +336,7 @@ func forwardSignals(sigs <-chan os.Signal, running *atomic.Pointer[wazix.Host], 
 				if n == syscall.SIGWINCH {
 					continue
 				}
-				os.Exit(128 + int(n))
+				exitNow(nil, 128+int(n))
 			}
 			handled := host.Signal(int(n))
 			if n == syscall.SIGWINCH {
@@ -346,13 +346,22 @@ func forwardSignals(sigs <-chan os.Signal, running *atomic.Pointer[wazix.Host], 
 				select {
 				case <-time.After(2 * time.Second):
 					if !handled || host.SignalPending() {
-						os.Exit(128 + int(n))
+						exitNow(host, 128+int(n))
 					}
 				case <-finished:
 				}
 			}()
 		}
 	}
+}
+
+// exitNow ends the CLI at once, with the guest still running: the guest's
+// private /tmp goes with it, as when the guest ends.
+func exitNow(host *wazix.Host, code int) {
+	if host != nil && host.PrivateTmp() != "" {
+		os.RemoveAll(host.PrivateTmp())
+	}
+	os.Exit(code)
 }
 
 // oneLine folds a multi-line wazero error (message + wasm stack trace) into
