@@ -89,7 +89,10 @@ func (p *Process) saveCheckpoint(m api.Module, req *unwindReq) forkResult {
 		if all, ok := mem.Read(0, mem.Size()); ok {
 			sweepCheckpoints(st.checkpoints, all)
 		}
-		st.sweepAt = max(minSweep, 2*len(st.checkpoints))
+		// One more checkpoint per page before the next sweep: scanning a
+		// page costs about what making a checkpoint does, so a large
+		// memory does not make setjmp in a loop slower.
+		st.sweepAt = max(minSweep, 2*len(st.checkpoints)) + int(mem.Size()/65536)
 	}
 	return forkResult{val: 0}
 }
