@@ -24,6 +24,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -204,6 +205,9 @@ type Host struct {
 	threads   *wasix.Threads         // the process's threads, once it runs
 	cwd       string                 // WithCwd
 	privTmp   bool                   // WithPrivateTmp
+	// launching is held while Run sets the process up, so that a Signal
+	// from another goroutine meanwhile waits for its handlers to exist.
+	launching sync.RWMutex
 	tmpDir    atomic.Pointer[string] // the private /tmp's host directory, once made
 }
 
@@ -407,6 +411,8 @@ func (h *Host) Signal(sig int) bool {
 	if sig <= 0 || sig > 31 {
 		return false
 	}
+	h.launching.RLock()
+	defer h.launching.RUnlock()
 	procs := h.sys.Procs
 	top := procs.Lookup(h.sys.Pid) // the current image, after execs
 	handled := false
@@ -430,6 +436,8 @@ func (h *Host) Signal(sig int) bool {
 // a host call returns, so a guest that computes without host calls never
 // takes one (the CLI then applies the default action itself).
 func (h *Host) SignalPending() bool {
+	h.launching.RLock()
+	defer h.launching.RUnlock()
 	top := h.sys.Procs.Lookup(h.sys.Pid)
 	return top != nil && top.SigPending.Load() != 0
 }
@@ -479,7 +487,9 @@ func (h *Host) Run(ctx context.Context, rt wazero.Runtime, compiled wazero.Compi
 	}
 	final, code, err := h.proc.Run()
 	// An exec replaced the process: the Host now holds the last image.
+	h.launching.Lock()
 	h.proc, h.threads, h.sys = final, final.Threads, final.Sys
+	h.launching.Unlock()
 	// Every process the guest forked or spawned ends with it.
 	h.sys.Procs.KillAll(h.sys)
 	if h.timeout > 0 && ctx.Err() == context.DeadlineExceeded && parent.Err() == nil && timedOut(code, err) {
@@ -505,7 +515,9 @@ func (h *Host) launch(ctx context.Context, rt wazero.Runtime, compiled wazero.Co
 			}
 		}
 	}
+	h.launching.Lock()
 	p, err := wasix.Launch(ctx, rt, h.sys, compiled, opts)
+	h.launching.Unlock()
 	if err != nil {
 		return err
 	}
