@@ -201,10 +201,10 @@ type Host struct {
 	listeners []string
 	maxThr    int
 	stderr    io.Writer
-	proc      *wasix.Process         // set by InstantiateModule or Run
-	threads   *wasix.Threads         // the process's threads, once it runs
-	cwd       string                 // WithCwd
-	privTmp   bool                   // WithPrivateTmp
+	proc      *wasix.Process // set by InstantiateModule or Run
+	threads   *wasix.Threads // the process's threads, once it runs
+	cwd       string         // WithCwd
+	privTmp   bool           // WithPrivateTmp
 	// launching is held while Run sets the process up, so that a Signal
 	// from another goroutine meanwhile waits for its handlers to exist.
 	launching sync.RWMutex

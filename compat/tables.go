@@ -142,7 +142,7 @@ var wasixSigs = []string{
 	"proc_exec2 iiiiii -", "proc_exec3 iiiiiiiii i", "proc_exec4 iiiiiiiii i",
 	"proc_spawn iiiiiiiiiiiii i", "proc_spawn2 iiiiiiiiiiiiii i",
 	"proc_spawn3 iiiiiiiiiiiiii i", "proc_id i i", "proc_parent ii i",
-	"proc_join iii i", "proc_signal ii i", "proc_raise_interval iIi i",
+	"proc_join iii i", "proc_signal ii i", "proc_raise_interval iIi i", "proc_raise_interval2 iii i",
 	"proc_signals_sizes_get i i", "proc_signals_get i i", "proc_snapshot - i",
 	"callback_signal ii -",
 	// terminal, current directory, clocks
@@ -182,7 +182,7 @@ func Preview1() []Func { return preview1Table() }
 
 // WASIX returns every wasix_32v1 function of the current ABI: the preview1
 // functions that wasmer re-exports under wasix_32v1 (with sock_accept in its
-// four-argument v2 form) followed by the 96 WASIX-only functions. The slice
+// four-argument v2 form) followed by the 97 WASIX-only functions. The slice
 // is shared: do not modify it.
 func WASIX() []Func { return wasixTable() }
 

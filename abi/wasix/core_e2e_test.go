@@ -38,7 +38,7 @@ func TestCore(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
 	os.WriteFile(filepath.Join(dir, "file"), []byte("f\n"), 0o644)
 	ops := []string{"level", "edge", "oneshot", "hup", "coalesce", "errors", "numbering", "close", "nested",
-		"mix", "pipe", "pipefull", "eventfd", "eventsem", "dup", "cwd", "signals", "futex", "tty", "startup"}
+		"mix", "pipe", "pipefull", "eventfd", "eventsem", "dup", "cwd", "signals", "itimer", "futex", "tty", "startup"}
 	for _, op := range ops {
 		t.Run(op, func(t *testing.T) {
 			t.Parallel()

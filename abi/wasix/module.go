@@ -83,6 +83,7 @@ func newImpls() map[string]fn {
 		"proc_parent":            procParent,
 		"proc_signal":            procSignal,
 		"proc_raise_interval":    procRaiseInterval,
+		"proc_raise_interval2":   procRaiseInterval2,
 		"proc_signals_sizes_get": procSignalsSizesGet,
 		"proc_signals_get":       procSignalsGet,
 		"proc_snapshot":          procSnapshot,

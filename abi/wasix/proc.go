@@ -290,39 +290,6 @@ func threadSignal(h *host, ctx context.Context, m api.Module, stack []uint64) sy
 	return sys.ESUCCESS
 }
 
-// procRaiseInterval is proc_raise_interval(sig, interval: timestamp, repeat: bool) -> errno,
-// behind alarm() and setitimer(): sig is raised after interval, and then every
-// interval if repeat. An interval of 0 cancels.
-func procRaiseInterval(h *host, _ context.Context, _ api.Module, stack []uint64) sys.Errno {
-	sig, interval, repeat := uint32(stack[0]), time.Duration(stack[1]), uint32(stack[2]) != 0
-	if sig == 0 || sig > sigMax || int64(interval) < 0 {
-		return sys.EINVAL
-	}
-	p := h.proc
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if t := p.timers[sig]; t != nil {
-		t.Stop()
-		delete(p.timers, sig)
-	}
-	if interval == 0 {
-		return sys.ESUCCESS
-	}
-	var fire func()
-	fire = func() {
-		p.queue(sig)
-		p.mu.Lock()
-		if repeat && p.timers[sig] != nil {
-			p.timers[sig] = time.AfterFunc(interval, fire)
-		}
-		p.mu.Unlock()
-		// Wake a guest blocked in the host so that the signal is delivered.
-		p.sys.Interrupt()
-	}
-	p.timers[sig] = time.AfterFunc(interval, fire)
-	return sys.ESUCCESS
-}
-
 // procSignalsSizesGet is proc_signals_sizes_get(ret_count: *u32) -> errno:
 // how many signal dispositions the process inherited (from the
 // posix_spawn that made it; none for the first process).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/tetratelabs/wazero/api"
 	wsys "github.com/tetratelabs/wazero/sys"
@@ -25,7 +24,7 @@ type process struct {
 	delivering []uint32
 	// tpending are the signals sent to one thread (thread_signal), by tid.
 	tpending map[uint32][]uint32
-	timers   map[uint32]*time.Timer
+	timers   map[uint32]*itimer
 
 	futex *futexes
 	tty   ttyState
@@ -40,13 +39,13 @@ type process struct {
 }
 
 func newProcess(s *sys.System) *process {
-	p := &process{sys: s, cwd: "/", timers: map[uint32]*time.Timer{},
+	p := &process{sys: s, cwd: "/", timers: map[uint32]*itimer{},
 		futex:   newFutexes(),
 		tlsKeys: map[uint32]uint64{}, tls: map[tlsKey]uint64{}, tpending: map[uint32][]uint32{}}
 	s.OnClose(func() {
 		p.mu.Lock()
 		for sig, t := range p.timers {
-			t.Stop()
+			t.t.Stop()
 			delete(p.timers, sig)
 		}
 		p.mu.Unlock()

@@ -161,21 +161,33 @@ func (t *Threads) Wait(timeout time.Duration) bool {
 // sees no context, so a process killed (SIGKILL, a terminating signal's
 // default action, an exit from another thread) while its main thread waits
 // forever on an address nobody notifies would never stop. Until its threads
-// are gone (at most threadGrace), the waiters are woken every few
-// milliseconds, so that a thread that was about to wait when the process
-// ended is woken too (not once the system is closed: nothing is left to
-// wake); a woken thread stops at its next host call or
-// function entry, as the process has ended. Wasmer wakes them on SIGKILL.
+// are gone or the process is closed (at most threadGrace), the waiters are
+// woken every few milliseconds, so that a thread that was about to wait
+// when the process ended is woken too; a woken thread stops at its next
+// host call or function entry, as the process has ended. Wasmer wakes them
+// on SIGKILL.
 func (t *Threads) wakeOnEnd(mem api.Memory) {
 	if mem == nil {
 		return
 	}
+	closed := make(chan struct{})
+	var once sync.Once
+	t.sys.OnClose(func() { once.Do(func() { close(closed) }) })
 	t.sys.OnEnd(func() {
 		go func() {
-			deadline := time.Now().Add(threadGrace)
-			for t.busy() && !t.sys.Closed() && time.Now().Before(deadline) {
+			deadline := time.NewTimer(threadGrace)
+			defer deadline.Stop()
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			for t.busy() {
 				notifyAll(mem)
-				time.Sleep(5 * time.Millisecond)
+				select {
+				case <-tick.C:
+				case <-closed:
+					return
+				case <-deadline.C:
+					return
+				}
 			}
 		}()
 	})

@@ -76,6 +76,7 @@ var specs = sync.OnceValue(func() map[string]string {
 		"proc_parent":             "pid:u32,>ppid:ou32",
 		"proc_signal":             "pid:u32,sig:signal",
 		"proc_raise_interval":     "sig:signal,interval:u64,repeat:u32",
+		"proc_raise_interval2":    "sig:signal,new:ptr,old:ptr",
 		"proc_exit2":              "code:u32",
 		"thread_signal":           "tid:u32,sig:signal",
 		"thread_spawn_v2":         "start:ptr,>tid:tid",

@@ -87,7 +87,7 @@ func CategoryOf(name string) Category {
 	switch name {
 	case "poll_oneoff", "epoll_create", "epoll_ctl", "epoll_wait":
 		return Poll
-	case "proc_raise", "proc_signal", "proc_raise_interval", "proc_signals_sizes_get",
+	case "proc_raise", "proc_signal", "proc_raise_interval", "proc_raise_interval2", "proc_signals_sizes_get",
 		"proc_signals_get", "thread_signal", "callback_signal", "signal":
 		return Signal
 	case "random_get":
