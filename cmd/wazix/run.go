@@ -244,7 +244,7 @@ func runAction(c *cli.Context) error {
 			}
 		}
 		if dir != "" {
-			if cache, err := wazero.NewCompilationCacheWithDir(dir); err == nil {
+			if cache, err := wazix.NewCompilationCacheWithDir(dir); err == nil {
 				rc = rc.WithCompilationCache(cache)
 				defer cache.Close(ctx)
 			}
