@@ -109,29 +109,31 @@ func FunctionNames() []string {
 }
 
 // NewBuilder returns a host module builder named name (ModuleName or
-// UnstableModuleName) with every function bound to s.
-func NewBuilder(rt wazero.Runtime, name string, s *sys.System) wazero.HostModuleBuilder {
+// UnstableModuleName) with the functions bound to s that include selects
+// (nil: every function). A runtime defines only what its guest imports:
+// each host function costs a compiled trampoline at every start.
+func NewBuilder(rt wazero.Runtime, name string, s *sys.System, include func(name string) bool) wazero.HostModuleBuilder {
 	b := rt.NewHostModuleBuilder(name)
-	Define(b, s, name == UnstableModuleName, nil)
+	Define(b, s, name == UnstableModuleName, include)
 	return b
 }
 
-// Define adds the preview1 functions bound to s to b, except those skip
-// names. unstable selects wasi_unstable's layouts.
-func Define(b wazero.HostModuleBuilder, s *sys.System, unstable bool, skip map[string]bool) {
+// Define adds the preview1 functions bound to s that include selects (nil:
+// all) to b. unstable selects wasi_unstable's layouts.
+func Define(b wazero.HostModuleBuilder, s *sys.System, unstable bool, include func(name string) bool) {
 	module := ModuleName
 	if unstable {
 		module = UnstableModuleName
 	}
-	DefineIn(b, module, s, unstable, skip)
+	DefineIn(b, module, s, unstable, include)
 }
 
 // DefineIn is Define for a builder of module (the name a tracer shows); the
 // WASIX module re-exports the preview1 functions this way.
-func DefineIn(b wazero.HostModuleBuilder, module string, s *sys.System, unstable bool, skip map[string]bool) {
+func DefineIn(b wazero.HostModuleBuilder, module string, s *sys.System, unstable bool, include func(name string) bool) {
 	h := &host{sys: s, unstable: unstable}
 	for _, d := range defs {
-		if skip[d.name] {
+		if include != nil && !include(d.name) {
 			continue
 		}
 		var results []api.ValueType
@@ -210,7 +212,7 @@ func (h *host) stopIfCanceled(ctx context.Context, m api.Module) {
 // Instantiate adds wasi_snapshot_preview1 and wasi_unstable bound to s to rt.
 func Instantiate(ctx context.Context, rt wazero.Runtime, s *sys.System) error {
 	for _, name := range []string{ModuleName, UnstableModuleName} {
-		if _, err := NewBuilder(rt, name, s).Instantiate(ctx); err != nil {
+		if _, err := NewBuilder(rt, name, s, nil).Instantiate(ctx); err != nil {
 			return err
 		}
 	}

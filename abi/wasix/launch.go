@@ -128,9 +128,12 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 			memAlloc = deferredFree(uint64(opts.MaxPages)*65536, th.busy, &p.imported)
 		}
 	}
-	needs := map[string]bool{}
+	needs := map[string]map[string]bool{} // module -> the functions imported from it
 	for _, im := range imports {
-		needs[im.Module] = true
+		if needs[im.Module] == nil {
+			needs[im.Module] = map[string]bool{}
+		}
+		needs[im.Module][im.Name] = true
 	}
 	add := func(name string, b wazero.HostModuleBuilder) error {
 		compiledHost, err := b.Compile(ctx)
@@ -151,15 +154,16 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 		return nil, fmt.Errorf("wazix: %w", err)
 	}
 	for _, name := range []string{wasi_p1.ModuleName, wasi_p1.UnstableModuleName} {
-		if needs[name] {
-			if err := add(name, wasi_p1.NewBuilder(rt, name, s)); err != nil {
+		if names := needs[name]; names != nil {
+			include := func(fn string) bool { return names[fn] }
+			if err := add(name, wasi_p1.NewBuilder(rt, name, s, include)); err != nil {
 				return fail(err)
 			}
 		}
 	}
 	if det.Flavour == compat.FlavourWASIX {
 		b := rt.NewHostModuleBuilder(ModuleName)
-		h := define(b, s, imports, th)
+		h := define(b, s, imports, th, false)
 		if opts.PrivateTmp && s.Pid == 1 && !s.FS.HasMount("/") && !s.FS.HasMount("/tmp") {
 			dir, err := mountPrivateTmp(s)
 			if err != nil {

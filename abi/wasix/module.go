@@ -168,11 +168,14 @@ type host struct {
 // 2022 ABI), that form is defined instead of the current one. Threads are
 // spawned through th.
 func Define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, th *Threads) error {
-	define(b, s, imports, th)
+	define(b, s, imports, th, true)
 	return nil
 }
 
-func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, th *Threads) *host {
+// define is Define; with all false it defines only the functions imports
+// name (Launch: each host function costs a compiled trampoline at every
+// start, and a guest links only what it imports).
+func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, th *Threads, all bool) *host {
 	loadImpls()
 	h := &host{sys: s, proc: newProcess(s), threads: th, fdPass: newFdPassing(s)}
 	th.onThreadEnd = h.proc.threadEnded
@@ -190,11 +193,19 @@ func define(b wazero.HostModuleBuilder, s *sys.System, imports []compat.Import, 
 
 	// The preview1 functions, re-exported under wasix_32v1; sock_accept is
 	// the four-argument v2 form here.
-	wasi_p1.DefineIn(b, ModuleName, s, false, map[string]bool{"sock_accept": true})
+	imported := map[string]bool{}
+	for _, im := range imports {
+		if im.Module == ModuleName {
+			imported[im.Name] = true
+		}
+	}
+	wasi_p1.DefineIn(b, ModuleName, s, false, func(name string) bool {
+		return name != "sock_accept" && (all || imported[name])
+	})
 
 	forms := map[string]compat.Func{}
 	for _, f := range compat.WASIX() {
-		if f.Name != "sock_accept" && isPreview1(f.Name) {
+		if f.Name != "sock_accept" && isPreview1(f.Name) || !all && !imported[f.Name] {
 			continue
 		}
 		forms[f.Name] = f

@@ -184,7 +184,7 @@ func (e *env) build(v string) {
 // milliseconds.
 func (e *env) once(v string, g guest) (cpu, wall float64, err error) {
 	var args []string
-	if v != "wazero" {
+	if !strings.HasPrefix(v, "wazero") {
 		args = append([]string{"run", "--cache-dir", filepath.Join(e.dir, "cache-"+v), "--dir", e.data + "::/d", e.wasm}, g.args...)
 	} else {
 		args = append([]string{"run", "-cachedir", filepath.Join(e.dir, "cache-"+v), "-mount", e.data + ":/d", e.wasm}, g.args...)
