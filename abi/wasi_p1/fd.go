@@ -333,30 +333,36 @@ func fdFilestatSetTimes(h *host, _ context.Context, _ api.Module, stack []uint64
 
 // fdPread is fd_pread(fd, iovs, iovs_len, offset: filesize, nread: *size) -> errno.
 func fdPread(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
-	return h.positioned(m, stack, sys.RightFdRead, (*sys.HostFile).Preadv)
+	return h.positioned(m, stack, false)
 }
 
 // fdPwrite is fd_pwrite(fd, iovs, iovs_len, offset: filesize, nwritten: *size) -> errno.
 func fdPwrite(h *host, _ context.Context, m api.Module, stack []uint64) sys.Errno {
-	return h.positioned(m, stack, sys.RightFdWrite, (*sys.HostFile).Pwritev)
+	return h.positioned(m, stack, true)
 }
 
 // positioned is fd_pread and fd_pwrite: vectored I/O at an offset, which
-// needs the SEEK right besides the READ or WRITE right.
-func (h *host) positioned(m api.Module, stack []uint64, right sys.Rights,
-	op func(*sys.HostFile, [][]byte, int64) (int, sys.Errno)) sys.Errno {
-	if e := h.dirBadf(u32(stack[0]), false); e != sys.ESUCCESS {
-		return e
+// needs the SEEK right besides the READ or WRITE right. It calls the
+// HostFile directly, not through a function value: one passed in made the
+// iovec array escape, an allocation per call.
+func (h *host) positioned(m api.Module, stack []uint64, write bool) sys.Errno {
+	right := sys.RightFdRead
+	if write {
+		right = sys.RightFdWrite
 	}
-	f, _, e := h.hostFile(u32(stack[0]), right|sys.RightFdSeek)
-	if e != sys.ESUCCESS {
-		return e
+	e, errno := h.entryNotDir(u32(stack[0]), right|sys.RightFdSeek)
+	if errno != sys.ESUCCESS {
+		return errno
+	}
+	f, ok := e.File.(*sys.HostFile)
+	if !ok {
+		return sys.ESPIPE
 	}
 	mem := m.Memory()
 	var buf [4][]byte
-	iovs, e := guestmem.IovecsTo(buf[:], mem, u32(stack[1]), u32(stack[2]))
-	if e != sys.ESUCCESS {
-		return e
+	iovs, errno := guestmem.IovecsTo(buf[:], mem, u32(stack[1]), u32(stack[2]))
+	if errno != sys.ESUCCESS {
+		return errno
 	}
 	resPtr := u32(stack[4])
 	if !writable(mem, resPtr, 4) {
@@ -366,9 +372,14 @@ func (h *host) positioned(m api.Module, stack []uint64, right sys.Rights,
 	if off < 0 {
 		return sys.EINVAL
 	}
-	n, e := op(f, iovs, off)
-	if e != sys.ESUCCESS {
-		return e
+	var n int
+	if write {
+		n, errno = f.Pwritev(iovs, off)
+	} else {
+		n, errno = f.Preadv(iovs, off)
+	}
+	if errno != sys.ESUCCESS {
+		return errno
 	}
 	return putU32(mem, resPtr, uint32(n))
 }

@@ -110,12 +110,17 @@ func (t *Table) Clone(exec bool) *Table {
 
 // Get returns the entry of fd, or EBADF.
 func (t *Table) Get(fd uint32) (*Entry, Errno) {
+	// No defer: this is on every host call that takes a fd.
 	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if uint64(fd) >= uint64(len(t.entries)) || t.entries[fd] == nil {
+	var e *Entry
+	if uint64(fd) < uint64(len(t.entries)) {
+		e = t.entries[fd]
+	}
+	t.mu.RUnlock()
+	if e == nil {
 		return nil, EBADF
 	}
-	return t.entries[fd], ESUCCESS
+	return e, ESUCCESS
 }
 
 // Update changes the entry of fd through change, which gets a copy: the
