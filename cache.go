@@ -43,9 +43,21 @@ type bufferedFileCache struct{ fileCache }
 // read, and small enough not to matter next to the runtime.
 const cacheReadBuffer = 64 << 10
 
+// bufferedFile reads a cache entry through a buffer. Its Read fills p
+// whenever the file has that much left: wazero reads each field with one
+// Read call and takes a short count for the end of the file, which a bare
+// bufio.Reader returns whenever a field straddles its buffer's edge.
 type bufferedFile struct {
-	*bufio.Reader
+	r *bufio.Reader
 	io.Closer
+}
+
+func (f bufferedFile) Read(p []byte) (int, error) {
+	n, err := io.ReadFull(f.r, p)
+	if err == io.ErrUnexpectedEOF {
+		err = nil // a short count at the end, as os.File gives
+	}
+	return n, err
 }
 
 func (c bufferedFileCache) Get(key [32]byte) (io.ReadCloser, bool, error) {

@@ -1,8 +1,10 @@
 package wazix
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -44,9 +46,17 @@ func fileCacheField(c wazero.CompilationCache) reflect.Type {
 }
 
 func TestCompilationCacheBuffered(t *testing.T) {
+	// 300 functions fit one buffer; with 9000, the table of function
+	// offsets runs over the first buffer's end, so one 8-byte field
+	// straddles two reads of the file.
+	for _, n := range []int{300, 9000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) { testCompilationCacheBuffered(t, n) })
+	}
+}
+
+func testCompilationCacheBuffered(t *testing.T, n int) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	const n = 300
 	wasm := cacheGuest(n)
 
 	// Written by wazero's own cache, read back through ours: the files are
@@ -92,7 +102,7 @@ func TestCompilationCacheBuffered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, i := range []int{0, 1, 137, n - 1} {
+	for _, i := range []int{0, 1, 137, n / 2, n - 1} {
 		res, err := mod.ExportedFunction(fmt.Sprintf("call_env_f%d", i)).Call(ctx, 7)
 		if err != nil {
 			t.Fatal(err)
@@ -125,6 +135,60 @@ func TestBufferCacheReadsIdempotent(t *testing.T) {
 		t.Error("bufferCacheReads wrapped an in-memory cache")
 	}
 }
+
+// TestBufferedFileFullReads reads a file in 8-byte fields from an odd
+// offset, as wazero reads a cache entry: every Read but the last must
+// return a whole field, whatever the buffer's edges.
+func TestBufferedFileFullReads(t *testing.T) {
+	size := 3*cacheReadBuffer + 13
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	p := filepath.Join(t.TempDir(), "entry")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok, err := bufferedFileCache{fileCache: fakeFileCache{f}}.Get([32]byte{})
+	if !ok || err != nil {
+		t.Fatalf("Get: %v %v", ok, err)
+	}
+	defer r.Close()
+	var got []byte
+	head := make([]byte, 5)
+	if n, err := r.Read(head); n != 5 || err != nil {
+		t.Fatalf("Read(5) = %d, %v", n, err)
+	}
+	got = append(got, head...)
+	for {
+		var field [8]byte
+		n, err := r.Read(field[:])
+		got = append(got, field[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left := size - len(got); n != 8 && left != 0 {
+			t.Fatalf("Read(8) at offset %d = %d bytes with %d left", len(got)-n, n, left)
+		}
+	}
+	if !bytes.Equal(got, data) {
+		t.Error("the bytes read differ from the file's")
+	}
+}
+
+// fakeFileCache returns one open file for any key.
+type fakeFileCache struct{ f *os.File }
+
+func (c fakeFileCache) Get([32]byte) (io.ReadCloser, bool, error) { return c.f, true, nil }
+func (fakeFileCache) Add([32]byte, io.Reader) error               { return nil }
+func (fakeFileCache) Delete([32]byte) error                       { return nil }
 
 // BenchmarkCompileFromCache loads the same cached module through wazero's
 // cache and through ours, side by side.
