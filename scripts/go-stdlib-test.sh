@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$(mktemp -d)/wazix"
-CGO_ENABLED=0 go build -tags urfave_cli_no_docs -o "$bin" ./cmd/wazix  # the fast-start build (README)
+CGO_ENABLED=0 go build -o "$bin" ./cmd/wazix  # the fast-start build (README)
 pkgs=("$@")
 if [ ${#pkgs[@]} -eq 0 ]; then
   pkgs=(os io/fs path/filepath time net syscall os/exec io/ioutil bufio strconv)

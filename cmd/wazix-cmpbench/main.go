@@ -12,7 +12,7 @@
 // loop, chosen by its arguments. Variants:
 //
 //	wazix          ./cmd/wazix built as the README recommends for speed:
-//	               CGO_ENABLED=0 go build -tags urfave_cli_no_docs
+//	               CGO_ENABLED=0 go build
 //	wazix-default  ./cmd/wazix built with a plain go build
 //	wazero         the wazero CLI v1.12.0 on PATH or in GOPATH/bin
 //	               (go install'ed when missing), with -cachedir
@@ -161,7 +161,7 @@ func (e *env) build(v string) {
 	}
 	switch v {
 	case "wazix":
-		e.run([]string{"CGO_ENABLED=0"}, "go", "build", "-tags", "urfave_cli_no_docs", "-o", bin, "./cmd/wazix")
+		e.run([]string{"CGO_ENABLED=0"}, "go", "build", "-o", bin, "./cmd/wazix")
 	case "wazix-default":
 		e.run(nil, "go", "build", "-o", bin, "./cmd/wazix")
 	case "wazero":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/tetratelabs/wazero/api"
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 	"go.bytecodealliance.org/wit"
 
 	"github.com/wazix/wazix/compat"
@@ -27,8 +28,9 @@ func inspectCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output format: text, json or wit"},
 		},
-		Action: func(c *cli.Context) error {
-			args, err := argsWithTrailingFlags(c)
+		OnUsageError: usageError,
+		Action: func(ctx context.Context, c *cli.Command) error {
+			args, err := argsWithTrailingFlags(ctx, c)
 			if err != nil {
 				return cli.Exit("inspect: "+err.Error(), 2)
 			}
@@ -45,7 +47,7 @@ func inspectCommand() *cli.Command {
 				return cli.Exit(fmt.Sprintf("inspect %s: %v", path, err), 1)
 			}
 			ins.File = path
-			w := c.App.Writer
+			w := c.Root().Writer
 			if w == nil {
 				w = os.Stdout
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -86,6 +87,59 @@ func TestRunArgsEnvExitCode(t *testing.T) {
 	r = runCLI(t, nil, "run", hello, "-env", "FROM_HOST")
 	if !strings.Contains(r.stdout, "NOENV:FROM_HOST\n") {
 		t.Errorf("host environment leaked without --env-inherit:\n%s", r.stdout)
+	}
+}
+
+// TestRunGuestArgs: flag parsing stops at the module path, so the guest's
+// own flags (wazix's names included) reach it untouched; one "--" before the
+// module and one right after it are separators, any other "--" is the
+// guest's, and an empty argument does not restart flag parsing.
+func TestRunGuestArgs(t *testing.T) {
+	hello := fixtures.Path(t, "go/hello")
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{hello, "-x", "--y", "--dir", "/nonexistent", "--help"}, []string{"-x", "--y", "--dir", "/nonexistent", "--help"}},
+		{[]string{hello, "--", "-x", "--y"}, []string{"-x", "--y"}},
+		{[]string{hello, "--", "--", "x"}, []string{"--", "x"}},
+		{[]string{"--", hello, "--", "x"}, []string{"x"}},
+		{[]string{"--no-cache", "--max-fds=100", "--trace-file", "", hello, "", "-x"}, []string{"", "-x"}},
+		{[]string{hello, "x", "--", "y"}, []string{"x", "--", "y"}},
+	} {
+		r := runCLI(t, nil, append([]string{"run"}, c.args...)...)
+		want := fmt.Sprintf("ARGC:%d\n", len(c.want)+1)
+		for _, a := range c.want {
+			want += "ARG:" + a + "\n"
+		}
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("%q: exit %d stdout %q stderr %q, want args %q", c.args, r.code, r.stdout, r.stderr, c.want)
+		}
+	}
+}
+
+// TestFlagErrors: a bad flag is one line naming it, exit status 2, worded
+// as Go's flag package words it.
+func TestFlagErrors(t *testing.T) {
+	hello := fixtures.Path(t, "go/hello")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--bogus", hello}, "wazix: flag provided but not defined: -bogus\n"},
+		{[]string{"run", "--cache-dir", "/tmp", "--bogus", hello}, "wazix: flag provided but not defined: -bogus\n"},
+		{[]string{"run", "--dir"}, "wazix: flag needs an argument: -dir\n"},
+		{[]string{"run", "--max-fds", "x", hello}, `wazix: invalid value "x" for flag -max-fds: parse error` + "\n"},
+		{[]string{"run", "--timeout=zz", hello}, `wazix: invalid value "zz" for flag -timeout: parse error` + "\n"},
+		{[]string{"run", "--no-cache=maybe", hello}, `wazix: invalid boolean value "maybe" for -no-cache: parse error` + "\n"},
+		{[]string{"inspect", "--format"}, "wazix: flag needs an argument: -format\n"},
+		{[]string{"inspect", hello, "--bogus"}, "wazix: inspect: unknown flag --bogus\n"},
+		{[]string{"translate", hello, "-o"}, "wazix: translate: flag -o needs a value\n"},
+	} {
+		r := runCLI(t, nil, c.args...)
+		if r.code != 2 || r.stderr != c.want {
+			t.Errorf("%q: exit %d stderr %q, want 2 and %q", c.args, r.code, r.stderr, c.want)
+		}
 	}
 }
 

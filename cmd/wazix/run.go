@@ -14,7 +14,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	wsys "github.com/tetratelabs/wazero/sys"
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 
 	"github.com/wazix/wazix"
 	"github.com/wazix/wazix/internal/sys"
@@ -74,7 +74,8 @@ module cannot be loaded; 2 for usage errors.`,
 			&cli.IntFlag{Name: "max-procs", Value: 256, Usage: "most processes the guest's tree may have alive at once, itself included: fork and spawn past it fail with EAGAIN"},
 			&cli.BoolFlag{Name: "allow-clock-set", Usage: "let a WASIX guest set its own view of the realtime clock (clock_time_set)"},
 		},
-		Action: runAction,
+		Action:       runAction,
+		OnUsageError: usageError,
 	}
 }
 
@@ -82,8 +83,8 @@ func usageErr(format string, a ...any) error {
 	return &exitError{code: 2, msg: fmt.Sprintf(format, a...)}
 }
 
-func runAction(c *cli.Context) error {
-	args := c.Args().Slice()
+func runAction(cliCtx context.Context, c *cli.Command) error {
+	args := commandArgs(cliCtx, c)
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}

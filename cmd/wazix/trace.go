@@ -41,6 +41,9 @@ func (f *traceFlag) Set(s string) error {
 	return nil
 }
 
+// Get returns the flag itself (cli.Value).
+func (f *traceFlag) Get() any { return f }
+
 func (f *traceFlag) String() string {
 	if f == nil || !f.set {
 		return ""

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 	"github.com/wazix/wazix/translate"
 )
 
@@ -31,8 +32,9 @@ func translateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "keep-shared-memory", Usage: "keep an imported (shared) memory and atomic instructions as they are, for hosts with threads (by default a module that spawns no threads gets a defined, non-shared memory)"},
 			&cli.BoolFlag{Name: "unshare-memory", Usage: "the default, made explicit: a defined non-shared memory and plain instructions instead of atomic ones; refuses a module that spawns threads"},
 		},
-		Action: func(c *cli.Context) error {
-			args, err := argsWithTrailingFlags(c)
+		OnUsageError: usageError,
+		Action: func(ctx context.Context, c *cli.Command) error {
+			args, err := argsWithTrailingFlags(ctx, c)
 			if err != nil {
 				return cli.Exit("translate: "+err.Error(), 2)
 			}
@@ -56,7 +58,7 @@ func translateCommand() *cli.Command {
 				KeepSharedMemory: c.Bool("keep-shared-memory"),
 			})
 			if rep != nil && (err == nil || errors.Is(err, translate.ErrStrict)) {
-				writeTranslateReport(c.App.ErrWriter, format, rep)
+				writeTranslateReport(c.Root().ErrWriter, format, rep)
 			}
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("translate %s: %v", args[0], err), 1)
@@ -120,10 +122,11 @@ func writeTranslateReport(w io.Writer, format string, rep *translate.Report) {
 
 // argsWithTrailingFlags returns the command's positional arguments and applies any
 // flags written after them ("wazix translate in.wasm -o out.wasm"), which
-// urfave/cli v2 would otherwise leave among the arguments.
-func argsWithTrailingFlags(c *cli.Context) ([]string, error) {
+// execute leaves among the arguments (flag parsing stops at the first
+// positional argument, as it did with urfave/cli v2).
+func argsWithTrailingFlags(ctx context.Context, c *cli.Command) ([]string, error) {
 	var pos []string
-	args := c.Args().Slice()
+	args := commandArgs(ctx, c)
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -135,7 +138,7 @@ func argsWithTrailingFlags(c *cli.Context) ([]string, error) {
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		var flag cli.Flag
-		for _, f := range c.Command.Flags {
+		for _, f := range c.Flags {
 			for _, n := range f.Names() {
 				if n == name {
 					flag = f

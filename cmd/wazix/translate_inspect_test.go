@@ -2,13 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v3"
 	"github.com/wazix/wazix/internal/testtools"
 )
 
@@ -18,12 +19,13 @@ func runWazixCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := 0
-	app := &cli.App{
-		Name:      "wazix",
-		Commands:  []*cli.Command{inspectCommand(), translateCommand()},
-		Writer:    &stdout,
-		ErrWriter: &stderr,
-		ExitErrHandler: func(_ *cli.Context, err error) {
+	app := &cli.Command{
+		Name:         "wazix",
+		Commands:     []*cli.Command{inspectCommand(), translateCommand()},
+		Writer:       &stdout,
+		ErrWriter:    &stderr,
+		OnUsageError: usageError,
+		ExitErrHandler: func(_ context.Context, _ *cli.Command, err error) {
 			if err == nil {
 				return
 			}
@@ -34,7 +36,7 @@ func runWazixCLI(t *testing.T, args ...string) (string, string, int) {
 			stderr.WriteString(err.Error())
 		},
 	}
-	if err := app.Run(append([]string{"wazix"}, args...)); err != nil && code == 0 {
+	if err := execute(app, append([]string{"wazix"}, args...)); err != nil && code == 0 {
 		code = 1
 		stderr.WriteString(err.Error())
 	}
