@@ -193,6 +193,36 @@ func TestRunTrap(t *testing.T) {
 	}
 }
 
+// TestRunTrapSourceLines: a guest built with DWARF shows source lines in
+// its trap's stack only with WAZIX_BACKTRACE_DETAILS=1 (parsing DWARF at
+// each start is not free), and the message stays one line either way.
+func TestRunTrapSourceLines(t *testing.T) {
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		t.Skip("no clang")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "trapline.c")
+	os.WriteFile(src, []byte("int main(void) {\n  __builtin_trap();\n}\n"), 0o644)
+	wasm := filepath.Join(dir, "trapline.wasm")
+	// -O0: clang runs wasm-opt when it is on PATH at -O1 and above, which
+	// drops the name section.
+	if out, err := exec.Command(clang, "--target=wasm32-wasi", "-O0", "-gdwarf-4", "-o", wasm, src).CombinedOutput(); err != nil {
+		t.Skipf("clang with wasi-libc cannot build: %v\n%s", err, out)
+	}
+	for _, details := range []string{"", "1"} {
+		t.Setenv("WAZIX_BACKTRACE_DETAILS", details)
+		r := runCLI(t, nil, "run", wasm)
+		if r.code != 134 {
+			t.Errorf("WAZIX_BACKTRACE_DETAILS=%q: exit code %d, want 134", details, r.code)
+		}
+		assertOneLine(t, r, "unreachable")
+		if got := strings.Contains(r.stderr, "trapline.c:2:"); got != (details == "1") {
+			t.Errorf("WAZIX_BACKTRACE_DETAILS=%q: source line shown = %v:\n%s", details, got, r.stderr)
+		}
+	}
+}
+
 func TestRunBadModules(t *testing.T) {
 	dir := t.TempDir()
 	notWasm := filepath.Join(dir, "x.wasm")
