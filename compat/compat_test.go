@@ -112,3 +112,46 @@ func TestDetect(t *testing.T) {
 		})
 	}
 }
+
+// TestFindAgreesWithLookup: Find, which scans the tables without building
+// Lookup's list, finds each form Lookup knows under the module asked for,
+// and nothing for a signature or a name no table has.
+func TestFindAgreesWithLookup(t *testing.T) {
+	var tables []Func
+	for _, f := range Preview1() {
+		for _, m := range []string{ModulePreview1, ModuleUnstable} {
+			f.Module = m
+			tables = append(tables, f)
+		}
+	}
+	tables = append(append(append(tables, WASIX()...), WASIX2022()...), ThreadSpawn)
+	for _, want := range tables {
+		got, ok := Find(want.Module, want.Name, want.Params, want.Results)
+		if !ok {
+			t.Errorf("Find(%s.%s%s) found nothing", want.Module, want.Name, want.Signature())
+			continue
+		}
+		if got.Module != want.Module || got.Name != want.Name || got.Signature() != want.Signature() {
+			t.Errorf("Find(%s.%s%s) = %s.%s%s", want.Module, want.Name, want.Signature(), got.Module, got.Name, got.Signature())
+		}
+		var first Func
+		for _, f := range Lookup(want.Module, want.Name) {
+			if f.Matches(want.Params, want.Results) {
+				first = f
+				break
+			}
+		}
+		if first.Generation != got.Generation || first.Module != got.Module {
+			t.Errorf("Find(%s.%s%s) and Lookup disagree: %+v, %+v", want.Module, want.Name, want.Signature(), got, first)
+		}
+		extra := append(append([]api.ValueType{}, want.Params...), api.ValueTypeF64)
+		if _, ok := Find(want.Module, want.Name, extra, want.Results); ok {
+			t.Errorf("Find(%s.%s) matched a signature with an extra f64 parameter", want.Module, want.Name)
+		}
+	}
+	for _, m := range []string{ModulePreview1, ModuleUnstable, ModuleWASIX32, ModuleWASIThreads, "env"} {
+		if _, ok := Find(m, "no_such_function", nil, nil); ok {
+			t.Errorf("Find(%s.no_such_function) found something", m)
+		}
+	}
+}

@@ -281,10 +281,31 @@ func Lookup(module, name string) []Func {
 }
 
 // Find returns the known form of module.name with exactly this signature.
+// It scans the tables as Lookup does but builds no list: it runs for every
+// import of every module at each start.
 func Find(module, name string, params, results []api.ValueType) (Func, bool) {
-	for _, f := range Lookup(module, name) {
-		if f.Matches(params, results) {
-			return f, true
+	var tables [2][]Func
+	switch module {
+	case ModulePreview1, ModuleUnstable:
+		tables[0] = Preview1()
+	case ModuleWASIX32:
+		tables[0], tables[1] = WASIX(), WASIX2022()
+	default:
+		for _, f := range Lookup(module, name) {
+			if f.Matches(params, results) {
+				return f, true
+			}
+		}
+		return Func{}, false
+	}
+	for _, t := range tables {
+		for _, f := range t {
+			if f.Name == name && f.Matches(params, results) {
+				if module == ModuleUnstable {
+					f.Module = module
+				}
+				return f, true
+			}
 		}
 	}
 	return Func{}, false

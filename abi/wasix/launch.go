@@ -2,6 +2,7 @@ package wasix
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -141,7 +142,7 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 			return err
 		}
 		p.hostCompiled = append(p.hostCompiled, compiledHost)
-		m, err := rt.InstantiateModule(ctx, compiledHost, wazero.NewModuleConfig().WithName(uniqueName(name)))
+		m, err := rt.InstantiateModule(ctx, compiledHost, auxConfig.WithName(uniqueName(name)))
 		if err != nil {
 			return err
 		}
@@ -215,7 +216,7 @@ func Launch(ctx context.Context, rt wazero.Runtime, s *sys.System, compiled waze
 			mctx = experimental.WithMemoryAllocator(ctx, memAlloc)
 		}
 		m, err := rt.InstantiateWithConfig(mctx, MemoryModule(name, mem.Min(), max, hasMax, shared),
-			wazero.NewModuleConfig().WithName(uniqueName(mod)))
+			auxConfig.WithName(uniqueName(mod)))
 		if err != nil {
 			return fail(fmt.Errorf("providing memory %s.%s: %w", mod, name, err))
 		}
@@ -303,7 +304,13 @@ func (p *Process) Instantiate(cfg wazero.ModuleConfig) (api.Module, error) {
 
 // mainConfig instantiates a main instance without running anything but the
 // start section: Run calls the entry itself, so that a fork can unwind it.
-var mainConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions()
+var mainConfig = auxConfig.WithName("").WithStartFunctions()
+
+// auxConfig is the base of every module configuration here. wazix's host
+// serves random_get itself, so wazero's random source goes unused; set, it
+// spares the deterministic default, which seeds a math/rand source (~5% of
+// an in-process start) for every module instantiated.
+var auxConfig = wazero.NewModuleConfig().WithRandSource(crand.Reader)
 
 // Run instantiates the guest and runs its _start to the end of the process
 // (see the package wazix's Host.Run), following execs: it returns the
