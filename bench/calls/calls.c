@@ -50,6 +50,14 @@ int main(int argc, char **argv) {
 		}
 		close(fd);
 		unlink(path);
+	} else if (strcmp(mode, "stdout") == 0) {
+		// One-byte writes to stdout (a pipe under wazix-cmpbench).
+		for (long i = 0; i < n; i++) {
+			if (write(1, "x", 1) != 1) {
+				perror("write");
+				return 1;
+			}
+		}
 	} else if (strcmp(mode, "poll") == 0) {
 		// poll(NULL, 0, 0): poll_oneoff with one clock that is due.
 		for (long i = 0; i < n; i++)
