@@ -2,6 +2,7 @@ package sys
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // Entry is one slot of the fd table: an object plus what this fd may do
@@ -42,10 +43,17 @@ const DefaultMaxFds = 1 << 16
 // Table maps guest fd numbers to entries. It is shared by every ABI and
 // every guest thread, so all methods are safe for concurrent use.
 type Table struct {
+	// mu serializes the writers and guards entries, the writers' view.
 	mu      sync.RWMutex
 	entries []*Entry
-	refs    *fileRefs // fds per object, so dup'ed fds share one object
-	max     int
+	// slots mirrors entries for Get, which reads it without a lock: every
+	// host call that takes a fd starts with a Get, and the read lock's two
+	// atomic adds on a shared word were a few percent of a one-byte write.
+	// Writers store into it under mu (put); growing it publishes a new
+	// array, so a Get sees either array, each as it was or newer.
+	slots atomic.Pointer[[]atomic.Pointer[Entry]]
+	refs  *fileRefs // fds per object, so dup'ed fds share one object
+	max   int
 	// free is a lower bound of the lowest free fd, so that opening a fd does
 	// not scan the whole table.
 	free int
@@ -99,7 +107,7 @@ func (t *Table) Clone(exec bool) *Table {
 			continue
 		}
 		ne := *e
-		c.entries[i] = &ne
+		c.put(i, &ne)
 		t.refs.inc(e.File)
 	}
 	for len(c.entries) > 0 && c.entries[len(c.entries)-1] == nil {
@@ -110,17 +118,37 @@ func (t *Table) Clone(exec bool) *Table {
 
 // Get returns the entry of fd, or EBADF.
 func (t *Table) Get(fd uint32) (*Entry, Errno) {
-	// No defer: this is on every host call that takes a fd.
-	t.mu.RLock()
-	var e *Entry
-	if uint64(fd) < uint64(len(t.entries)) {
-		e = t.entries[fd]
+	if sl := t.slots.Load(); sl != nil && uint64(fd) < uint64(len(*sl)) {
+		if e := (*sl)[fd].Load(); e != nil {
+			return e, ESUCCESS
+		}
 	}
-	t.mu.RUnlock()
-	if e == nil {
-		return nil, EBADF
+	return nil, EBADF
+}
+
+// put sets entries[fd] (which must exist) and its mirror in slots; t.mu is
+// held for writing.
+func (t *Table) put(fd int, e *Entry) {
+	t.entries[fd] = e
+	sl := t.slots.Load()
+	if sl == nil || fd >= len(*sl) {
+		if e == nil {
+			return // beyond the mirror: nil already
+		}
+		n := 2 * fd
+		if n < 16 {
+			n = 16
+		}
+		grown := make([]atomic.Pointer[Entry], n)
+		if sl != nil {
+			for i := range *sl {
+				grown[i].Store((*sl)[i].Load())
+			}
+		}
+		sl = &grown
+		t.slots.Store(sl)
 	}
-	return e, ESUCCESS
+	(*sl)[fd].Store(e)
 }
 
 // Update changes the entry of fd through change, which gets a copy: the
@@ -137,7 +165,7 @@ func (t *Table) Update(fd uint32, change func(e *Entry) Errno) Errno {
 	if errno := change(&ne); errno != ESUCCESS {
 		return errno
 	}
-	t.entries[fd] = &ne
+	t.put(int(fd), &ne)
 	return ESUCCESS
 }
 
@@ -151,7 +179,7 @@ func (t *Table) Insert(e *Entry, min uint32) (uint32, Errno) {
 	}
 	for i := start; i < len(t.entries); i++ {
 		if t.entries[i] == nil {
-			t.entries[i] = e
+			t.put(i, e)
 			t.refs.inc(e.File)
 			if int(min) <= t.free {
 				t.free = i + 1
@@ -169,7 +197,7 @@ func (t *Table) Insert(e *Entry, min uint32) (uint32, Errno) {
 	for len(t.entries) <= n {
 		t.entries = append(t.entries, nil)
 	}
-	t.entries[n] = e
+	t.put(n, e)
 	t.refs.inc(e.File)
 	if int(min) <= t.free {
 		t.free = n + 1 // every slot below n was scanned and is in use
@@ -188,7 +216,7 @@ func (t *Table) Set(fd uint32, e *Entry) Errno {
 		t.entries = append(t.entries, nil)
 	}
 	old := t.entries[fd]
-	t.entries[fd] = e
+	t.put(int(fd), e)
 	t.refs.inc(e.File)
 	closeOld := old != nil && t.unref(old.File)
 	t.mu.Unlock()
@@ -210,7 +238,7 @@ func (t *Table) remove(fd uint32) (e *Entry, last bool, errno Errno) {
 		return nil, false, EBADF
 	}
 	e = t.entries[fd]
-	t.entries[fd] = nil
+	t.put(int(fd), nil)
 	if int(fd) < t.free {
 		t.free = int(fd)
 	}
@@ -233,8 +261,8 @@ func (t *Table) Renumber(from, to uint32) Errno {
 		return ESUCCESS
 	}
 	old := t.entries[to]
-	t.entries[to] = t.entries[from]
-	t.entries[from] = nil
+	t.put(int(to), t.entries[from])
+	t.put(int(from), nil)
 	if int(from) < t.free {
 		t.free = int(from)
 	}
@@ -283,6 +311,7 @@ func (t *Table) CloseAll() {
 	t.mu.Lock()
 	ents := t.entries
 	t.entries = nil
+	t.slots.Store(nil)
 	t.free = 0
 	t.mu.Unlock()
 	for _, e := range ents {
@@ -305,7 +334,7 @@ func (t *Table) CloseOnExec() {
 	var closing []File
 	for i, e := range t.entries {
 		if e != nil && e.CloseOnExec {
-			t.entries[i] = nil
+			t.put(i, nil)
 			if i < t.free {
 				t.free = i
 			}

@@ -52,7 +52,77 @@ func TestTableLowestFree(t *testing.T) {
 				t.Fatalf("renumber %d %d of closed fds: %d", from, to, errno)
 			}
 		}
+		// Get (lock-free, on the mirror) agrees with the model.
+		for fd := uint32(0); fd < 140; fd++ {
+			if _, errno := tab.Get(fd); (errno == ESUCCESS) != used[fd] {
+				t.Fatalf("step %d: Get(%d) = %d, used %v", step, fd, errno, used[fd])
+			}
+		}
 	}
+	c := tab.Clone(false)
+	for fd := uint32(0); fd < 140; fd++ {
+		if _, errno := c.Get(fd); (errno == ESUCCESS) != used[fd] {
+			t.Fatalf("clone: Get(%d) = %d, used %v", fd, errno, used[fd])
+		}
+	}
+	tab.CloseAll()
+	for fd := uint32(0); fd < 140; fd++ {
+		if _, errno := tab.Get(fd); errno != EBADF {
+			t.Fatalf("after CloseAll: Get(%d) = %d", fd, errno)
+		}
+	}
+}
+
+// TestTableConcurrentGet: Get, which takes no lock, sees whole entries
+// while other threads insert, grow, update and close (run with -race).
+func TestTableConcurrentGet(t *testing.T) {
+	tab := NewTable(0)
+	first := &Entry{File: &Stream{}}
+	if fd, _ := tab.Insert(first, 0); fd != 0 {
+		t.Fatalf("first fd %d", fd)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// fd 0 is never closed: it must be found through every growth.
+				if e, errno := tab.Get(0); errno != ESUCCESS || e.File == nil {
+					t.Errorf("Get(0) = %v, %d", e, errno)
+					return
+				}
+				for fd := uint32(1); fd < 600; fd += 37 {
+					if e, errno := tab.Get(fd); errno == ESUCCESS && e.File == nil {
+						t.Errorf("Get(%d): entry without a file", fd)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for round := 0; round < 20; round++ {
+		var fds []uint32
+		for i := 0; i < 500; i++ {
+			fd, errno := tab.Insert(&Entry{File: &Stream{}}, 1)
+			if errno != ESUCCESS {
+				t.Fatal(errno)
+			}
+			fds = append(fds, fd)
+		}
+		_ = tab.Update(0, func(e *Entry) Errno { e.Flags ^= FdflagNonblock; return ESUCCESS })
+		for _, fd := range fds {
+			tab.Close(fd)
+		}
+	}
+	close(stop)
+	wg.Wait()
 }
 
 func TestTableMax(t *testing.T) {
