@@ -251,7 +251,7 @@ func (f *HostFile) Readv(ctx context.Context, iovs [][]byte, nonblock bool) (int
 	var gen uint64
 	n, e := f.io(ctx, polling.In, nonblock, func() (int, error) {
 		_, gen = f.rec.Bits()
-		return unix.Readv(f.fd, iovs)
+		return vecIO(f.fd, iovs, false, f.nonblockingOwned())
 	})
 	if e == ESUCCESS && n > 0 {
 		f.afterRead(n, iovs, gen)
@@ -300,7 +300,7 @@ func (f *HostFile) Writev(ctx context.Context, iovs [][]byte, nonblock bool) (in
 	var gen uint64
 	n, e := f.io(ctx, polling.Out, nonblock, func() (int, error) {
 		_, gen = f.rec.Bits()
-		return unix.Writev(f.fd, iovs)
+		return vecIO(f.fd, iovs, true, f.nonblockingOwned())
 	})
 	if e == ESUCCESS && f.owned && f.hostNonblock && !f.rec.IsAlways() {
 		switch f.kind {

@@ -120,7 +120,7 @@ func (f *HostFile) Recv(ctx context.Context, iovs [][]byte, riflags uint16, nonb
 	var roflags uint16
 	recv := func(bufs [][]byte) (int, Errno) {
 		return f.io(ctx, polling.In, nonblock, func() (int, error) {
-			n, _, rf, _, err := unix.RecvmsgBuffers(f.fd, bufs, nil, flags)
+			n, rf, err := sockRecv(f.fd, bufs, flags, f.nonblockingOwned())
 			if rf&unix.MSG_TRUNC != 0 {
 				roflags |= RecvDataTruncated
 			}
@@ -168,7 +168,7 @@ func (f *HostFile) Send(ctx context.Context, iovs [][]byte, nonblock bool) (int,
 		return 0, ENOTSOCK
 	}
 	return f.io(ctx, polling.Out, nonblock, func() (int, error) {
-		return unix.SendmsgBuffers(f.fd, iovs, nil, nil, unix.MSG_NOSIGNAL)
+		return sockSend(f.fd, iovs, f.nonblockingOwned())
 	})
 }
 
