@@ -358,14 +358,14 @@ func (h *host) positioned(m api.Module, stack []uint64, write bool) sys.Errno {
 	if !ok {
 		return sys.ESPIPE
 	}
-	mem := m.Memory()
+	view := guestmem.Whole(m.Memory())
 	var buf [4][]byte
-	iovs, errno := guestmem.IovecsTo(buf[:], mem, u32(stack[1]), u32(stack[2]))
+	iovs, errno := view.Iovecs(buf[:], u32(stack[1]), u32(stack[2]))
 	if errno != sys.ESUCCESS {
 		return errno
 	}
 	resPtr := u32(stack[4])
-	if !writable(mem, resPtr, 4) {
+	if !view.Writable(resPtr, 4) {
 		return sys.EFAULT
 	}
 	off := int64(stack[3])
@@ -381,7 +381,7 @@ func (h *host) positioned(m api.Module, stack []uint64, write bool) sys.Errno {
 	if errno != sys.ESUCCESS {
 		return errno
 	}
-	return putU32(mem, resPtr, uint32(n))
+	return view.PutU32(resPtr, uint32(n))
 }
 
 // fdPrestatGet is fd_prestat_get(fd, buf: *prestat) -> errno. prestat is
@@ -511,13 +511,14 @@ func (h *host) streamIO(ctx context.Context, m api.Module, stack []uint64, write
 // hostIO is streamIO on any other host fd (a pipe, a socket, a device),
 // with the iovecs decoded on the stack too.
 func hostIO(ctx context.Context, mem api.Memory, f *sys.HostFile, stack []uint64, write, nonblock bool) sys.Errno {
+	view := guestmem.Whole(mem)
 	var buf [4][]byte
-	iovs, errno := guestmem.IovecsTo(buf[:], mem, u32(stack[1]), u32(stack[2]))
+	iovs, errno := view.Iovecs(buf[:], u32(stack[1]), u32(stack[2]))
 	if errno != sys.ESUCCESS {
 		return errno
 	}
 	resPtr := u32(stack[3])
-	if !writable(mem, resPtr, 4) {
+	if !view.Writable(resPtr, 4) {
 		return sys.EFAULT
 	}
 	var n int
@@ -529,26 +530,27 @@ func hostIO(ctx context.Context, mem api.Memory, f *sys.HostFile, stack []uint64
 	if errno != sys.ESUCCESS {
 		return errno
 	}
-	return putU32(mem, resPtr, uint32(n))
+	return view.PutU32(resPtr, uint32(n))
 }
 
 // fileIO is streamIO on a regular file, which has no readiness to track:
 // straight to one readv or writev, with the iovecs decoded on the stack.
 func fileIO(mem api.Memory, f *sys.HostFile, stack []uint64, write bool) sys.Errno {
+	view := guestmem.Whole(mem)
 	var buf [4][]byte // most calls carry one or two iovecs
-	iovs, errno := guestmem.IovecsTo(buf[:], mem, u32(stack[1]), u32(stack[2]))
+	iovs, errno := view.Iovecs(buf[:], u32(stack[1]), u32(stack[2]))
 	if errno != sys.ESUCCESS {
 		return errno
 	}
 	resPtr := u32(stack[3])
-	if !writable(mem, resPtr, 4) {
+	if !view.Writable(resPtr, 4) {
 		return sys.EFAULT
 	}
 	n, errno := f.FileIO(iovs, write)
 	if errno != sys.ESUCCESS {
 		return errno
 	}
-	return putU32(mem, resPtr, uint32(n))
+	return view.PutU32(resPtr, uint32(n))
 }
 
 // direntSize is the fixed part of a dirent: d_next u64 @0, d_ino u64 @8,

@@ -104,3 +104,61 @@ func Put32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 }
 func Put64(b []byte, v uint64) { Put32(b, uint32(v)); Put32(b[4:], uint32(v>>32)) }
+
+// View is the whole of a guest memory as one byte slice, taken once at the
+// start of a host call (Whole), so that decoding the call's iovecs and
+// writing its result cost slice bounds checks instead of calls through
+// api.Memory (a tenth of wazix's own work in a one-byte read). It holds
+// for the call: a non-shared memory cannot grow while its only thread is
+// in a host call, and a shared one keeps its buffer when another thread
+// grows it (wazero allocates shared memories at their maximum; wazix's own
+// memories are reserved address space), the view then not seeing the new
+// pages. Every access is bounds-checked as through api.Memory.
+type View []byte
+
+// Whole returns the view of mem.
+func Whole(mem api.Memory) View {
+	b, _ := mem.Read(0, mem.Size())
+	return b
+}
+
+// in reports whether [ptr, ptr+n) lies inside v.
+func (v View) in(ptr, n uint32) bool { return uint64(ptr)+uint64(n) <= uint64(len(v)) }
+
+// Iovecs is IovecsTo on the view.
+func (v View) Iovecs(dst [][]byte, ptr, n uint32) ([][]byte, sys.Errno) {
+	if uint64(ptr)+uint64(n)*8 > uint64(len(v)) {
+		return nil, sys.EFAULT
+	}
+	raw := v[ptr:]
+	if n > MaxIovecs {
+		n = MaxIovecs
+	}
+	out := dst[:0]
+	if cap(out) < int(n) {
+		out = make([][]byte, 0, n)
+	}
+	for i := uint32(0); i < n; i++ {
+		base, size := LE32(raw[i*8:]), LE32(raw[i*8+4:])
+		if !v.in(base, size) {
+			return nil, sys.EFAULT
+		}
+		// Capped, as api.Memory.Read's slices are: an append never
+		// writes past the buffer into the rest of guest memory.
+		end := int(base) + int(size)
+		out = append(out, v[base:end:end])
+	}
+	return out, sys.ESUCCESS
+}
+
+// Writable reports whether [ptr, ptr+n) is inside the view.
+func (v View) Writable(ptr, n uint32) bool { return v.in(ptr, n) }
+
+// PutU32 writes one little-endian value.
+func (v View) PutU32(ptr, val uint32) sys.Errno {
+	if !v.in(ptr, 4) {
+		return sys.EFAULT
+	}
+	Put32(v[ptr:], val)
+	return sys.ESUCCESS
+}
