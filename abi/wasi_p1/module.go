@@ -144,6 +144,9 @@ func DefineIn(b wazero.HostModuleBuilder, module string, s *sys.System, unstable
 		} else {
 			results = []api.ValueType{i32}
 			gf = &hostFunc{h: h, fn: d.fn}
+			if d.name == "clock_time_get" {
+				gf = &clockFunc{h: h}
+			}
 		}
 		if s.Wrap != nil {
 			// Tracing sees every call through the wrapper it returns.
@@ -176,6 +179,33 @@ func (f *hostFunc) Call(ctx context.Context, m api.Module, stack []uint64) {
 	if s.SigPending.Load() != 0 && s.Deliver != nil {
 		// A WASIX guest's signals are delivered on return from any host
 		// call, preview1's included.
+		s.Deliver(ctx, m)
+	}
+	stack[0] = uint64(errno)
+}
+
+// clockFunc is hostFunc for clock_time_get, the call guests make most
+// (Go's runtime reads the clock several times per scheduling round): the
+// same checks around the monotonic clock read inline, instead of a call
+// through a function value.
+type clockFunc struct{ h *host }
+
+// Call implements api.GoModuleFunction.
+func (f *clockFunc) Call(ctx context.Context, m api.Module, stack []uint64) {
+	s := f.h.sys
+	if s.Ended() {
+		f.h.stopIfCanceled(ctx, m)
+	}
+	var errno sys.Errno
+	if u32(stack[0]) == sys.ClockMonotonic {
+		errno = putU64(m.Memory(), u32(stack[2]), s.Monotonic())
+	} else {
+		errno = clockTimeGet(f.h, ctx, m, stack)
+	}
+	if s.Ended() {
+		f.h.stopIfCanceled(ctx, m)
+	}
+	if s.SigPending.Load() != 0 && s.Deliver != nil {
 		s.Deliver(ctx, m)
 	}
 	stack[0] = uint64(errno)
