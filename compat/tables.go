@@ -298,9 +298,13 @@ func Find(module, name string, params, results []api.ValueType) (Func, bool) {
 		}
 		return Func{}, false
 	}
-	for _, t := range tables {
-		for _, f := range t {
-			if f.Name == name && f.Matches(params, results) {
+	indexes := [2]map[string][]int{preview1Index()}
+	if module == ModuleWASIX32 {
+		indexes = [2]map[string][]int{wasixIndex(), wasix2022Index()}
+	}
+	for i, t := range tables {
+		for _, at := range indexes[i][name] {
+			if f := t[at]; f.Matches(params, results) {
 				if module == ModuleUnstable {
 					f.Module = module
 				}
@@ -309,4 +313,21 @@ func Find(module, name string, params, results []api.ValueType) (Func, bool) {
 		}
 	}
 	return Func{}, false
+}
+
+// Positions of each name in the tables, for Find: a WASIX guest imports
+// over a hundred functions from a table of ~150, and scanning it for each
+// was most of Find's cost at every start.
+var (
+	preview1Index  = sync.OnceValue(func() map[string][]int { return nameIndex(Preview1()) })
+	wasixIndex     = sync.OnceValue(func() map[string][]int { return nameIndex(WASIX()) })
+	wasix2022Index = sync.OnceValue(func() map[string][]int { return nameIndex(WASIX2022()) })
+)
+
+func nameIndex(t []Func) map[string][]int {
+	idx := make(map[string][]int, len(t))
+	for i, f := range t {
+		idx[f.Name] = append(idx[f.Name], i)
+	}
+	return idx
 }
