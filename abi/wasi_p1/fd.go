@@ -472,15 +472,30 @@ func (h *host) streamIO(ctx context.Context, m api.Module, stack []uint64, write
 	if write {
 		right = sys.RightFdWrite
 	}
-	e, errno := h.entryNotDir(u32(stack[0]), right)
+	e, errno := h.sys.Table.Get(u32(stack[0]))
 	if errno != sys.ESUCCESS {
 		return errno
 	}
 	if hf, ok := e.File.(*sys.HostFile); ok {
-		if hf.Filetype() == sys.FiletypeRegularFile {
+		// entryNotDir's checks, in its order, without its call through
+		// the File interface.
+		typ := hf.Filetype()
+		if typ == sys.FiletypeDirectory {
+			return sys.EBADF
+		}
+		if !e.Can(right) {
+			return lacking(e, right)
+		}
+		if typ == sys.FiletypeRegularFile {
 			return fileIO(m.Memory(), hf, stack, write)
 		}
 		return hostIO(ctx, m.Memory(), hf, stack, write, e.Nonblock())
+	}
+	if e.File.Filetype() == sys.FiletypeDirectory {
+		return sys.EBADF
+	}
+	if !e.Can(right) {
+		return lacking(e, right)
 	}
 	r, canRead := e.File.(sys.Reader)
 	w, canWrite := e.File.(sys.Writer)
