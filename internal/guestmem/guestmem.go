@@ -21,29 +21,7 @@ func Iovecs(mem api.Memory, ptr, n uint32) ([][]byte, sys.Errno) {
 // IovecsTo is Iovecs appending to dst[:0], so that a caller with a small
 // array on its stack decodes the usual one or two iovecs without allocating.
 func IovecsTo(dst [][]byte, mem api.Memory, ptr, n uint32) ([][]byte, sys.Errno) {
-	size := uint64(n) * 8
-	if size > uint64(mem.Size()) {
-		return nil, sys.EFAULT
-	}
-	raw, ok := mem.Read(ptr, uint32(size))
-	if !ok {
-		return nil, sys.EFAULT
-	}
-	if n > MaxIovecs {
-		n = MaxIovecs
-	}
-	out := dst[:0]
-	if cap(out) < int(n) {
-		out = make([][]byte, 0, n)
-	}
-	for i := uint32(0); i < n; i++ {
-		b, ok := mem.Read(LE32(raw[i*8:]), LE32(raw[i*8+4:]))
-		if !ok {
-			return nil, sys.EFAULT
-		}
-		out = append(out, b)
-	}
-	return out, sys.ESUCCESS
+	return Whole(mem).Iovecs(dst, ptr, n)
 }
 
 // String reads a guest string (ptr, len).
@@ -125,7 +103,8 @@ func Whole(mem api.Memory) View {
 // in reports whether [ptr, ptr+n) lies inside v.
 func (v View) in(ptr, n uint32) bool { return uint64(ptr)+uint64(n) <= uint64(len(v)) }
 
-// Iovecs is IovecsTo on the view.
+// Iovecs decodes n iovec records (buf u32, len u32) at ptr into slices of
+// the view, appending to dst[:0] (see IovecsTo).
 func (v View) Iovecs(dst [][]byte, ptr, n uint32) ([][]byte, sys.Errno) {
 	if uint64(ptr)+uint64(n)*8 > uint64(len(v)) {
 		return nil, sys.EFAULT
